@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:
+#   make run    create the environment, run the main job on the simulation
+#   make test   create or refresh the environment with the dev extras, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= runs/main
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test lint bench clean system-deps
+
+run: $(VENV)/.installed
+	$(BIN)/robot-il run --out $(OUT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check robot_il tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/sim_speed.py
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"robot-il needs Python 3.11, $(PYTHON) is {sys.version.split()[0]}; pass PYTHON=python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# torch goes first, pinned, so that nothing pulls the CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python system-deps
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

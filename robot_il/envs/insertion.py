@@ -1,0 +1,157 @@
+"""A gymnasium env over any HAL backend and the peg-insertion task.
+
+Observation: a flat float32 vector, laid out as the GPRIL paper's peg task
+(``OBS_LAYOUT``; joint efforts are appended with ``include_efforts=True``, as in
+its clip task):
+
+===================  =======  ======  =====================================
+slice                field    unit    meaning
+===================  =======  ======  =====================================
+[0:6]                q        rad     joint positions
+[6:12]               dq       rad/s   joint velocities
+[12:15]              ee       m       peg tip position, robot base frame
+[15:19]              socket   1       socket orientation, quaternion w,x,y,z
+[19:25] (optional)   tau      N·m     joint efforts
+===================  =======  ======  =====================================
+
+Action: joint velocities, rad/s, bounded by the backend's spec. Commands
+outside the bounds are clipped by the backend and reported in
+``info["action_clipped"]``.
+
+Reward: 1 on the step that inserts the peg, else 0 (the learners here imitate;
+they do not use it). ``info["is_success"]`` is set on every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from robot_il.hal.base import Observation
+from robot_il.hal.factory import Backend, make_backend
+from robot_il.sim.config import PegConfig
+from robot_il.tasks.peg_insertion import PegInsertionTask
+
+OBS_LAYOUT: tuple[tuple[str, str, int, str], ...] = (
+    ("joint_positions", "q", 6, "rad"),
+    ("joint_velocities", "dq", 6, "rad/s"),
+    ("ee_position", "ee", 3, "m"),
+    ("socket_quat", "socket", 4, "1"),
+)
+EFFORT_LAYOUT = ("joint_efforts", "tau", 6, "N·m")
+
+
+def observation_layout(include_efforts: bool = False) -> list[dict[str, Any]]:
+    """The flat vector's layout as records (field, short name, start, stop, unit), for docs and HDF5 attrs."""
+    rows, start = [], 0
+    for field, short, size, unit in OBS_LAYOUT + ((EFFORT_LAYOUT,) if include_efforts else ()):
+        rows.append({"field": field, "name": short, "start": start, "stop": start + size, "unit": unit})
+        start += size
+    return rows
+
+
+def flatten_observation(obs: Observation, include_efforts: bool = False) -> np.ndarray:
+    parts = [obs.joint_positions, obs.joint_velocities, obs.ee_position, obs.socket_quat]
+    if include_efforts:
+        parts.append(obs.joint_efforts)
+    return np.concatenate(parts).astype(np.float32)
+
+
+class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Peg insertion into a socket on a randomised pan-tilt unit."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        backend: str | Backend = "sim:peg",
+        config: PegConfig | Mapping[str, Any] | None = None,
+        include_efforts: bool = False,
+        render_mode: str | None = None,
+        camera: str = "overview",
+        width: int = 320,
+        height: int = 240,
+    ) -> None:
+        from robot_il.config import from_dict
+
+        cfg = config if isinstance(config, PegConfig) else from_dict(PegConfig, config or {})
+        self.backend = make_backend(backend, cfg) if isinstance(backend, str) else backend
+        self.task = PegInsertionTask(cfg)
+        self.include_efforts = include_efforts
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            modes = self.metadata["render_modes"]
+            raise ValueError(f"render_mode {render_mode!r} is not supported; use one of {modes}")
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": round(cfg.control_rate_hz)}
+
+        spec = self.backend.robot.spec
+        self.action_space = gym.spaces.Box(
+            spec.action_low.astype(np.float32), spec.action_high.astype(np.float32), dtype=np.float32
+        )
+        dim = sum(r[2] for r in OBS_LAYOUT) + (EFFORT_LAYOUT[2] if include_efforts else 0)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+
+        self._camera, self._size = camera, (height, width)
+        self._renderer = None
+        self._steps = 0
+        self._obs: Observation | None = None
+        self.backend.connect()
+
+    @property
+    def last_observation(self) -> Observation:
+        """The latest HAL observation (structured, float64), e.g. for the scripted expert."""
+        if self._obs is None:
+            raise RuntimeError("call reset() first")
+        return self._obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        pan, tilt = self.task.randomize(self.backend.pan_tilt, self.np_random)
+        self._obs = self.backend.robot.reset()
+        self._steps = 0
+        info = {"is_success": False, "pan_tilt": np.array([pan, tilt]), "time": 0.0}
+        return flatten_observation(self._obs, self.include_efforts), info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        applied = self.backend.robot.send_action(np.asarray(action, dtype=np.float64))
+        self._obs = self.backend.robot.observe()
+        self._steps += 1
+        elapsed = self._steps / self.backend.robot.spec.control_rate_hz
+        outcome = self.task.evaluate(self._obs, elapsed)
+        info = {
+            "is_success": outcome.success,
+            "end_reason": outcome.reason,
+            "depth": outcome.depth,
+            "lateral": outcome.lateral,
+            "action_clipped": applied.was_clipped,
+            "applied_action": applied.velocities,
+            "time": elapsed,
+        }
+        obs = flatten_observation(self._obs, self.include_efforts)
+        return obs, float(outcome.success), outcome.terminated, outcome.truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        cell = getattr(self.backend.robot, "cell", None)
+        if cell is None:
+            raise RuntimeError(f"backend {self.backend.name!r} has no simulation to render")
+        if self._renderer is None:
+            import mujoco
+
+            self._renderer = mujoco.Renderer(cell.model, *self._size)
+        self._renderer.update_scene(cell.data, camera=self._camera)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self.backend.close()

@@ -1,0 +1,24 @@
+"""Errors a user can hit. Each names the file, field or port and what to do."""
+
+from __future__ import annotations
+
+
+class RobotILError(Exception):
+    """Base class for errors raised by robot-il."""
+
+
+class ConfigError(RobotILError, ValueError):
+    """A configuration value is missing, unknown or out of range.
+
+    ``field`` is the dotted name of the offending field (``"sim.control_rate_hz"``)
+    so that a message can be traced to the line of the YAML file or the keyword
+    argument that caused it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class NotConnectedError(RobotILError, RuntimeError):
+    """A backend method that needs a live connection was called before ``connect()``."""

@@ -1,0 +1,227 @@
+"""The hardware abstraction layer: one interface for the arm and one for the pan-tilt unit.
+
+A backend (MuJoCo, ROS 2, ...) implements :class:`Robot` and :class:`PanTilt`.
+Everything above this layer (tasks, gymnasium envs, recorders, learners, the
+deploy loop) talks only to these two classes. Units are SI throughout and are
+named in the spec: rad, rad/s, N·m, m, s.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+
+from robot_il.errors import NotConnectedError
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Shape, unit and meaning of one observation field."""
+
+    shape: tuple[int, ...]
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """What a robot observes and accepts, available without connecting."""
+
+    name: str
+    joint_names: tuple[str, ...]
+    observation: dict[str, FieldSpec]
+    action_low: np.ndarray
+    """Lower bound of each joint-velocity command, rad/s."""
+    action_high: np.ndarray
+    """Upper bound of each joint-velocity command, rad/s."""
+    control_rate_hz: float
+    action_unit: str = "rad/s"
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def control_period(self) -> float:
+        """Seconds between two commands."""
+        return 1.0 / self.control_rate_hz
+
+
+def observation_fields(num_joints: int) -> dict[str, FieldSpec]:
+    """The observation layout every arm backend reports (the fields of :class:`Observation`)."""
+    n = num_joints
+    return {
+        "joint_positions": FieldSpec((n,), "rad", "measured joint angles"),
+        "joint_velocities": FieldSpec((n,), "rad/s", "measured joint velocities"),
+        "joint_efforts": FieldSpec((n,), "N·m", "measured joint torques"),
+        "ee_position": FieldSpec((3,), "m", "tool-centre point (peg tip) in the robot base frame"),
+        "socket_quat": FieldSpec(
+            (4,), "1", "socket orientation in the base frame, unit quaternion (w, x, y, z), w >= 0"
+        ),
+        "pan_tilt": FieldSpec((2,), "rad", "pan and tilt angles of the socket's pan-tilt unit"),
+        "timestamp": FieldSpec((), "s", "time the state was measured (sim time or ROS clock)"),
+    }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measured state of the work cell. Arrays are float64 and read-only."""
+
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    joint_efforts: np.ndarray
+    ee_position: np.ndarray
+    socket_quat: np.ndarray
+    pan_tilt: np.ndarray
+    timestamp: float
+
+    def __post_init__(self) -> None:
+        # Copy: backends pass views of live buffers (MuJoCo's data, a ROS callback's arrays).
+        for name in _ARRAY_FIELDS:
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "timestamp", float(self.timestamp))
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """Field name to array (the timestamp as a 0-d array), in spec order."""
+        return {name: np.asarray(getattr(self, name), dtype=np.float64) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Observation))
+_ARRAY_FIELDS = tuple(name for name in _FIELDS if name != "timestamp")
+
+
+@dataclass(frozen=True)
+class AppliedAction:
+    """The command a backend actually applied, and which joints had to be clipped."""
+
+    velocities: np.ndarray
+    """Applied joint velocities, rad/s, within the spec's bounds."""
+    clipped: np.ndarray
+    """Per joint: True where the requested velocity was outside the bounds."""
+
+    @property
+    def was_clipped(self) -> bool:
+        return bool(self.clipped.any())
+
+
+class Robot(abc.ABC):
+    """An arm commanded in joint velocities.
+
+    Use as a context manager, or call :meth:`connect` and :meth:`close`. The spec
+    is readable before connecting. ``send_action`` clips to the spec's bounds and
+    returns what it applied; non-finite commands raise (the deploy path's safety
+    filter turns them into a stop before they get here).
+    """
+
+    def __init__(self) -> None:
+        self._connected = False
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> RobotSpec: ...
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def connect(self) -> None:
+        if not self._connected:
+            self._connect()
+            self._connected = True
+
+    def close(self) -> None:
+        if self._connected:
+            self._close()
+            self._connected = False
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def observe(self) -> Observation:
+        self._require_connected("observe")
+        return self._observe()
+
+    def send_action(self, joint_velocities: np.ndarray) -> AppliedAction:
+        """Command joint velocities (rad/s); returns the clipped command actually applied."""
+        self._require_connected("send_action")
+        applied = clip_action(self.spec, joint_velocities)
+        self._apply(applied.velocities)
+        return applied
+
+    def reset(self) -> Observation:
+        """Move to the home pose and return the first observation there."""
+        self._require_connected("reset")
+        return self._reset()
+
+    def _require_connected(self, what: str) -> None:
+        if not self._connected:
+            raise NotConnectedError(
+                f"{type(self).__name__}.{what}() needs connect() first (or use it in a `with` block)"
+            )
+
+    @abc.abstractmethod
+    def _connect(self) -> None: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _observe(self) -> Observation: ...
+
+    @abc.abstractmethod
+    def _apply(self, joint_velocities: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def _reset(self) -> Observation: ...
+
+
+class PanTilt(abc.ABC):
+    """A two-axis positioner for the socket. Angles in radians."""
+
+    @property
+    @abc.abstractmethod
+    def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((pan_min, pan_max), (tilt_min, tilt_max)) in rad."""
+
+    @abc.abstractmethod
+    def get(self) -> tuple[float, float]:
+        """Measured (pan, tilt) in rad."""
+
+    def set(self, pan: float, tilt: float) -> None:
+        """Command an absolute (pan, tilt) in rad; raises ValueError outside the limits."""
+        (pmin, pmax), (tmin, tmax) = self.limits
+        if not (np.isfinite(pan) and pmin <= pan <= pmax):
+            raise ValueError(f"pan {pan!r} rad is outside the pan-tilt limits [{pmin}, {pmax}]")
+        if not (np.isfinite(tilt) and tmin <= tilt <= tmax):
+            raise ValueError(f"tilt {tilt!r} rad is outside the pan-tilt limits [{tmin}, {tmax}]")
+        self._set(float(pan), float(tilt))
+
+    @abc.abstractmethod
+    def _set(self, pan: float, tilt: float) -> None: ...
+
+
+def clip_action(spec: RobotSpec, joint_velocities: np.ndarray) -> AppliedAction:
+    """Clip a joint-velocity command to the spec's bounds; non-finite values raise."""
+    cmd = np.asarray(joint_velocities, dtype=np.float64)
+    if cmd.shape != (spec.num_joints,):
+        raise ValueError(
+            f"action has shape {cmd.shape}; {spec.name} expects ({spec.num_joints},) joint velocities "
+            f"for {', '.join(spec.joint_names)}"
+        )
+    if not np.isfinite(cmd).all():
+        raise ValueError(f"action contains NaN or inf: {cmd.tolist()}; refusing to send it to {spec.name}")
+    applied = np.minimum(np.maximum(cmd, spec.action_low), spec.action_high)
+    return AppliedAction(velocities=applied, clipped=applied != cmd)

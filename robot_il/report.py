@@ -1,0 +1,38 @@
+"""Plots for run reports (matplotlib, Agg back-end: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from robot_il.rollout import Episode
+
+
+def plot_episodes(episodes: list[Episode], path: str | Path, title: str) -> Path:
+    """Left: socket pose of each episode, coloured by outcome. Right: episode lengths."""
+    path = Path(path)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+    for ok, colour, label in ((True, "tab:green", "success"), (False, "tab:red", "failure")):
+        pts = [e.pan_tilt for e in episodes if e.success == ok]
+        if pts:
+            ax0.scatter([p[0] for p in pts], [p[1] for p in pts], c=colour, label=f"{label} ({len(pts)})", s=18)
+    ax0.set_xlabel("pan (rad)")
+    ax0.set_ylabel("tilt (rad)")
+    ax0.set_title("socket pose per episode")
+    ax0.legend(loc="best")
+    ax1.hist([e.duration_s for e in episodes if e.success], bins=20, color="tab:green", alpha=0.8, label="success")
+    ax1.hist([e.duration_s for e in episodes if not e.success], bins=20, color="tab:red", alpha=0.8, label="failure")
+    ax1.set_xlabel("episode duration (s)")
+    ax1.set_ylabel("episodes")
+    ax1.legend(loc="best")
+    rate = sum(e.success for e in episodes) / len(episodes)
+    fig.suptitle(f"{title}: success {rate:.1%} over {len(episodes)} episodes")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,132 @@
+"""The MuJoCo backend of the HAL: the Jaco arm and the pan-tilt socket in one simulated cell.
+
+``SimPegRobot.send_action`` applies the command for one control period and
+advances the physics by that period (``PegConfig.substeps`` MuJoCo steps), so
+simulated time runs in lock-step with the caller's control loop. ``reset``
+puts the whole cell back at rest: the arm at home and the pan-tilt unit at its
+last commanded angles.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from robot_il.config import from_dict
+from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
+from robot_il.hal.factory import Backend
+from robot_il.sim.config import PegConfig
+from robot_il.sim.scene import ARM, JOINTS, SceneIndex, compile_scene
+
+
+class SimCell:
+    """The compiled model and its state, shared by the cell's robot and pan-tilt."""
+
+    def __init__(self, cfg: PegConfig) -> None:
+        self.cfg = cfg
+        self.model: mujoco.MjModel
+        self.data: mujoco.MjData
+        self.index: SceneIndex
+        self.model, self.index = compile_scene(cfg)
+        self.data = mujoco.MjData(self.model)
+        self.ptu_target = np.zeros(2)
+
+    def rest(self) -> None:
+        """Arm at home and still, pan-tilt at its target, time zero."""
+        m, d, ix = self.model, self.data, self.index
+        mujoco.mj_resetData(m, d)
+        d.qpos[ix.arm_qpos] = self.cfg.home_joint_positions
+        d.qpos[ix.ptu_qpos] = self.ptu_target
+        d.ctrl[ix.ptu_ctrl] = self.ptu_target
+        mujoco.mj_forward(m, d)
+
+
+class SimPegRobot(Robot):
+    """The Jaco arm holding the peg, commanded in joint velocities."""
+
+    def __init__(self, cfg: PegConfig, cell: SimCell | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._cell = cell
+        self._spec = RobotSpec(
+            name="sim:peg",
+            joint_names=tuple(f"{ARM}/{j}" for j in JOINTS),
+            observation=observation_fields(len(JOINTS)),
+            action_low=-np.asarray(cfg.max_joint_velocity, dtype=np.float64),
+            action_high=np.asarray(cfg.max_joint_velocity, dtype=np.float64),
+            control_rate_hz=cfg.control_rate_hz,
+        )
+
+    @property
+    def spec(self) -> RobotSpec:
+        return self._spec
+
+    @property
+    def cell(self) -> SimCell:
+        """The simulated cell (compiled on connect); privileged state for experts and tests."""
+        if self._cell is None:
+            self._cell = SimCell(self.cfg)
+        return self._cell
+
+    def _connect(self) -> None:
+        self.cell.rest()
+
+    def _close(self) -> None:
+        """Nothing to release: the model stays for a later connect()."""
+
+    def _observe(self) -> Observation:
+        c = self.cell
+        d, ix = c.data, c.index
+        quat = d.xquat[ix.socket_body]
+        return Observation(
+            joint_positions=d.qpos[ix.arm_qpos],
+            joint_velocities=d.qvel[ix.arm_dof],
+            joint_efforts=d.qfrc_actuator[ix.arm_dof],
+            ee_position=d.site_xpos[ix.tip_site],
+            socket_quat=quat if quat[0] >= 0 else -quat,
+            pan_tilt=d.qpos[ix.ptu_qpos],
+            timestamp=float(d.time),
+        )
+
+    def _apply(self, joint_velocities: np.ndarray) -> None:
+        c = self.cell
+        c.data.ctrl[c.index.arm_ctrl] = joint_velocities
+        mujoco.mj_step(c.model, c.data, nstep=self.cfg.substeps)
+        # mj_step leaves positions one sub-step ahead of the derived frames; refresh the frames.
+        mujoco.mj_kinematics(c.model, c.data)
+
+    def _reset(self) -> Observation:
+        self.cell.rest()
+        return self._observe()
+
+
+class SimPanTilt(PanTilt):
+    """The socket's pan-tilt unit: stiff position servos on the pan and tilt joints."""
+
+    def __init__(self, cell_of: SimPegRobot) -> None:
+        self._robot = cell_of
+
+    @property
+    def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        m, ix = self._robot.cell.model, self._robot.cell.index
+        pan, tilt = m.actuator_ctrlrange[ix.ptu_ctrl]
+        return (float(pan[0]), float(pan[1])), (float(tilt[0]), float(tilt[1]))
+
+    def get(self) -> tuple[float, float]:
+        pan, tilt = self._robot.cell.data.qpos[self._robot.cell.index.ptu_qpos]
+        return float(pan), float(tilt)
+
+    def _set(self, pan: float, tilt: float) -> None:
+        cell = self._robot.cell
+        cell.ptu_target = np.array([pan, tilt])
+        cell.data.ctrl[cell.index.ptu_ctrl] = cell.ptu_target
+
+
+def build(config: PegConfig | dict | None = None) -> Backend:
+    """Factory entry for ``sim:peg``: a PegConfig, a mapping of its fields, or None for defaults."""
+    if isinstance(config, PegConfig):
+        cfg = config
+    else:
+        cfg = from_dict(PegConfig, config or {})
+    robot = SimPegRobot(cfg)
+    return Backend(name="sim:peg", robot=robot, pan_tilt=SimPanTilt(robot))
