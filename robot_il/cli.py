@@ -1,11 +1,10 @@
-"""The ``robot-il`` command line."""
+"""The ``robot-il`` command line: record, demos, train, eval, run."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from robot_il.errors import RobotILError
@@ -16,7 +15,7 @@ def _add_env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file of PegConfig fields (see robot_il/sim/config.py)")
 
 
-def _make_env(args: argparse.Namespace, render: bool):
+def _make_env(args: argparse.Namespace, render: bool = False):
     from robot_il.config import load_yaml
     from robot_il.envs.insertion import PegInsertionEnv
     from robot_il.sim.config import PegConfig
@@ -25,56 +24,178 @@ def _make_env(args: argparse.Namespace, render: bool):
     return PegInsertionEnv(args.backend, cfg, render_mode="rgb_array" if render else None)
 
 
-def cmd_rollout(args: argparse.Namespace) -> int:
-    """Roll out the scripted expert; write metrics.json, a plot and a video."""
-    from robot_il.report import plot_episodes
-    from robot_il.rollout import evaluate, save_video, summarize
-    from robot_il.sim.expert import ScriptedPegExpert
+# record -------------------------------------------------------------------------------------------
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    env = _make_env(args, render=args.video_episodes > 0)
-    expert = ScriptedPegExpert(env.task.cfg)
-    t0 = time.perf_counter()
-    episodes = evaluate(
-        env,
-        lambda obs, _vec: expert(obs),
-        range(args.seed, args.seed + args.episodes),
-        render_first=args.video_episodes,
-        progress="expert rollouts",
+
+def cmd_record(args: argparse.Namespace) -> int:
+    if args.source != "expert":
+        raise RobotILError(
+            f"--source {args.source}: not available yet on {args.backend}; the kinesthetic and teleop "
+            "recorders come with the ROS 2 backend. Use --source expert in simulation."
+        )
+    from robot_il.record.expert import record_expert
+
+    env = _make_env(args)
+    names = record_expert(env, args.output, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
+    env.close()
+    print(f"recorded {len(names)} expert demos into {args.output} ({names[0]} .. {names[-1]})")
+    return 0
+
+
+# demos --------------------------------------------------------------------------------------------
+
+
+def cmd_demos_validate(args: argparse.Namespace) -> int:
+    from robot_il.data import validate
+
+    problems = validate(args.file)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.file}: valid")
+    return 0
+
+
+def cmd_demos_info(args: argparse.Namespace) -> int:
+    from robot_il.data import summary
+
+    info = summary(args.file)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    rows = info["rows_per_demo"]
+    print(f"{info['file']}  ({info['size_bytes'] / 1e6:.2f} MB)")
+    print(f"  env        {info['env']} on {info['backend']}")
+    print(f"  demos      {info['demos']} (train {info['train']}, valid {info['valid']}), sources {info['sources']}")
+    print(f"  content    {'states only' if info['state_only'] else 'states and actions'}, sparsity {info['sparsity']}")
+    print(f"  rows/demo  min {rows['min']}, mean {rows['mean']:.1f}, max {rows['max']} ({info['samples']} in all)")
+    if info["episode_seconds"]["mean"] is not None:
+        print(f"  episodes   {info['episode_seconds']['mean']:.2f} s on average, {info['successes']} successful")
+    return 0
+
+
+def cmd_demos_sparsify(args: argparse.Namespace) -> int:
+    from robot_il.data import sparsify
+
+    out = sparsify(args.file, args.output, every=args.every, final_only=args.final_only)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_demos_strip(args: argparse.Namespace) -> int:
+    from robot_il.data import strip_actions
+
+    print(f"wrote {strip_actions(args.file, args.output)}")
+    return 0
+
+
+# train / eval -------------------------------------------------------------------------------------
+
+
+def cmd_train_bc(args: argparse.Namespace) -> int:
+    from robot_il.algos.bc import BCConfig, train_bc
+
+    overrides = {
+        k: v for k, v in (("max_steps", args.max_steps), ("lr", args.lr), ("seed", args.seed)) if v is not None
+    }
+    summary = train_bc(args.demos, args.out, BCConfig(**overrides))
+    print(
+        f"BC: {summary['steps']} steps ({summary['stopped_by']}), best validation NLL "
+        f"{summary['best_valid_nll']:.3f}, {summary['wall_clock_s']:.0f} s -> {args.out}/policy.pt"
     )
-    wall = time.perf_counter() - t0
-    metrics = {"policy": "scripted_expert", "backend": args.backend, "seed": args.seed, **summarize(episodes)}
-    metrics["wall_clock_s"] = wall
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_episodes(episodes, out / "expert_episodes.png", "scripted expert")
-    frames = [f for e in episodes[: args.video_episodes] for f in e.frames]
-    if frames:
-        save_video(frames, out / "expert_rollouts.mp4", fps=env.metadata["render_fps"])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from robot_il.evaluation import evaluate_policy
+
+    env = _make_env(args, render=args.video > 0)
+    metrics = evaluate_policy(env, args.policy, args.episodes, args.seed, args.out, video_episodes=args.video)
     env.close()
     lo, hi = metrics["success_ci95"]
     print(
-        f"scripted expert: {metrics['successes']}/{metrics['episodes']} successes "
-        f"({metrics['success_rate']:.1%}, 95% CI {lo:.1%}-{hi:.1%}), "
-        f"mean length {metrics['mean_episode_steps']:.1f} steps, {wall:.1f} s wall clock"
+        f"{metrics['policy']}: success {metrics['success_rate']:.1%} (95% CI {lo:.1%}-{hi:.1%}) over "
+        f"{metrics['episodes']} episodes, mean length {metrics['mean_episode_steps']:.0f} steps -> {metrics['out']}"
     )
-    print(f"report: {out}/metrics.json, {out}/expert_episodes.png" + (", expert_rollouts.mp4" if frames else ""))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from robot_il.pipeline import run_main_job
+
+    run_main_job(Path(args.out), num_demos=args.demos, eval_episodes=args.episodes, seed=args.seed)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="robot-il", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="the main job on the simulation (currently: scripted expert rollouts)")
-    rollout = sub.add_parser("rollout", help="roll out the scripted expert and report its success")
-    for p, out in ((run, "runs/main"), (rollout, "runs/expert")):
-        _add_env_args(p)
-        p.add_argument("--episodes", type=int, default=50)
-        p.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
-        p.add_argument("--video-episodes", type=int, default=3, help="episodes to render into the video (0: none)")
-        p.add_argument("--out", default=out, help="output directory")
-        p.set_defaults(func=cmd_rollout)
+    run = sub.add_parser("run", help="the main job on the simulation: demos, training, evaluation, report")
+    run.add_argument("--out", default="runs/main", help="output directory")
+    run.add_argument("--demos", type=int, default=25, help="expert demos to record")
+    run.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(func=cmd_run)
+
+    rec = sub.add_parser("record", help="record demonstrations to HDF5")
+    _add_env_args(rec)
+    rec.add_argument("--source", choices=["expert", "kinesthetic", "teleop"], default="expert")
+    rec.add_argument("-n", "--num-demos", type=int, default=25)
+    rec.add_argument("-o", "--output", type=Path, required=True, help="HDF5 file (appended to if it exists)")
+    rec.add_argument("--seed", type=int, default=0, help="seed of the first episode; later ones count up")
+    rec.add_argument("--keep-failures", action="store_true", help="also keep episodes the expert failed")
+    rec.set_defaults(func=cmd_record)
+
+    demos = sub.add_parser("demos", help="inspect and transform demo files")
+    dsub = demos.add_subparsers(dest="demos_command", required=True, metavar="ACTION")
+    v = dsub.add_parser("validate", help="check a file against the schema")
+    v.add_argument("file", type=Path)
+    v.set_defaults(func=cmd_demos_validate)
+    i = dsub.add_parser("info", help="summarise a file")
+    i.add_argument("file", type=Path)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_demos_info)
+    s = dsub.add_parser("sparsify", help="keep every k-th state, or only the final state (state-only output)")
+    s.add_argument("file", type=Path)
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--every", type=int)
+    g.add_argument("--final-only", action="store_true")
+    s.add_argument("-o", "--output", type=Path, required=True)
+    s.set_defaults(func=cmd_demos_sparsify)
+    st = dsub.add_parser("strip-actions", help="a state-only copy, as kinesthetic teaching records")
+    st.add_argument("file", type=Path)
+    st.add_argument("-o", "--output", type=Path, required=True)
+    st.set_defaults(func=cmd_demos_strip)
+
+    train = sub.add_parser("train", help="train a policy")
+    tsub = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
+    bc = tsub.add_parser("bc", help="behavioural cloning")
+    bc.add_argument("--demos", type=Path, required=True)
+    bc.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
+    bc.add_argument("--max-steps", type=int)
+    bc.add_argument("--lr", type=float)
+    bc.add_argument("--seed", type=int)
+    bc.set_defaults(func=cmd_train_bc)
+
+    ev = sub.add_parser("eval", help="success rate of a trained policy")
+    _add_env_args(ev)
+    ev.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
+    ev.add_argument("--episodes", type=int, default=100)
+    ev.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (demos use 0..)")
+    ev.add_argument("--video", type=int, default=0, help="episodes to render into a video")
+    ev.add_argument("--out", type=Path, help="output directory (default: <policy run>/eval)")
+    ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("rollout", help="roll out the scripted expert and report its success")
+    _add_env_args(ex)
+    ex.add_argument("--episodes", type=int, default=50)
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--video", type=int, default=0, help="episodes to render into a video")
+    ex.add_argument("--out", type=Path, default=Path("runs/expert"))
+    ex.set_defaults(func=lambda a: cmd_eval(argparse.Namespace(**{**vars(a), "policy": "expert"})))
 
     backends = sub.add_parser("backends", help="list the registered HAL backends")
     backends.set_defaults(func=lambda _a: print("\n".join(__import__("robot_il.hal").hal.backend_names())) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -24,8 +25,9 @@ def plot_episodes(episodes: list[Episode], path: str | Path, title: str) -> Path
     ax0.set_ylabel("tilt (rad)")
     ax0.set_title("socket pose per episode")
     ax0.legend(loc="best")
-    ax1.hist([e.duration_s for e in episodes if e.success], bins=20, color="tab:green", alpha=0.8, label="success")
-    ax1.hist([e.duration_s for e in episodes if not e.success], bins=20, color="tab:red", alpha=0.8, label="failure")
+    bins = np.linspace(0.0, max(e.duration_s for e in episodes) * 1.02 + 1e-9, 26)
+    ax1.hist([e.duration_s for e in episodes if e.success], bins=bins, color="tab:green", alpha=0.8, label="success")
+    ax1.hist([e.duration_s for e in episodes if not e.success], bins=bins, color="tab:red", alpha=0.8, label="failure")
     ax1.set_xlabel("episode duration (s)")
     ax1.set_ylabel("episodes")
     ax1.legend(loc="best")

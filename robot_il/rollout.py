@@ -29,6 +29,10 @@ class Episode:
     frames: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
+MAX_VIDEO_FRAMES = 300
+"""Frames rendered per episode (15 s at 20 Hz): a 50 s failure shows nothing new after that."""
+
+
 def run_episode(env: PegInsertionEnv, policy: Policy, seed: int, render: bool = False) -> Episode:
     obs_vec, info = env.reset(seed=seed)
     pan, tilt = (float(x) for x in info["pan_tilt"])
@@ -38,7 +42,7 @@ def run_episode(env: PegInsertionEnv, policy: Policy, seed: int, render: bool = 
         action = policy(env.last_observation, obs_vec)
         obs_vec, _, terminated, truncated, info = env.step(action)
         steps += 1
-        if render:
+        if render and len(frames) < MAX_VIDEO_FRAMES:
             frames.append(env.render())
         if terminated or truncated:
             success, reason = bool(info["is_success"]), str(info["end_reason"])

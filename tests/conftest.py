@@ -16,3 +16,11 @@ def peg_config() -> PegConfig:
 @pytest.fixture(scope="session")
 def expert(peg_config: PegConfig) -> ScriptedPegExpert:
     return ScriptedPegExpert(peg_config)
+
+
+def pytest_configure(config) -> None:
+    """Let tests import ``helpers`` (builders of demo files) without making tests a package."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))

@@ -107,6 +107,25 @@ class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("call reset() first")
         return self._obs
 
+    def env_args(self) -> dict[str, Any]:
+        """The demo files' ``env_args`` record for this env (robomimic's keys plus ours)."""
+        import dataclasses
+
+        from robot_il.data.schema import make_env_args
+
+        spec = self.backend.robot.spec
+        return make_env_args(
+            env_name="robot_il/PegInsertion-v0",
+            backend=self.backend.name,
+            task_config=dataclasses.asdict(self.task.cfg),
+            obs_spec={k: {"shape": list(f.shape), "unit": f.unit} for k, f in spec.observation.items()},
+            obs_layout=observation_layout(self.include_efforts),
+            action_dim=spec.num_joints,
+            action_low=spec.action_low.tolist(),
+            action_high=spec.action_high.tolist(),
+            joint_names=list(spec.joint_names),
+        )
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Imitation learning algorithms, one file each, each with a config dataclass."""

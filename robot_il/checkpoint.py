@@ -1,0 +1,91 @@
+"""Policy checkpoints: everything needed to act, loadable with ``torch.load(weights_only=True)``.
+
+A policy file is a dict of tensors and plain Python values (no pickled
+classes): the network's constructor arguments, its state dict (normalisation
+statistics included), the env description it was trained for, and the
+training config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robot_il.errors import RobotILError
+from robot_il.nn.policy import GaussianPolicy
+
+POLICY_FORMAT = "robot_il.policy/1"
+POLICY_FILE = "policy.pt"
+
+
+class CheckpointError(RobotILError):
+    """A checkpoint is missing, unreadable or of another format."""
+
+
+def save_atomic(obj: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` to a temporary file, then rename: a kill never leaves half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_policy(
+    path: str | Path, policy: GaussianPolicy, *, algo: str, config: dict[str, Any], env_args: dict[str, Any]
+) -> Path:
+    payload = {
+        "format": POLICY_FORMAT,
+        "algo": algo,
+        "net": {
+            "obs_dim": policy.obs_dim,
+            "act_dim": policy.act_dim,
+            "hidden": [m.out_features for m in policy.body if isinstance(m, torch.nn.Linear)][:-1],
+            "sigma_min": policy.sigma_min,
+            "sigma_max": policy.sigma_max,
+        },
+        "state_dict": policy.state_dict(),
+        "config": json.dumps(config),
+        "env_args": json.dumps(env_args),
+    }
+    return save_atomic(payload, path)
+
+
+def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
+    """Load a policy from a ``policy.pt`` file or a run directory holding one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / POLICY_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no policy checkpoint here; train one with `robot-il train`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for damaged or foreign files
+        raise CheckpointError(f"{path}: not a loadable robot-il checkpoint: {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
+        raise CheckpointError(f"{path}: not a robot-il policy (expected format {POLICY_FORMAT!r})")
+    net = payload["net"]
+    state = payload["state_dict"]
+    policy = GaussianPolicy(
+        net["obs_dim"],
+        net["act_dim"],
+        action_low=(state["action_center"] - state["action_half_range"]).numpy(),
+        action_high=(state["action_center"] + state["action_half_range"]).numpy(),
+        hidden=net["hidden"],
+        sigma_min=net["sigma_min"],
+        sigma_max=net["sigma_max"],
+    )
+    policy.load_state_dict(state)
+    policy.eval()
+    meta = {
+        "algo": payload["algo"],
+        "config": json.loads(payload["config"]),
+        "env_args": json.loads(payload["env_args"]),
+        "path": str(path),
+    }
+    return policy, meta

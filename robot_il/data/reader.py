@@ -1,0 +1,226 @@
+"""Read and validate demo files.
+
+:func:`validate` lists every problem in a file, one message each, naming the
+demo and key; :func:`load_demos` validates and then loads the file into memory
+(demo files are small), raising :class:`DemoFileError` with all problems.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from robot_il.data import schema
+from robot_il.data.writer import DemoFileError
+
+ARRAY_KEYS = ("actions", "rewards", "dones", "time_index")
+
+
+@dataclass
+class Demo:
+    """One demonstration, in memory. Rows of ``obs`` are states in time order."""
+
+    name: str
+    obs: dict[str, np.ndarray]
+    time_index: np.ndarray
+    """Step index of each row in the original episode (gaps in sparse demos)."""
+    actions: np.ndarray | None = None
+    next_obs: dict[str, np.ndarray] | None = None
+    rewards: np.ndarray | None = None
+    dones: np.ndarray | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_only(self) -> bool:
+        return self.actions is None
+
+    def __len__(self) -> int:
+        return len(self.time_index)
+
+    def states(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Every state the demo holds, in time order, with its step index.
+
+        With actions this is ``obs`` plus the final ``next_obs`` (the state the last
+        action reached); state-only demos hold all their states in ``obs``.
+        """
+        if self.next_obs is None:
+            return self.obs, self.time_index
+        states = {k: np.concatenate([v, self.next_obs[k][-1:]]) for k, v in self.obs.items()}
+        return states, np.concatenate([self.time_index, self.time_index[-1:] + 1])
+
+
+@dataclass
+class DemoSet:
+    path: Path
+    env_args: dict[str, Any]
+    demos: list[Demo]
+    train: list[str]
+    valid: list[str]
+
+    @property
+    def state_only(self) -> bool:
+        return all(d.state_only for d in self.demos)
+
+    def split(self, name: str) -> list[Demo]:
+        names = set(self.train if name == "train" else self.valid)
+        return [d for d in self.demos if d.name in names]
+
+    def __len__(self) -> int:
+        return len(self.demos)
+
+
+def validate(path: str | Path) -> list[str]:
+    """All schema violations in ``path``; an empty list means the file is valid."""
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path}: file not found"]
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        return [f"{path}: not a readable HDF5 file (truncated or corrupted?): {err}"]
+    problems: list[str] = []
+    with f:
+        try:
+            _validate_open(f, problems)
+        except (OSError, KeyError, RuntimeError) as err:  # h5py raises these on damaged objects
+            problems.append(f"damaged HDF5 object: {err}")
+    return [f"{path}: {p}" for p in problems]
+
+
+def _validate_open(f: h5py.File, problems: list[str]) -> None:
+    if "data" not in f:
+        problems.append("missing group 'data'")
+        return
+    data = f["data"]
+    env_args = _check_env_args(data, problems)
+    demos = sorted((k for k in data if k.startswith("demo_")), key=schema.demo_index)
+    for extra in sorted(set(data) - set(demos)):
+        problems.append(f"data/{extra}: unexpected member (demos are named demo_N)")
+    total = 0
+    for name in demos:
+        total += _check_demo(data[name], name, env_args, problems)
+    if "total" not in data.attrs:
+        problems.append("data: missing attribute 'total'")
+    elif int(data.attrs["total"]) != total:
+        problems.append(f"data: attribute total={int(data.attrs['total'])} but the demos hold {total} samples")
+    if "mask" not in f:
+        problems.append("missing group 'mask' (mask/train and mask/valid)")
+        return
+    for split in ("train", "valid"):
+        if split not in f["mask"]:
+            problems.append(f"mask/{split}: missing")
+            continue
+        for raw in f["mask"][split][()]:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if name not in demos:
+                problems.append(f"mask/{split}: lists {name!r}, which is not in data")
+
+
+def _check_env_args(data: h5py.Group, problems: list[str]) -> dict[str, Any] | None:
+    if "env_args" not in data.attrs:
+        problems.append("data: missing attribute 'env_args'")
+        return None
+    try:
+        env_args = json.loads(data.attrs["env_args"])
+    except (TypeError, ValueError) as err:
+        problems.append(f"data: attribute env_args is not valid JSON: {err}")
+        return None
+    for key in ("env_name", "obs_spec", "action_dim"):
+        if key not in env_args:
+            problems.append(f"data: env_args has no {key!r}")
+    return env_args
+
+
+def _check_demo(g: h5py.Group, name: str, env_args: dict[str, Any] | None, problems: list[str]) -> int:
+    if "num_samples" not in g.attrs:
+        problems.append(f"{name}: missing attribute num_samples")
+        n = None
+    else:
+        n = int(g.attrs["num_samples"])
+    obs_spec = (env_args or {}).get("obs_spec", {})
+    for group_name in ("obs", "next_obs"):
+        if group_name not in g:
+            if group_name == "obs":
+                problems.append(f"{name}/obs: missing")
+            continue
+        grp = g[group_name]
+        for key in obs_spec or schema.OBS_KEYS:
+            if key not in grp:
+                problems.append(f"{name}/{group_name}/{key}: missing")
+                continue
+            arr = grp[key][()]
+            want = tuple(obs_spec.get(key, {}).get("shape", arr.shape[1:]))
+            _check_array(arr, f"{name}/{group_name}/{key}", n, want, problems)
+    if "actions" in g:
+        adim = (env_args or {}).get("action_dim")
+        _check_array(g["actions"][()], f"{name}/actions", n, None if adim is None else (adim,), problems)
+        if "next_obs" not in g:
+            problems.append(f"{name}/next_obs: missing (demos with actions store the state each action reached)")
+    elif not bool(g.attrs.get("state_only", False)):
+        problems.append(f"{name}/actions: missing, and the demo is not marked state_only")
+    for key in ("rewards", "dones", "time_index"):
+        if key not in g:
+            problems.append(f"{name}/{key}: missing")
+            continue
+        arr = g[key][()]
+        _check_array(arr, f"{name}/{key}", n, (), problems)
+        if key == "time_index" and arr.ndim == 1 and len(arr) > 1 and np.any(np.diff(arr) <= 0):
+            problems.append(f"{name}/time_index: not strictly increasing")
+    return n or 0
+
+
+def _check_array(arr: np.ndarray, where: str, n: int | None, row_shape: tuple | None, problems: list[str]) -> None:
+    if n is not None and (arr.ndim == 0 or arr.shape[0] != n):
+        rows = arr.shape[0] if arr.ndim else "no"
+        problems.append(f"{where}: {rows} rows but num_samples is {n} (inconsistent lengths)")
+    if row_shape is not None and arr.ndim >= 1 and tuple(arr.shape[1:]) != tuple(row_shape):
+        problems.append(f"{where}: each row has shape {tuple(arr.shape[1:])}, expected {tuple(row_shape)}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        problems.append(f"{where}: NaN or inf at row {int(bad[0])}")
+
+
+def load_demos(path: str | Path) -> DemoSet:
+    """Validate and load a demo file; raises DemoFileError listing every problem."""
+    problems = validate(path)
+    if problems:
+        more = f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise DemoFileError(
+            "invalid demo file; run `robot-il demos validate` for the full list:\n  "
+            + "\n  ".join(problems[:10])
+            + more
+        )
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        data = f["data"]
+        env_args = json.loads(data.attrs["env_args"])
+        demos = []
+        for name in sorted((k for k in data if k.startswith("demo_")), key=schema.demo_index):
+            g = data[name]
+            demos.append(
+                Demo(
+                    name=name,
+                    obs={k: v[()] for k, v in g["obs"].items()},
+                    next_obs={k: v[()] for k, v in g["next_obs"].items()} if "next_obs" in g else None,
+                    actions=g["actions"][()] if "actions" in g else None,
+                    rewards=g["rewards"][()],
+                    dones=g["dones"][()],
+                    time_index=g["time_index"][()],
+                    attrs={k: _plain(v) for k, v in g.attrs.items()},
+                )
+            )
+        masks = {s: [n.decode() for n in f["mask"][s][()]] for s in ("train", "valid")}
+    return DemoSet(path=path, env_args=env_args, demos=demos, train=masks["train"], valid=masks["valid"])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value

@@ -1,0 +1,61 @@
+"""Evaluate a policy (a checkpoint, or the scripted expert) and write its report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.report import plot_episodes
+from robot_il.rollout import evaluate, save_video, summarize
+
+
+def make_policy(env: PegInsertionEnv, policy: str | Path):
+    """``"expert"`` for the scripted expert, else a run directory or policy file."""
+    if str(policy) == "expert":
+        from robot_il.sim.expert import ScriptedPegExpert
+
+        expert = ScriptedPegExpert(env.task.cfg)
+        return (lambda obs, _vec: expert(obs)), "scripted_expert"
+    from robot_il.policies import CheckpointPolicy
+
+    runner = CheckpointPolicy(policy)
+    runner.check_env(env)
+    return runner, f"{runner.meta['algo']}:{policy}"
+
+
+def evaluate_policy(
+    env: PegInsertionEnv,
+    policy: str | Path,
+    episodes: int,
+    seed: int,
+    out: str | Path | None = None,
+    video_episodes: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Success rate (95% Wilson interval), episode lengths; JSON, a plot and an optional video in ``out``."""
+    act, name = make_policy(env, policy)
+    if out is None:
+        base = Path(policy)
+        out = (base if base.is_dir() else base.parent) / "eval"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    eps = evaluate(
+        env,
+        act,
+        range(seed, seed + episodes),
+        render_first=video_episodes,
+        progress=f"eval {name}" if progress else None,
+    )
+    metrics = {"policy": name, "backend": env.backend.name, "first_seed": seed, **summarize(eps)}
+    metrics["wall_clock_s"] = time.perf_counter() - t0
+    metrics["out"] = str(out)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_episodes(eps, out / "episodes.png", name)
+    frames = [f for e in eps[:video_episodes] for f in e.frames]
+    if frames:
+        metrics["video"] = str(save_video(frames, out / "rollouts.mp4", fps=env.metadata["render_fps"]))
+    return metrics

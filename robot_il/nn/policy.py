@@ -1,0 +1,99 @@
+"""The Gaussian policy over joint velocities shared by BC, GPRIL and GAIL (the GPRIL paper's)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Independent, Normal
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """Linear layers of the given sizes with ``activation`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class Normalizer(nn.Module):
+    """``(x - mean) / std`` with statistics fixed from the demonstrations."""
+
+    def __init__(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).clone())
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).clone())
+
+    @classmethod
+    def fit(cls, x: np.ndarray, std_floor: float = 1e-3) -> Normalizer:
+        """Statistics of the rows of ``x``; dimensions that barely vary get ``std_floor``."""
+        x = np.asarray(x, dtype=np.float64)
+        return cls(x.mean(axis=0), np.maximum(x.std(axis=0), std_floor))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class GaussianPolicy(nn.Module):
+    """π(a|s) = N(μ(s), diag σ(s)²) over joint velocities, rad/s.
+
+    μ is squashed into the action bounds and σ into ``[sigma_min, sigma_max]``
+    (the paper's (0.01, 0.1)); observations are normalised inside the module so
+    a checkpoint carries everything needed to act.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        normalizer: Normalizer | None = None,
+        hidden: Sequence[int] = (300, 200),
+        sigma_min: float = 0.01,
+        sigma_max: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if not 0 < sigma_min < sigma_max:
+            raise ValueError(f"need 0 < sigma_min < sigma_max, got ({sigma_min}, {sigma_max})")
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        self.normalizer = normalizer or Normalizer(np.zeros(obs_dim), np.ones(obs_dim))
+        self.body = mlp([obs_dim, *hidden, 2 * act_dim])
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("action_center", (high + low) / 2)
+        self.register_buffer("action_half_range", (high - low) / 2)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of the action distribution."""
+        out = self.body(self.normalizer(obs))
+        raw_mu, raw_sigma = out[..., : self.act_dim], out[..., self.act_dim :]
+        mu = self.action_center + self.action_half_range * torch.tanh(raw_mu)
+        sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * torch.sigmoid(raw_sigma)
+        return mu, sigma
+
+    def distribution(self, obs: torch.Tensor) -> Independent:
+        mu, sigma = self(obs)
+        return Independent(Normal(mu, sigma), 1)
+
+    def log_prob(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        return self.distribution(obs).log_prob(act)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True, generator: torch.Generator | None = None) -> np.ndarray:
+        """An action for one observation vector (float64 numpy in, float64 numpy out)."""
+        mu, sigma = self(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+        if deterministic:
+            return mu[0].double().numpy()
+        noise = torch.randn(mu.shape, generator=generator)
+        return (mu + sigma * noise)[0].double().numpy()
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Sum of squared weights (not biases), for the papers' L2 regularisation."""
+        return sum((m.weight**2).sum() for m in self.body if isinstance(m, nn.Linear))

@@ -1,0 +1,124 @@
+"""The main job on the simulation (``make run``): demos, training, evaluation, report.
+
+Each stage leaves its files in the run directory and is skipped when they are
+already there, so an interrupted ``make run`` picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.data import load_demos
+from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.evaluation import evaluate_policy
+from robot_il.record.expert import record_expert
+
+console = Console()
+EVAL_SEED = 10_000  # evaluation episodes never reuse a demo's socket pose
+VIDEO_EPISODES = 3
+
+
+def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed: int = 0) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    env = PegInsertionEnv(render_mode="rgb_array")
+
+    console.rule(f"[bold]1/4 record {num_demos} scripted-expert demos")
+    t = time.perf_counter()
+    demos_path = out / "demos" / f"peg_{num_demos}.h5"
+    have = len(load_demos(demos_path)) if demos_path.exists() else 0
+    if have < num_demos:
+        record_expert(env, demos_path, num_demos - have, seed=seed + have)
+    console.print(f"demos: {demos_path}")
+    timings["record_s"] = time.perf_counter() - t
+
+    console.rule("[bold]2/4 evaluate the scripted expert (reference)")
+    t = time.perf_counter()
+    expert = evaluate_policy(env, "expert", 50, EVAL_SEED, out / "expert")
+    timings["expert_eval_s"] = time.perf_counter() - t
+
+    console.rule("[bold]3/4 train behavioural cloning")
+    t = time.perf_counter()
+    bc_dir = out / "bc"
+    bc_log = bc_dir / "train_log.json"
+    bc_summary = (
+        json.loads(bc_log.read_text()) if bc_log.exists() else train_bc(demos_path, bc_dir, BCConfig(seed=seed))
+    )
+    timings["bc_train_s"] = time.perf_counter() - t
+
+    console.rule(f"[bold]4/4 evaluate BC on {eval_episodes} episodes")
+    t = time.perf_counter()
+    bc = evaluate_policy(env, bc_dir, eval_episodes, EVAL_SEED, bc_dir / "eval", video_episodes=VIDEO_EPISODES)
+    timings["bc_eval_s"] = time.perf_counter() - t
+    env.close()
+
+    timings["total_s"] = time.perf_counter() - t_start
+    results = {
+        "task": "robot_il/PegInsertion-v0 (pan ±0.4 rad, tilt ±0.1 rad)",
+        "demos": {"file": str(demos_path), "count": num_demos, "source": "scripted expert"},
+        "methods": {
+            "scripted_expert": _brief(expert),
+            "bc": {**_brief(bc), "train_steps": bc_summary["steps"], "best_valid_nll": bc_summary["best_valid_nll"]},
+        },
+        "timings_s": timings,
+        "files": {
+            "bc_training_curves": str(bc_dir / "train_curves.png"),
+            "bc_episodes": str(bc_dir / "eval" / "episodes.png"),
+            "bc_video": bc.get("video"),
+            "success_plot": str(out / "success.png"),
+        },
+    }
+    (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    _plot_success(results, out / "success.png")
+    _print_summary(results)
+    return results
+
+
+def _brief(m: dict[str, Any]) -> dict[str, Any]:
+    keys = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "mean_success_duration_s")
+    return {k: m[k] for k in keys}
+
+
+def _plot_success(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["methods"])
+    rates = [results["methods"][n]["success_rate"] for n in names]
+    lo = [max(0.0, r - results["methods"][n]["success_ci95"][0]) for n, r in zip(names, rates, strict=True)]
+    hi = [max(0.0, results["methods"][n]["success_ci95"][1] - r) for n, r in zip(names, rates, strict=True)]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    bars = ax.bar(names, rates, yerr=[lo, hi], capsize=6, color=["tab:gray", "tab:blue", "tab:green"][: len(names)])
+    ax.bar_label(bars, labels=[f"{r:.0%}" for r in rates], label_type="center", color="white")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% Wilson CI)")
+    ax.set_title(f"peg insertion from {results['demos']['count']} demos")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="robot-il main job")
+    for col in ("method", "success", "95% CI", "episodes", "mean length (steps)"):
+        table.add_column(col)
+    for name, m in results["methods"].items():
+        lo, hi = m["success_ci95"]
+        table.add_row(
+            name, f"{m['success_rate']:.1%}", f"{lo:.1%}-{hi:.1%}", str(m["episodes"]), f"{m['mean_episode_steps']:.0f}"
+        )
+    console.print(table)
+    console.print(
+        f"total {results['timings_s']['total_s']:.0f} s; report in {Path(results['files']['success_plot']).parent}"
+    )
