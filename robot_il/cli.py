@@ -108,6 +108,23 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_gpril(args: argparse.Namespace) -> int:
+    from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+
+    overrides = {
+        k: v
+        for k, v in (("iterations", args.iterations), ("num_actors", args.actors), ("seed", args.seed))
+        if v is not None
+    }
+    summary = train_gpril_from_file(args.demos, args.out, PRESETS[args.preset], args.state_only, overrides)
+    c = summary["counters"]
+    print(
+        f"GPRIL: {c['iteration']} iterations, {c['episodes']} practice episodes, final evaluation success "
+        f"{summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from robot_il.evaluation import evaluate_policy
 
@@ -179,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--lr", type=float)
     bc.add_argument("--seed", type=int)
     bc.set_defaults(func=cmd_train_bc)
+
+    gp = tsub.add_parser("gpril", help="generative predecessor models (states only and sparse demos work)")
+    gp.add_argument("--demos", type=Path, required=True)
+    gp.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
+    gp.add_argument("--state-only", action="store_true", help="ignore demonstrated actions (beta_pi = 0)")
+    gp.add_argument("--preset", choices=["fast", "peg_sim", "peg_real", "clip_sim"], default="fast")
+    gp.add_argument("--iterations", type=int)
+    gp.add_argument("--actors", type=int, help="actor processes (0: roll out in the learner's process)")
+    gp.add_argument("--seed", type=int)
+    gp.set_defaults(func=cmd_train_gpril)
 
     ev = sub.add_parser("eval", help="success rate of a trained policy")
     _add_env_args(ev)

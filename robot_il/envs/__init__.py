@@ -9,6 +9,7 @@ import gymnasium
 from robot_il.envs.insertion import PegInsertionEnv, flatten_observation, observation_layout
 
 PEG_INSERTION_ID = "robot_il/PegInsertion-v0"
+POINT_REACH_ID = "robot_il/PointReach-v0"
 
 
 def register_envs() -> None:
@@ -19,8 +20,17 @@ def register_envs() -> None:
             # The task ends itself (success, workspace, 50 s); no TimeLimit wrapper is needed.
             max_episode_steps=None,
         )
+    if POINT_REACH_ID not in gymnasium.registry:
+        gymnasium.register(id=POINT_REACH_ID, entry_point="robot_il.envs.toy:PointReachEnv")
 
 
 register_envs()
 
-__all__ = ["PEG_INSERTION_ID", "PegInsertionEnv", "flatten_observation", "observation_layout", "register_envs"]
+__all__ = [
+    "PEG_INSERTION_ID",
+    "POINT_REACH_ID",
+    "PegInsertionEnv",
+    "flatten_observation",
+    "observation_layout",
+    "register_envs",
+]

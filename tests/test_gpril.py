@@ -1,0 +1,216 @@
+"""GPRIL: the flows, the predecessor sampling, and learning from final states alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from robot_il.algos.actors import ActorPool, EnvFactory
+from robot_il.algos.gpril import CHECKPOINT_FILE, Demonstrations, GPRILConfig, train_gpril
+from robot_il.algos.replay import TrajectoryReplay
+from robot_il.checkpoint import load_policy
+from robot_il.envs.toy import GOAL, goal_states
+from robot_il.errors import ConfigError
+from robot_il.nn.flows import conditional_maf
+from robot_il.nn.policy import GaussianPolicy
+
+# A tiny GPRIL for the 2-D reaching task (robot_il/PointReach-v0).
+TOY = GPRILConfig(
+    beta_pi=0.0,
+    flow_hidden=(64, 64),
+    flow_steps=50,
+    policy_steps=50,
+    flow_lr=1e-3,
+    flow_l2=0.0,
+    policy_hidden=(64, 64),
+    policy_lr=1e-3,
+    sigma_max=0.05,
+    generated_pool=2048,
+    replay_size=5000,
+    iterations=120,
+    episodes_per_iteration=2,
+    eval_every=20,
+    eval_episodes=20,
+    num_actors=0,
+)
+TOY_FACTORY = EnvFactory("robot_il/PointReach-v0")
+
+
+def toy_demos(n: int = 25) -> Demonstrations:
+    """Final states only: 25 points inside the goal region, no actions."""
+    bound = np.full(2, 0.1, dtype=np.float32)
+    return Demonstrations(states=goal_states(n, np.random.default_rng(0)), action_low=-bound, action_high=bound)
+
+
+def test_flow_learns_a_known_conditional_density() -> None:
+    """x | c ~ N(A c + b, diag(s²)): the flow's held-out log-likelihood approaches the true one."""
+    torch.manual_seed(0)
+    a = torch.tensor([[0.8, -0.5], [0.3, 0.9]])
+    b = torch.tensor([0.5, -1.0])
+    s = torch.tensor([0.3, 0.6])
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        c = torch.randn(n, 2)
+        return c @ a.T + b + s * torch.randn(n, 2), c
+
+    def true_logp(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return torch.distributions.Normal(c @ a.T + b, s).log_prob(x).sum(-1)
+
+    flow = conditional_maf(2, 2, hidden=(64, 64), min_sigma=0.05)
+    opt = torch.optim.Adam(flow.parameters(), lr=3e-3)
+    for _ in range(1500):
+        x, c = sample(256)
+        loss = -flow(c).log_prob(x).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, c = sample(20_000)
+    with torch.no_grad():
+        gap = float(true_logp(x, c).mean() - flow(c).log_prob(x).mean())
+    assert abs(gap) < 0.05, f"flow log-likelihood is {gap:.3f} nats below the true density"
+
+
+def test_flow_sigma_floor_holds() -> None:
+    """Trained on a near-deterministic target, the flow's spread cannot fall below its floor."""
+    torch.manual_seed(0)
+    flow = conditional_maf(1, 1, hidden=(32, 32), mades=1, min_sigma=0.2)
+    opt = torch.optim.Adam(flow.parameters(), lr=1e-2)
+    for _ in range(500):
+        c = torch.randn(256, 1)
+        loss = -flow(c).log_prob(2 * c + 1e-4 * torch.randn(256, 1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        spread = float((flow(torch.zeros(5000, 1)).sample()).std())
+    assert spread >= 0.2 * 0.95, f"spread {spread:.3f} below the 0.2 floor"
+
+
+def _chain_replay(episodes: int = 400, length: int = 50) -> TrajectoryReplay:
+    """States hold their own chronological position, so offsets can be read back."""
+    replay = TrajectoryReplay(episodes * (length + 1), 1, 1)
+    pos = 0
+    for _ in range(episodes):
+        replay.add_episode(np.arange(pos, pos + length + 1, dtype=np.float32)[:, None], np.ones((length, 1)))
+        pos += length + 1
+    return replay
+
+
+def test_geometric_offsets_have_the_right_statistics() -> None:
+    gamma = 0.9
+    replay = _chain_replay()
+    batch = replay.sample(200_000, gamma, np.random.default_rng(0))
+    k = batch.offsets  # j + 1
+    np.testing.assert_array_equal(batch.targets[:, 0] - batch.states[:, 0], k)
+    assert k.min() == 1
+    assert k.mean() == pytest.approx(1 / (1 - gamma), rel=0.02)  # E[j + 1] = 1 / (1 - gamma)
+    assert np.mean(k == 1) == pytest.approx(1 - gamma, abs=0.005)  # P(j = 0) = 1 - gamma
+    assert np.mean(k == 3) == pytest.approx((1 - gamma) * gamma**2, abs=0.005)
+    assert k.var() == pytest.approx(gamma / (1 - gamma) ** 2, rel=0.05)
+
+
+def test_predecessor_triples_cross_into_the_next_episode_but_never_past_the_newest_state() -> None:
+    replay = _chain_replay(episodes=3, length=5)  # positions 0..17; terminal states at 5, 11, 17
+    batch = replay.sample(50_000, 0.9, np.random.default_rng(1))
+    starts = batch.states[:, 0]
+    assert not np.isin(starts, [5, 11, 17]).any(), "a terminal state (no action) was drawn as s_t"
+    assert batch.targets.max() <= 17
+    crossing = (starts < 5) & (batch.targets[:, 0] > 5)
+    assert crossing.any(), "no target lies beyond the terminal state (the artificial terminal -> initial link)"
+
+
+def test_replay_ring_overwrites_the_oldest_states() -> None:
+    replay = TrajectoryReplay(20, 1, 1)
+    for e in range(5):
+        replay.add_episode(np.full((6, 1), e, dtype=np.float32), np.zeros((5, 1)))
+    assert len(replay) == 20 and replay.oldest == 10
+    batch = replay.sample(5000, 0.5, np.random.default_rng(0))
+    assert batch.states.min() >= 1  # episode 0 (positions 0..5) was overwritten
+
+
+def test_state_only_config_needs_no_actions_and_refuses_beta_pi() -> None:
+    with pytest.raises(ConfigError, match="beta_pi"):
+        from robot_il.algos.gpril import GPRIL
+
+        GPRIL(dataclasses.replace(TOY, beta_pi=1.0), toy_demos(), TOY_FACTORY, {})
+    with pytest.raises(ConfigError, match="both 0"):
+        GPRILConfig(beta_pi=0.0, beta_d=0.0)
+
+
+def test_gpril_learns_from_final_states_alone(tmp_path: Path) -> None:
+    """BC has nothing to learn from final states (no actions); GPRIL reaches the goal from them."""
+    summary = train_gpril(toy_demos(), {"obs_layout": []}, TOY_FACTORY, tmp_path, TOY, progress=False)
+    first, last = summary["curve"][0], summary["curve"][-1]
+    assert first["eval_success"] <= 0.1, f"the untrained policy already succeeds {first['eval_success']:.0%}"
+    assert last["eval_success"] >= 0.8, f"GPRIL from final states: {last['eval_success']:.0%} success"
+    policy, _ = load_policy(tmp_path)
+    with torch.no_grad():
+        mu, _ = policy(torch.tensor([[-0.8, 0.3]]))
+    heading = mu[0].numpy() / np.linalg.norm(mu[0].numpy())
+    to_goal = (GOAL - [-0.8, 0.3]) / np.linalg.norm(GOAL - [-0.8, 0.3])
+    assert heading @ to_goal > math.cos(0.5), f"the policy heads {heading}, the goal lies along {to_goal}"
+    assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert {"episodes", "wall_s", "eval_success"} <= set(log["curve"][-1])
+
+
+def test_async_actor_streams_episodes_and_follows_new_weights() -> None:
+    bound = np.full(2, 0.1, dtype=np.float32)
+    spec = {"obs_dim": 2, "act_dim": 2, "action_low": -bound, "action_high": bound, "hidden": (8,)}
+    pool = ActorPool(1, TOY_FACTORY, spec, base_seed=5)
+    try:
+        pool.publish(1, GaussianPolicy(**spec).state_dict())
+        first = pool.collect(3, timeout=120)
+        assert len(first) >= 3 and all(ep.policy_version == 1 for ep in first)
+        assert all(ep.states.shape == (ep.steps + 1, 2) for ep in first)
+        pool.publish(2, GaussianPolicy(**spec).state_dict())
+        deadline = time.monotonic() + 120
+        while not any(ep.policy_version == 2 for ep in pool.collect(1, timeout=120)):
+            assert time.monotonic() < deadline, "the actor never picked up the new weights"
+        seeds = [ep.seed for ep in first]
+        assert seeds == sorted(set(seeds)), "episode seeds repeat"
+    finally:
+        pool.close()
+
+
+def test_killed_gpril_run_resumes(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    tests_dir, run_dir = str(Path(__file__).parent), str(tmp_path / "run")
+    script.write_text(
+        "import dataclasses, sys\n"
+        f"sys.path.insert(0, {tests_dir!r})\n"
+        "from test_gpril import TOY, TOY_FACTORY, toy_demos\n"
+        "from robot_il.algos.gpril import train_gpril\n"
+        "if __name__ == '__main__':\n"
+        "    cfg = dataclasses.replace(TOY, iterations=60, eval_every=10, eval_episodes=5)\n"
+        f"    train_gpril(toy_demos(), {{'obs_layout': []}}, TOY_FACTORY, {run_dir!r}, cfg, progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "run" / CHECKPOINT_FILE
+    try:
+        deadline = time.monotonic() + 300
+        while not ckpt.exists():
+            assert proc.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    state = torch.load(ckpt, weights_only=True)
+    counters = json.loads(state["counters"])
+    assert 0 < counters["iteration"] < 60 and state["replay"]["count"] > 0
+    subprocess.run([sys.executable, str(script)], check=True, capture_output=True, timeout=600)
+    log = json.loads((tmp_path / "run" / "train_log.json").read_text())
+    iterations = [p["iteration"] for p in log["curve"]]
+    assert iterations[0] == 0 and iterations[-1] == 60 and iterations == sorted(set(iterations))
+    assert log["counters"]["episodes"] > counters["episodes"]
