@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.algos.gpril import PRESETS, train_gpril_from_file
 from robot_il.data import load_demos
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy
@@ -22,6 +23,7 @@ from robot_il.record.expert import record_expert
 console = Console()
 EVAL_SEED = 10_000  # evaluation episodes never reuse a demo's socket pose
 VIDEO_EPISODES = 3
+GPRIL_ITERATIONS = 120  # about 5 minutes with the `fast` preset on 2 cores
 
 
 def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed: int = 0) -> dict[str, Any]:
@@ -30,7 +32,7 @@ def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed:
     t_start = time.perf_counter()
     env = PegInsertionEnv(render_mode="rgb_array")
 
-    console.rule(f"[bold]1/4 record {num_demos} scripted-expert demos")
+    console.rule(f"[bold]1/6 record {num_demos} scripted-expert demos")
     t = time.perf_counter()
     demos_path = out / "demos" / f"peg_{num_demos}.h5"
     have = len(load_demos(demos_path)) if demos_path.exists() else 0
@@ -39,12 +41,12 @@ def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed:
     console.print(f"demos: {demos_path}")
     timings["record_s"] = time.perf_counter() - t
 
-    console.rule("[bold]2/4 evaluate the scripted expert (reference)")
+    console.rule("[bold]2/6 evaluate the scripted expert (reference)")
     t = time.perf_counter()
     expert = evaluate_policy(env, "expert", 50, EVAL_SEED, out / "expert")
     timings["expert_eval_s"] = time.perf_counter() - t
 
-    console.rule("[bold]3/4 train behavioural cloning")
+    console.rule("[bold]3/6 train behavioural cloning")
     t = time.perf_counter()
     bc_dir = out / "bc"
     bc_log = bc_dir / "train_log.json"
@@ -53,10 +55,23 @@ def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed:
     )
     timings["bc_train_s"] = time.perf_counter() - t
 
-    console.rule(f"[bold]4/4 evaluate BC on {eval_episodes} episodes")
+    console.rule(f"[bold]4/6 evaluate BC on {eval_episodes} episodes")
     t = time.perf_counter()
     bc = evaluate_policy(env, bc_dir, eval_episodes, EVAL_SEED, bc_dir / "eval", video_episodes=VIDEO_EPISODES)
     timings["bc_eval_s"] = time.perf_counter() - t
+
+    console.rule(f"[bold]5/6 train GPRIL ({GPRIL_ITERATIONS} iterations of the `fast` preset, 1 actor)")
+    t = time.perf_counter()
+    gpril_dir = out / "gpril"
+    gpril_summary = train_gpril_from_file(
+        demos_path, gpril_dir, PRESETS["fast"], overrides={"iterations": GPRIL_ITERATIONS, "seed": seed}
+    )
+    timings["gpril_train_s"] = time.perf_counter() - t
+
+    console.rule(f"[bold]6/6 evaluate GPRIL on {eval_episodes} episodes")
+    t = time.perf_counter()
+    gpril = evaluate_policy(env, gpril_dir, eval_episodes, EVAL_SEED, gpril_dir / "eval", video_episodes=VIDEO_EPISODES)
+    timings["gpril_eval_s"] = time.perf_counter() - t
     env.close()
 
     timings["total_s"] = time.perf_counter() - t_start
@@ -66,12 +81,20 @@ def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed:
         "methods": {
             "scripted_expert": _brief(expert),
             "bc": {**_brief(bc), "train_steps": bc_summary["steps"], "best_valid_nll": bc_summary["best_valid_nll"]},
+            "gpril": {
+                **_brief(gpril),
+                "practice_episodes": gpril_summary["counters"]["episodes"],
+                "practice_env_steps": gpril_summary["counters"]["env_steps"],
+            },
         },
         "timings_s": timings,
         "files": {
             "bc_training_curves": str(bc_dir / "train_curves.png"),
             "bc_episodes": str(bc_dir / "eval" / "episodes.png"),
             "bc_video": bc.get("video"),
+            "gpril_learning_curve": str(gpril_dir / "learning_curve.png"),
+            "gpril_episodes": str(gpril_dir / "eval" / "episodes.png"),
+            "gpril_video": gpril.get("video"),
             "success_plot": str(out / "success.png"),
         },
     }

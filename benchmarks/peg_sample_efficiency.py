@@ -1,0 +1,244 @@
+"""GPRIL's sample efficiency on sim peg insertion, from full, sparse and state-only demos, against BC.
+
+    python benchmarks/peg_sample_efficiency.py [--seeds 0 1 2] [--iterations 150]
+
+25 scripted-expert demos (seeds 0..24) give four demo sets: full (states and
+actions), every 10th state, final state only, and states only (actions
+stripped). GPRIL (preset ``fast``) trains on each with every seed, logging the
+success of its deterministic policy on 20 fixed episodes against
+self-supervised episodes and wall-clock time; each trained policy is then
+evaluated on 100 held-out episodes. BC trains on the full demos with the same
+seeds. Runs are resumable: finished runs are skipped and a killed run resumes
+from its checkpoint, and each finished run's summary is written to
+``benchmarks/results/peg_sample_efficiency/`` at once, so the benchmark can be
+completed over several sittings. The aggregate goes to
+``benchmarks/results/peg_sample_efficiency.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.data import sparsify, strip_actions
+from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.evaluation import evaluate_policy
+from robot_il.record.expert import record_expert
+from robot_il.stats import wilson_interval
+
+VARIANTS = ("full", "every10", "final", "states")
+TARGETS = {
+    "gpril full: final success >= 0.9": ("full", ">=", 0.9),
+    "gpril final-state-only >= 0.7": ("final", ">=", 0.7),
+}
+
+
+def prepare_demos(work: Path, n: int) -> dict[str, Path]:
+    full = work / f"peg_{n}.h5"
+    if not full.exists():
+        env = PegInsertionEnv()
+        record_expert(env, full, n, seed=0)
+        env.close()
+    paths = {"full": full, "every10": work / "every10.h5", "final": work / "final.h5", "states": work / "states.h5"}
+    if not paths["every10"].exists():
+        sparsify(full, paths["every10"], every=10)
+    if not paths["final"].exists():
+        sparsify(full, paths["final"], final_only=True)
+    if not paths["states"].exists():
+        strip_actions(full, paths["states"])
+    return paths
+
+
+def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None:
+    record = results / f"gpril_{variant}_seed{seed}.json"
+    if record.exists():
+        return
+    run = args.work / f"gpril_{variant}_seed{seed}"
+    overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
+    t0 = time.perf_counter()
+    summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
+    env = PegInsertionEnv()
+    final = evaluate_policy(env, run, args.episodes, 20_000, run / "eval")
+    env.close()
+    record.write_text(
+        json.dumps(
+            {
+                "method": "gpril",
+                "variant": variant,
+                "seed": seed,
+                "config": summary["config"],
+                "counters": summary["counters"],
+                "curve": summary["curve"],
+                "session_wall_s": time.perf_counter() - t0,
+                "final": {
+                    k: final[k]
+                    for k in (
+                        "episodes",
+                        "successes",
+                        "success_rate",
+                        "success_ci95",
+                        "mean_episode_steps",
+                        "mean_success_duration_s",
+                    )
+                },
+            },
+            indent=1,
+        )
+    )
+
+
+def run_bc(demos: Path, seed: int, args, results: Path) -> None:
+    record = results / f"bc_full_seed{seed}.json"
+    if record.exists():
+        return
+    run = args.work / f"bc_seed{seed}"
+    summary = train_bc(demos, run, BCConfig(seed=seed))
+    env = PegInsertionEnv()
+    final = evaluate_policy(env, run, args.episodes, 20_000, run / "eval")
+    env.close()
+    record.write_text(
+        json.dumps(
+            {
+                "method": "bc",
+                "variant": "full",
+                "seed": seed,
+                "train_steps": summary["steps"],
+                "final": {
+                    k: final[k]
+                    for k in (
+                        "episodes",
+                        "successes",
+                        "success_rate",
+                        "success_ci95",
+                        "mean_episode_steps",
+                        "mean_success_duration_s",
+                    )
+                },
+            },
+            indent=1,
+        )
+    )
+
+
+def aggregate(results: Path, out: Path, command: str) -> dict:
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
+    table: dict[str, dict] = {}
+    for key in ["bc_full", *(f"gpril_{v}" for v in VARIANTS)]:
+        rs = [r for r in runs if f"{r['method']}_{r['variant']}" == key]
+        if not rs:
+            continue
+        k = sum(r["final"]["successes"] for r in rs)
+        n = sum(r["final"]["episodes"] for r in rs)
+        rates = [r["final"]["success_rate"] for r in rs]
+        entry = {
+            "seeds": [r["seed"] for r in rs],
+            "success_per_seed": rates,
+            "mean_success": float(np.mean(rates)),
+            "pooled_ci95": list(wilson_interval(k, n)),
+            "mean_success_duration_s": float(np.nanmean([r["final"]["mean_success_duration_s"] or np.nan for r in rs])),
+        }
+        if r_c := [r for r in rs if "counters" in r]:
+            entry["practice_episodes"] = [r["counters"]["episodes"] for r in r_c]
+            entry["practice_env_steps"] = [r["counters"]["env_steps"] for r in r_c]
+            entry["wall_clock_s"] = [r["counters"]["wall_s"] for r in r_c]
+        table[key] = entry
+    bc = table.get("bc_full", {}).get("mean_success")
+    full = table.get("gpril_full", {}).get("mean_success")
+    checks = {}
+    if full is not None:
+        checks["gpril_full >= 0.9"] = full >= 0.9
+        for v in ("states", "every10"):
+            if f"gpril_{v}" in table:
+                checks[f"gpril_{v} within 0.1 of full"] = table[f"gpril_{v}"]["mean_success"] >= full - 0.1
+    if "gpril_final" in table:
+        checks["gpril_final >= 0.7"] = table["gpril_final"]["mean_success"] >= 0.7
+    if bc is not None and bc < 0.7:
+        for v in VARIANTS:
+            if f"gpril_{v}" in table:
+                checks[f"gpril_{v} >= bc + 0.2"] = table[f"gpril_{v}"]["mean_success"] >= bc + 0.2
+    result = {
+        "benchmark": "peg_sample_efficiency",
+        "command": command,
+        "task": "robot_il/PegInsertion-v0, pan ±0.4 rad, tilt ±0.1 rad, 25 expert demos",
+        "final_eval": "100 episodes per run, seeds 20000..20099, deterministic policy",
+        "results": table,
+        "targets_met": checks,
+    }
+    (out / "peg_sample_efficiency.json").write_text(json.dumps(result, indent=2))
+    _plot(runs, table, out / "peg_sample_efficiency.png")
+    return result
+
+
+def _plot(runs: list[dict], table: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"full": "tab:blue", "every10": "tab:orange", "final": "tab:green", "states": "tab:purple"}
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for v in VARIANTS:
+        rs = [r for r in runs if r["method"] == "gpril" and r["variant"] == v]
+        for i, r in enumerate(rs):
+            c = r["curve"]
+            label = f"GPRIL {v} ({len(rs)} seeds)" if i == 0 else None
+            ax0.plot(
+                [p["episodes"] for p in c], [p["eval_success"] for p in c], color=colours[v], alpha=0.7, label=label
+            )
+            ax1.plot([p["wall_s"] / 60 for p in c], [p["eval_success"] for p in c], color=colours[v], alpha=0.7)
+    if "bc_full" in table:
+        for ax in (ax0, ax1):
+            ax.axhline(
+                table["bc_full"]["mean_success"],
+                color="k",
+                ls="--",
+                label=f"BC, full demos ({table['bc_full']['mean_success']:.0%})" if ax is ax0 else None,
+            )
+    ax0.set_xlabel("self-supervised episodes")
+    ax1.set_xlabel("wall-clock minutes (2-core CPU)")
+    ax0.set_ylabel("success (20 fixed episodes)")
+    ax0.set_ylim(-0.02, 1.02)
+    ax0.legend(loc="lower right", fontsize=8)
+    fig.suptitle("sim peg insertion from 25 demos: GPRIL (full, every 10th, final state, states only) vs BC")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=[*VARIANTS, "bc"], choices=[*VARIANTS, "bc"])
+    parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args()
+    results = args.out / "peg_sample_efficiency"
+    results.mkdir(parents=True, exist_ok=True)
+    command = (
+        f"python benchmarks/peg_sample_efficiency.py --seeds {' '.join(map(str, args.seeds))} "
+        f"--iterations {args.iterations} --episodes {args.episodes}"
+    )
+    if not args.aggregate_only:
+        args.work.mkdir(parents=True, exist_ok=True)
+        demos = prepare_demos(args.work, 25)
+        for seed in args.seeds:  # seed-major: one complete comparison as early as possible
+            for variant in args.variants:
+                if variant == "bc":
+                    run_bc(demos["full"], seed, args, results)
+                else:
+                    run_gpril(variant, demos[variant], seed, args, results)
+                aggregate(results, args.out, command)
+    print(json.dumps(aggregate(results, args.out, command)["targets_met"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
