@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,42 +54,34 @@ def prepare_demos(work: Path, n: int) -> dict[str, Path]:
     return paths
 
 
+FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "mean_success_duration_s")
+
+
+def final_evaluation(run: Path, episodes: int) -> dict:
+    """The trained policy on held-out socket poses (seeds 20000.., unseen in training and its evaluations)."""
+    env = PegInsertionEnv()
+    metrics = evaluate_policy(env, run, episodes, 20_000, run / "eval")
+    env.close()
+    return {k: metrics[k] for k in FINAL_KEYS}
+
+
 def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None:
     record = results / f"gpril_{variant}_seed{seed}.json"
     if record.exists():
         return
     run = args.work / f"gpril_{variant}_seed{seed}"
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
-    t0 = time.perf_counter()
     summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
-    env = PegInsertionEnv()
-    final = evaluate_policy(env, run, args.episodes, 20_000, run / "eval")
-    env.close()
-    record.write_text(
-        json.dumps(
-            {
-                "method": "gpril",
-                "variant": variant,
-                "seed": seed,
-                "config": summary["config"],
-                "counters": summary["counters"],
-                "curve": summary["curve"],
-                "session_wall_s": time.perf_counter() - t0,
-                "final": {
-                    k: final[k]
-                    for k in (
-                        "episodes",
-                        "successes",
-                        "success_rate",
-                        "success_ci95",
-                        "mean_episode_steps",
-                        "mean_success_duration_s",
-                    )
-                },
-            },
-            indent=1,
-        )
-    )
+    entry = {
+        "method": "gpril",
+        "variant": variant,
+        "seed": seed,
+        "config": summary["config"],
+        "counters": summary["counters"],
+        "curve": summary["curve"],
+        "final": final_evaluation(run, args.episodes),
+    }
+    record.write_text(json.dumps(entry, indent=1))
 
 
 def run_bc(demos: Path, seed: int, args, results: Path) -> None:
@@ -99,31 +90,14 @@ def run_bc(demos: Path, seed: int, args, results: Path) -> None:
         return
     run = args.work / f"bc_seed{seed}"
     summary = train_bc(demos, run, BCConfig(seed=seed))
-    env = PegInsertionEnv()
-    final = evaluate_policy(env, run, args.episodes, 20_000, run / "eval")
-    env.close()
-    record.write_text(
-        json.dumps(
-            {
-                "method": "bc",
-                "variant": "full",
-                "seed": seed,
-                "train_steps": summary["steps"],
-                "final": {
-                    k: final[k]
-                    for k in (
-                        "episodes",
-                        "successes",
-                        "success_rate",
-                        "success_ci95",
-                        "mean_episode_steps",
-                        "mean_success_duration_s",
-                    )
-                },
-            },
-            indent=1,
-        )
-    )
+    entry = {
+        "method": "bc",
+        "variant": "full",
+        "seed": seed,
+        "train_steps": summary["steps"],
+        "final": final_evaluation(run, args.episodes),
+    }
+    record.write_text(json.dumps(entry, indent=1))
 
 
 def aggregate(results: Path, out: Path, command: str) -> dict:

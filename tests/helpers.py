@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +54,19 @@ def write_synthetic_demos(
             ep.add(obs, action)
         writer.write_episode(ep, terminated=True, attrs={"source": "synthetic"})
     return path
+
+
+def sigkill_when(cmd: list[str], ready: Callable[[], bool], timeout: float = 300, delay: float = 0.0) -> None:
+    """Start ``cmd``, wait until ``ready()``, then SIGKILL it (a real kill: no handler runs)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, f"{cmd[:4]} exited (code {proc.returncode}) before it could be killed"
+            assert time.monotonic() < deadline, f"{cmd[:4]} was not ready to be killed within {timeout} s"
+            time.sleep(0.02)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"exit code {proc.returncode}"

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import known_policy, synthetic_state, write_synthetic_demos
+from helpers import known_policy, sigkill_when, synthetic_state, write_synthetic_demos
 
 from robot_il.algos.bc import CHECKPOINT_FILE, BCConfig, train_bc
 from robot_il.checkpoint import CheckpointError, load_policy
@@ -98,16 +96,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         "--lr",
         "1e-3",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / CHECKPOINT_FILE).exists():
-            assert proc.poll() is None, "training ended before a checkpoint was written"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    sigkill_when(cmd, ready=(run / CHECKPOINT_FILE).exists, timeout=120)
     state = json.loads(torch.load(run / CHECKPOINT_FILE, weights_only=True)["state"])
     killed_at = state["step"]
     assert 0 < killed_at < 4000 and not (run / "train_log.json").exists()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from helpers import env_args, synthetic_state, write_synthetic_demos
+from helpers import env_args, sigkill_when, synthetic_state, write_synthetic_demos
 
 from robot_il.cli import main as cli
 from robot_il.data import DemoFileError, DemoWriter, EpisodeBuffer, load_demos, sparsify, strip_actions, validate
@@ -195,18 +193,8 @@ def _demo_count(path: Path) -> int:
 def test_recorder_killed_mid_episode_leaves_earlier_episodes_intact(tmp_path: Path, kill_after: int) -> None:
     path = tmp_path / "rec.h5"
     cmd = [sys.executable, "-m", "robot_il.cli", "record", "--source", "expert", "-n", "500", "-o", str(path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while _demo_count(path) < kill_after:
-            assert proc.poll() is None, "the recorder exited before it could be killed"
-            assert time.monotonic() < deadline, "the recorder wrote no demos in 120 s"
-            time.sleep(0.02)
-        time.sleep(0.07)  # land the kill somewhere inside a later episode or its write
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    # Land the kill somewhere inside a later episode or its write.
+    sigkill_when(cmd, ready=lambda: _demo_count(path) >= kill_after, timeout=120, delay=0.07)
     assert validate(path) == []
     demos = load_demos(path)
     assert len(demos) >= kill_after

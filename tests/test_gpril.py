@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import sigkill_when
 
 from robot_il.algos.actors import ActorPool, EnvFactory
 from robot_il.algos.gpril import CHECKPOINT_FILE, Demonstrations, GPRILConfig, train_gpril
@@ -183,7 +183,9 @@ def test_async_actor_streams_episodes_and_follows_new_weights() -> None:
         pool.close()
 
 
-def test_killed_gpril_run_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("actors", [0, 1])
+def test_killed_gpril_run_resumes(tmp_path: Path, actors: int) -> None:
+    """SIGKILL the learner after a checkpoint; its actors exit, and a rerun resumes where it stopped."""
     script = tmp_path / "run.py"
     tests_dir, run_dir = str(Path(__file__).parent), str(tmp_path / "run")
     script.write_text(
@@ -192,20 +194,21 @@ def test_killed_gpril_run_resumes(tmp_path: Path) -> None:
         "from test_gpril import TOY, TOY_FACTORY, toy_demos\n"
         "from robot_il.algos.gpril import train_gpril\n"
         "if __name__ == '__main__':\n"
-        "    cfg = dataclasses.replace(TOY, iterations=60, eval_every=10, eval_episodes=5)\n"
+        f"    cfg = dataclasses.replace(TOY, iterations=60, eval_every=10, eval_episodes=5, num_actors={actors})\n"
         f"    train_gpril(toy_demos(), {{'obs_layout': []}}, TOY_FACTORY, {run_dir!r}, cfg, progress=False)\n"
     )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "run" / CHECKPOINT_FILE
-    try:
-        deadline = time.monotonic() + 300
-        while not ckpt.exists():
-            assert proc.poll() is None, "the run ended before its first checkpoint"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    children: list[int] = []
+
+    def ready() -> bool:
+        children[:] = _children_of_newest_python(script)
+        return ckpt.exists()
+
+    sigkill_when([sys.executable, str(script)], ready=ready)
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in children):
+        assert time.monotonic() < deadline, f"processes {children} outlived their killed learner"
+        time.sleep(0.2)
     state = torch.load(ckpt, weights_only=True)
     counters = json.loads(state["counters"])
     assert 0 < counters["iteration"] < 60 and state["replay"]["count"] > 0
@@ -214,3 +217,33 @@ def test_killed_gpril_run_resumes(tmp_path: Path) -> None:
     iterations = [p["iteration"] for p in log["curve"]]
     assert iterations[0] == 0 and iterations[-1] == 60 and iterations == sorted(set(iterations))
     assert log["counters"]["episodes"] > counters["episodes"]
+
+
+def _children_of_newest_python(script: Path) -> list[int]:
+    """Pids of the child processes (actors, multiprocessing helpers) of the process running ``script``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(script) in (proc / "cmdline").read_text():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    children = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid in pids:
+                children.append(int(proc.name))
+    return children
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

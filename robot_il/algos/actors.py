@@ -11,6 +11,7 @@ and small runs rely on.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import time
 from dataclasses import dataclass, field
@@ -76,14 +77,17 @@ def _actor_main(
     from robot_il.nn.policy import GaussianPolicy
 
     torch.set_num_threads(1)
+    learner = os.getppid()
+    # Do not wait at exit to flush episodes nobody will read (the learner has quit or died).
+    episodes_q.cancel_join_thread()
     env = factory.make()
     policy = GaussianPolicy(**net_spec)
     version = -1
     gen = torch.Generator().manual_seed(base_seed + actor)
     episode = first_episode
-    while True:
+    while os.getppid() == learner:  # a killed learner (even by SIGKILL) takes its actors with it
         try:  # newest weights; block only until the first arrive
-            item = weights_q.get(timeout=None if version < 0 else 0)
+            item = weights_q.get(timeout=5.0 if version < 0 else 0)
             while True:
                 try:
                     item = weights_q.get_nowait()
@@ -94,7 +98,8 @@ def _actor_main(
             version, state = item
             policy.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
         except queue.Empty:
-            pass
+            if version < 0:
+                continue  # no weights yet: check the learner is alive and wait again
         seed = base_seed + actor * SEED_STRIDE + episode
         states, actions, success = run_episode(env, policy, seed, deterministic=False, generator=gen)
         episodes_q.put(EpisodeData(states, actions, success, seed, actor, version))

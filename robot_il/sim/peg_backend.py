@@ -103,8 +103,8 @@ class SimPegRobot(Robot):
 class SimPanTilt(PanTilt):
     """The socket's pan-tilt unit: stiff position servos on the pan and tilt joints."""
 
-    def __init__(self, cell_of: SimPegRobot) -> None:
-        self._robot = cell_of
+    def __init__(self, robot: SimPegRobot) -> None:
+        self._robot = robot  # the robot owns the simulated cell (compiled on connect)
 
     @property
     def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
