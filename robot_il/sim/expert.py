@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mujoco
 import numpy as np
 
 from robot_il.hal.base import Observation
 from robot_il.sim.config import PegConfig
-from robot_il.sim.scene import compile_scene
+from robot_il.sim.kinematics import CellKinematics
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
 
@@ -54,10 +53,7 @@ class ScriptedPegExpert:
         self.cfg = cfg or PegConfig()
         self.gains = gains or ExpertGains()
         self.task = PegInsertionTask(self.cfg)
-        self._model, self._ix = compile_scene(self.cfg)
-        self._data = mujoco.MjData(self._model)
-        self._jacp = np.zeros((3, self._model.nv))
-        self._jacr = np.zeros((3, self._model.nv))
+        self.kinematics = CellKinematics(self.cfg)
         self._vmax = np.asarray(self.cfg.max_joint_velocity)
 
     def __call__(self, obs: Observation) -> np.ndarray:
@@ -65,12 +61,7 @@ class ScriptedPegExpert:
 
     def act(self, obs: Observation) -> np.ndarray:
         g = self.gains
-        m, d, ix = self._model, self._data, self._ix
-        d.qpos[ix.arm_qpos] = obs.joint_positions
-        mujoco.mj_kinematics(m, d)
-        mujoco.mj_comPos(m, d)
-        tip = d.site_xpos[ix.tip_site].copy()
-        peg_dir = d.site_xmat[ix.tip_site].reshape(3, 3)[:, 2].copy()
+        tip, peg_dir, jac = self.kinematics.tip(obs.joint_positions)
 
         frame = self.task.hole_frame(obs)
         rel = tip - frame.mouth
@@ -99,8 +90,6 @@ class ScriptedPegExpert:
         if rate > g.max_rate:
             w *= g.max_rate / rate
 
-        mujoco.mj_jacSite(m, d, self._jacp, self._jacr, ix.tip_site)
-        jac = np.vstack([self._jacp[:, ix.arm_dof], self._jacr[:, ix.arm_dof]])
         twist = np.concatenate([v, w])
         qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
         # Scale the whole command (not each joint) so the tip keeps its direction.

@@ -1,0 +1,112 @@
+"""The deploy path: observe, act, filter, send. Nothing reaches the robot except through here.
+
+:class:`SafeController` owns the robot and the safety filter and is the only
+object in the deploy path holding the robot; it exposes ``step(command)``, which
+filters and sends, and ``stop()``, which sends zero. A policy never sees the
+robot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from robot_il.hal.base import Observation, Robot
+from robot_il.safety.filter import SafeCommand, SafetyFilter
+from robot_il.tasks.peg_insertion import PegInsertionTask
+
+Policy = Callable[[Observation], np.ndarray]
+
+
+class SafeController:
+    def __init__(self, robot: Robot, safety: SafetyFilter) -> None:
+        self._robot, self.safety = robot, safety
+
+    @property
+    def spec(self):
+        return self._robot.spec
+
+    def observe(self) -> Observation:
+        return self._robot.observe()
+
+    def step(self, command: np.ndarray, obs: Observation, wrench: np.ndarray | None = None) -> SafeCommand:
+        """Filter ``command`` against the state ``obs`` and send what survives."""
+        safe = self.safety(command, obs.joint_positions, wrench)
+        self._robot.send_action(safe.velocities)
+        return safe
+
+    def stop(self) -> None:
+        self._robot.send_action(np.zeros(self._robot.spec.num_joints))
+
+    def estop(self, source: str) -> None:
+        self.safety.estop(source)
+        self.stop()
+
+
+@dataclass
+class DeployResult:
+    steps: int
+    success: bool
+    end_reason: str
+    interventions: Counter = field(default_factory=Counter)
+    stopped_at_step: int | None = None
+    """First step whose command the filter zeroed for a stop reason (workspace, force, e-stop...)."""
+    commands: list[np.ndarray] = field(default_factory=list, repr=False)
+    observations: list[Observation] = field(default_factory=list, repr=False)
+
+
+STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace", "policy_error"}
+
+
+def deploy_episode(
+    controller: SafeController,
+    policy: Policy,
+    task: PegInsertionTask,
+    max_steps: int | None = None,
+    realtime: bool = False,
+    stop_on_intervention: bool = False,
+) -> DeployResult:
+    """Run one episode at the control rate through the filter.
+
+    A policy that raises is treated like one that returns NaN: the arm gets zero
+    velocity that period. With ``realtime`` the loop sleeps to hold the rate (hardware);
+    in simulation the backend advances time itself.
+    """
+    period = controller.spec.control_period
+    max_steps = max_steps or round(task.cfg.episode_seconds / period)
+    result = DeployResult(steps=0, success=False, end_reason="")
+    obs = controller.observe()
+    result.observations.append(obs)
+    next_tick = time.monotonic()
+    for step in range(max_steps):
+        try:
+            command = np.asarray(policy(obs), dtype=np.float64)
+        except Exception as err:  # a failing policy must not leave the last command running
+            command = np.full(controller.spec.num_joints, np.nan)
+            result.interventions["policy_error"] += 1
+            controller.safety.counts["policy_error"] += 1
+            result.end_reason = f"policy_error: {err!r}"
+        safe = controller.step(command, obs)
+        result.commands.append(safe.velocities)
+        for note in safe.interventions:
+            result.interventions[note.reason] += 1
+        if result.stopped_at_step is None and any(n.reason in STOP_REASONS for n in safe.interventions):
+            result.stopped_at_step = step
+        obs = controller.observe()
+        result.observations.append(obs)
+        result.steps = step + 1
+        outcome = task.evaluate(obs, (step + 1) * period)
+        if outcome.terminated or outcome.truncated:
+            result.success, result.end_reason = outcome.success, outcome.reason
+            break
+        if stop_on_intervention and result.stopped_at_step is not None:
+            result.end_reason = result.end_reason or "safety_stop"
+            break
+        if realtime:
+            next_tick += period
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+    return result

@@ -1,0 +1,15 @@
+"""Safety: limits, the command filter, e-stop. Every command in the deploy path passes the filter."""
+
+from robot_il.safety.filter import Intervention, SafeCommand, SafetyFilter
+from robot_il.safety.limits import CartesianLimits, JointLimits, SafetyLimits, default_peg_limits, load_limits
+
+__all__ = [
+    "CartesianLimits",
+    "Intervention",
+    "JointLimits",
+    "SafeCommand",
+    "SafetyFilter",
+    "SafetyLimits",
+    "default_peg_limits",
+    "load_limits",
+]
