@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robot_il.deploy.watchdog import PolicyWorker, StaleObservationMonitor
 from robot_il.hal.base import Observation, Robot
 from robot_il.safety.filter import SafeCommand, SafetyFilter
 from robot_il.tasks.peg_insertion import PegInsertionTask
@@ -33,9 +34,9 @@ class SafeController:
     def observe(self) -> Observation:
         return self._robot.observe()
 
-    def step(self, command: np.ndarray, obs: Observation, wrench: np.ndarray | None = None) -> SafeCommand:
-        """Filter ``command`` against the state ``obs`` and send what survives."""
-        safe = self.safety(command, obs.joint_positions, wrench)
+    def step(self, command: np.ndarray, obs: Observation) -> SafeCommand:
+        """Filter ``command`` against the state ``obs`` (and the tool wrench) and send what survives."""
+        safe = self.safety(command, obs.joint_positions, self._robot.wrench())
         self._robot.send_action(safe.velocities)
         return safe
 
@@ -59,7 +60,7 @@ class DeployResult:
     observations: list[Observation] = field(default_factory=list, repr=False)
 
 
-STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace", "policy_error"}
+STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace"}
 
 
 def deploy_episode(
@@ -68,45 +69,65 @@ def deploy_episode(
     task: PegInsertionTask,
     max_steps: int | None = None,
     realtime: bool = False,
+    deadline: float | None = None,
+    stale_after_periods: float = 1.0,
     stop_on_intervention: bool = False,
 ) -> DeployResult:
-    """Run one episode at the control rate through the filter.
+    """Run one episode at the control rate; every command passes the safety filter.
 
-    A policy that raises is treated like one that returns NaN: the arm gets zero
-    velocity that period. With ``realtime`` the loop sleeps to hold the rate (hardware);
-    in simulation the backend advances time itself.
+    The policy runs in a worker thread with ``deadline`` seconds (default: 80% of
+    the period) to answer. A late, hung, failing or NaN-returning policy, an
+    observation that cannot be read or has not changed for ``stale_after_periods``
+    periods, all give zero velocity in that period. With ``realtime`` the loop
+    sleeps to hold the rate (hardware); in simulation the backend advances time
+    itself and the loop clock counts periods.
     """
     period = controller.spec.control_period
     max_steps = max_steps or round(task.cfg.episode_seconds / period)
+    worker = PolicyWorker(policy, deadline or 0.8 * period)
+    freshness = StaleObservationMonitor(stale_after_periods * period)
     result = DeployResult(steps=0, success=False, end_reason="")
     obs = controller.observe()
     result.observations.append(obs)
-    next_tick = time.monotonic()
-    for step in range(max_steps):
-        try:
-            command = np.asarray(policy(obs), dtype=np.float64)
-        except Exception as err:  # a failing policy must not leave the last command running
-            command = np.full(controller.spec.num_joints, np.nan)
-            result.interventions["policy_error"] += 1
-            controller.safety.counts["policy_error"] += 1
-            result.end_reason = f"policy_error: {err!r}"
-        safe = controller.step(command, obs)
-        result.commands.append(safe.velocities)
-        for note in safe.interventions:
-            result.interventions[note.reason] += 1
-        if result.stopped_at_step is None and any(n.reason in STOP_REASONS for n in safe.interventions):
-            result.stopped_at_step = step
-        obs = controller.observe()
-        result.observations.append(obs)
-        result.steps = step + 1
-        outcome = task.evaluate(obs, (step + 1) * period)
-        if outcome.terminated or outcome.truncated:
-            result.success, result.end_reason = outcome.success, outcome.reason
-            break
-        if stop_on_intervention and result.stopped_at_step is not None:
-            result.end_reason = result.end_reason or "safety_stop"
-            break
-        if realtime:
-            next_tick += period
-            time.sleep(max(0.0, next_tick - time.monotonic()))
+    start = next_tick = time.monotonic()
+    try:
+        for step in range(max_steps):
+            now = time.monotonic() - start if realtime else step * period
+            fault = None
+            if freshness.stale(obs, now):
+                fault = "stale_observation"
+                command = None
+            else:
+                command, status = worker(obs)
+                if status != "ok":
+                    fault = "policy_" + status.split(":")[0]
+            if fault is not None:
+                result.interventions[fault] += 1
+                controller.safety.counts[fault] += 1
+                command = np.full(controller.spec.num_joints, np.nan)
+            safe = controller.step(command, obs)
+            result.commands.append(safe.velocities)
+            for note in safe.interventions:
+                result.interventions[note.reason] += 1
+            if result.stopped_at_step is None and (fault or any(n.reason in STOP_REASONS for n in safe.interventions)):
+                result.stopped_at_step = step
+            try:
+                obs = controller.observe()
+            except Exception as err:  # the backend cannot read the state: hold at zero, keep the last state
+                result.interventions["observe_error"] += 1
+                result.end_reason = f"observe_error: {err!r}"
+            result.observations.append(obs)
+            result.steps = step + 1
+            outcome = task.evaluate(obs, (step + 1) * period)
+            if outcome.terminated or outcome.truncated:
+                result.success, result.end_reason = outcome.success, outcome.reason
+                break
+            if stop_on_intervention and result.stopped_at_step is not None:
+                result.end_reason = result.end_reason or "safety_stop"
+                break
+            if realtime:
+                next_tick += period
+                time.sleep(max(0.0, next_tick - time.monotonic()))
+    finally:
+        worker.close()
     return result

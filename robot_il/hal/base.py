@@ -161,6 +161,14 @@ class Robot(abc.ABC):
         self._apply(applied.velocities)
         return applied
 
+    def wrench(self) -> np.ndarray | None:
+        """Force (N) and torque (N·m) on the tool, base frame, (6,); None without a force-torque sensor."""
+        self._require_connected("wrench")
+        return self._wrench()
+
+    def _wrench(self) -> np.ndarray | None:
+        return None
+
     def reset(self) -> Observation:
         """Move to the home pose and return the first observation there."""
         self._require_connected("reset")

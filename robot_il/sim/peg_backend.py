@@ -88,6 +88,27 @@ class SimPegRobot(Robot):
             timestamp=float(d.time),
         )
 
+    def _wrench(self) -> np.ndarray:
+        """Contact force and torque (about the tip) on the peg, base frame: a flange F/T sensor."""
+        c = self.cell
+        m, d = c.model, c.data
+        total = np.zeros(6)
+        local = np.zeros(6)
+        tip = d.site_xpos[c.index.tip_site]
+        for i in range(d.ncon):
+            con = d.contact[i]
+            b1, b2 = m.geom_bodyid[con.geom1], m.geom_bodyid[con.geom2]
+            if c.index.peg_body not in (b1, b2):
+                continue
+            mujoco.mj_contactForce(m, d, i, local)
+            frame = con.frame.reshape(3, 3)  # rows: contact normal and tangents, world frame
+            force = frame.T @ local[:3]  # force on geom2's body, from geom1's
+            if b1 == c.index.peg_body:
+                force = -force
+            total[:3] += force
+            total[3:] += np.cross(con.pos - tip, force)
+        return total
+
     def _apply(self, joint_velocities: np.ndarray) -> None:
         c = self.cell
         c.data.ctrl[c.index.arm_ctrl] = joint_velocities

@@ -131,7 +131,7 @@ def index_scene(model: mujoco.MjModel) -> SceneIndex:
         tip_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, f"{ARM}/peg/tip"),
         hole_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "pan_tilt/hole"),
         socket_body=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "pan_tilt/socket"),
-        peg_body=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"{ARM}/peg/"),
+        peg_body=int(model.geom_bodyid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"{ARM}/peg/shaft")]),
         torque_sensor_adr=model.sensor_adr[sensors].copy(),
         joint_axes=model.jnt_axis[arm_j].copy(),
     )

@@ -1,0 +1,58 @@
+"""Watchdogs of the deploy loop: a policy that misses its deadline, observations that stop changing.
+
+Both turn a fault into a NaN command, which the safety filter turns into zero
+velocity in the same control period.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+
+import numpy as np
+
+from robot_il.hal.base import Observation
+
+
+class PolicyWorker:
+    """Runs the policy in a worker thread and waits at most ``deadline`` seconds for its answer.
+
+    A late answer is dropped; while the worker is still busy with it (a hung
+    policy), every period gets "busy" and the arm is held at zero.
+    """
+
+    def __init__(self, policy: Callable[[Observation], np.ndarray], deadline: float) -> None:
+        if not deadline > 0:
+            raise ValueError(f"deadline must be positive, got {deadline}")
+        self.policy, self.deadline = policy, deadline
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="robot-il-policy")
+        self._pending: cf.Future | None = None
+
+    def __call__(self, obs: Observation) -> tuple[np.ndarray | None, str]:
+        """(command, status); status is "ok", "late", "busy" or "error: ..." (command None unless ok)."""
+        if self._pending is not None and not self._pending.done():
+            return None, "busy"
+        self._pending = self._pool.submit(self.policy, obs)
+        try:
+            return np.asarray(self._pending.result(timeout=self.deadline), dtype=np.float64), "ok"
+        except cf.TimeoutError:
+            return None, "late"
+        except Exception as err:  # the policy's own failure: reported, and the arm is stopped
+            return None, f"error: {err!r}"
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class StaleObservationMonitor:
+    """Flags observations whose timestamp has not advanced for longer than ``max_age`` (loop time, s)."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._last_stamp: float | None = None
+        self._fresh_at = 0.0
+
+    def stale(self, obs: Observation, now: float) -> bool:
+        if obs.timestamp != self._last_stamp:
+            self._last_stamp, self._fresh_at = obs.timestamp, now
+        return now - self._fresh_at > self.max_age
