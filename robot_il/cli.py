@@ -139,6 +139,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from robot_il.deploy.run import deploy
+
+    summaries = deploy(
+        args.policy,
+        args.backend,
+        args.rate,
+        args.episodes,
+        args.seed,
+        args.log,
+        args.limits,
+        args.realtime,
+        args.estop_keys,
+    )
+    wins = sum(s["success"] for s in summaries)
+    print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from robot_il.pipeline import run_main_job
 
@@ -215,6 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--video", type=int, default=0, help="episodes to render into a video")
     ev.add_argument("--out", type=Path, help="output directory (default: <policy run>/eval)")
     ev.set_defaults(func=cmd_eval)
+
+    dep = sub.add_parser("deploy", help="run a policy through the safety filter, logging to HDF5")
+    dep.add_argument("--backend", default="sim:peg")
+    dep.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
+    dep.add_argument("--rate", type=float, default=20.0, help="control rate, Hz")
+    dep.add_argument("--episodes", type=int, default=1)
+    dep.add_argument("--seed", type=int, default=30_000)
+    dep.add_argument("--limits", type=Path, help="joint_limits.yaml-style safety limits (default: the sim cell's)")
+    dep.add_argument("--log", type=Path, help="HDF5 file for the rollouts and interventions")
+    dep.add_argument("--realtime", action="store_true", help="hold the rate in wall-clock time (always on hardware)")
+    dep.add_argument("--estop-keys", action="store_true", help="Enter latches the e-stop, r + Enter releases it")
+    dep.set_defaults(func=cmd_deploy)
 
     ex = sub.add_parser("rollout", help="roll out the scripted expert and report its success")
     _add_env_args(ex)

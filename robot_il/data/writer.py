@@ -100,11 +100,14 @@ class DemoWriter:
         terminated: bool,
         rewards: np.ndarray | None = None,
         attrs: Mapping[str, Any] | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
     ) -> str:
         """Append a finished episode; returns its demo name.
 
         With actions (teleop, expert): ``len(states) == len(actions) + 1``, the last
         state being the one reached by the last action. State-only: any number of states.
+        ``extras`` are further per-row datasets stored in the demo group (deploy logs keep
+        the requested commands and the safety interventions there).
         """
         n_states = len(episode.states)
         if n_states == 0:
@@ -143,6 +146,10 @@ class DemoWriter:
                 time_index=np.arange(n, dtype=np.int64),
                 attrs={"sparsity": "full", **(attrs or {})},
             )
+            for key, values in (extras or {}).items():
+                if len(values) != n:
+                    raise ValueError(f"extra dataset {key!r} has {len(values)} rows, the episode {n}")
+                f["data"][name].create_dataset(key, data=values)
         commit(tmp, self.path)
         return name
 

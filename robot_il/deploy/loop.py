@@ -57,6 +57,13 @@ class DeployResult:
     stopped_at_step: int | None = None
     """First step whose command the filter zeroed for a stop reason (workspace, force, e-stop...)."""
     commands: list[np.ndarray] = field(default_factory=list, repr=False)
+    """Commands sent, after the filter."""
+    requested: list[np.ndarray] = field(default_factory=list, repr=False)
+    """What the policy asked for (NaN where it failed to answer)."""
+    step_reasons: list[list[str]] = field(default_factory=list, repr=False)
+    """The filter's and watchdogs' reasons, per step."""
+    latency_s: list[float] = field(default_factory=list, repr=False)
+    """Per step: wall-clock time from having the observation to the command being sent (policy + filter)."""
     observations: list[Observation] = field(default_factory=list, repr=False)
 
 
@@ -93,6 +100,7 @@ def deploy_episode(
     try:
         for step in range(max_steps):
             now = time.monotonic() - start if realtime else step * period
+            tick = time.perf_counter()
             fault = None
             if freshness.stale(obs, now):
                 fault = "stale_observation"
@@ -106,7 +114,10 @@ def deploy_episode(
                 controller.safety.counts[fault] += 1
                 command = np.full(controller.spec.num_joints, np.nan)
             safe = controller.step(command, obs)
+            result.latency_s.append(time.perf_counter() - tick)
             result.commands.append(safe.velocities)
+            result.requested.append(np.asarray(command, dtype=np.float64))
+            result.step_reasons.append(([fault] if fault else []) + [n.reason for n in safe.interventions])
             for note in safe.interventions:
                 result.interventions[note.reason] += 1
             if result.stopped_at_step is None and (fault or any(n.reason in STOP_REASONS for n in safe.interventions)):
@@ -121,6 +132,9 @@ def deploy_episode(
             outcome = task.evaluate(obs, (step + 1) * period)
             if outcome.terminated or outcome.truncated:
                 result.success, result.end_reason = outcome.success, outcome.reason
+                break
+            if controller.safety.latched:  # e-stop or protective stop: nothing moves until an operator resets
+                result.end_reason = "estop" if controller.safety.estopped else "protective_stop"
                 break
             if stop_on_intervention and result.stopped_at_step is not None:
                 result.end_reason = result.end_reason or "safety_stop"

@@ -81,6 +81,10 @@ class SafetyFilter:
         self._estop = source
 
     @property
+    def estopped(self) -> bool:
+        return self._estop is not None
+
+    @property
     def latched(self) -> str | None:
         """Why commands are being zeroed until reset, or None."""
         return self._estop or self._protective

@@ -1,0 +1,188 @@
+"""Safety filter overhead, policy-plus-filter latency at the control rate, and stop times under faults.
+
+    python benchmarks/safety_latency.py [--commands 100000] [--seconds 20]
+
+1. The filter alone (including the tip kinematics it needs) on random commands,
+   NaN/inf/huge ones among them, at random postures: µs per command, p50/p99.
+2. The real-time deploy loop at 20 Hz in simulation with a paper-size policy
+   network: time from observation to command sent (policy in its worker thread
+   plus the filter), p50/p99. Target: p99 under 1 ms for the filter.
+3. Each injected fault: the step at which the command becomes zero, and the
+   simulated time until every joint is below 0.01 rad/s.
+
+Writes benchmarks/results/safety_latency.json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robot_il.deploy import SafeController, deploy_episode
+from robot_il.deploy.faults import Faults, FaultySimRobot
+from robot_il.envs.insertion import flatten_observation
+from robot_il.hal import make_backend
+from robot_il.nn.policy import GaussianPolicy
+from robot_il.safety import SafetyFilter, default_peg_limits
+from robot_il.sim.config import JACO_HOME, PegConfig
+from robot_il.sim.kinematics import CellKinematics
+from robot_il.tasks import PegInsertionTask
+
+CFG = PegConfig(pan_range=(0.0, 0.0), tilt_range=(0.0, 0.0))
+
+
+def make_filter(kin: CellKinematics, joint_names, period: float) -> SafetyFilter:
+    def tip(q):
+        position, _, jac = kin.tip(q)
+        return position, jac[:3]
+
+    return SafetyFilter(default_peg_limits(joint_names), period, tip)
+
+
+def filter_overhead(n: int) -> dict:
+    kin = CellKinematics(CFG)
+    names = tuple(f"jaco_arm/joint_{i}" for i in range(1, 7))
+    f = make_filter(kin, names, 0.05)
+    rng = np.random.default_rng(0)
+    commands = rng.normal(0, 0.5, size=(n, 6))
+    commands[rng.random(n) < 0.01] = np.nan
+    commands[rng.random(n) < 0.01] = 1e300
+    postures = np.array(JACO_HOME) + rng.uniform(-0.5, 0.5, size=(n, 6))
+    times = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        f(commands[i], postures[i])
+        times[i] = time.perf_counter_ns() - t0
+    us = times / 1e3
+    return {
+        "commands": n,
+        "p50_us": float(np.percentile(us, 50)),
+        "p99_us": float(np.percentile(us, 99)),
+        "max_us": float(us.max()),
+        "interventions": dict(f.counts),
+    }
+
+
+def loop_latency(seconds: float) -> dict:
+    backend = make_backend("sim:peg", CFG)
+    task = PegInsertionTask(CFG)
+    net = GaussianPolicy(19, 6, -np.asarray(CFG.max_joint_velocity), np.asarray(CFG.max_joint_velocity))
+    torch.set_num_threads(1)
+    with backend:
+        backend.robot.reset()
+        safety = make_filter(CellKinematics(CFG), backend.robot.spec.joint_names, backend.robot.spec.control_period)
+        controller = SafeController(backend.robot, safety)
+        steps = round(seconds * CFG.control_rate_hz)
+        t0 = time.monotonic()
+        result = deploy_episode(
+            controller, lambda o: 0.1 * net.act(flatten_observation(o)), task, max_steps=steps, realtime=True
+        )
+        wall = time.monotonic() - t0
+    ms = np.array(result.latency_s) * 1e3
+    return {
+        "rate_hz": CFG.control_rate_hz,
+        "steps": result.steps,
+        "achieved_rate_hz": result.steps / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
+
+
+def fault_stop_times() -> dict:
+    out = {}
+    fault_step = 10
+    moving = np.array([0.3, 0, 0, 0, 0, 0])
+    cases = {
+        "stale_joint_states": (Faults(freeze_observations_at=fault_step), None),
+        "wrench_spike": (Faults(wrench_spike_at=fault_step), None),
+        "policy_nan": (Faults(), "nan"),
+        "policy_raises": (Faults(), "raises"),
+        "policy_late": (Faults(), "late"),
+        "estop_api": (Faults(), "estop"),
+    }
+    for name, (faults, kind) in cases.items():
+        robot = FaultySimRobot(CFG, faults)
+        kin = CellKinematics(CFG)
+        safety = make_filter(kin, robot.spec.joint_names, robot.spec.control_period)
+        speeds = []
+
+        def policy(obs, kind=kind, safety=safety, robot=robot, speeds=speeds):
+            speeds.append(robot.true_joint_speed())
+            k = len(speeds) - 1
+            if kind and k >= fault_step:
+                if kind == "nan":
+                    return np.full(6, np.nan)
+                if kind == "raises":
+                    raise RuntimeError("policy crashed")
+                if kind == "late":
+                    time.sleep(0.2)
+                if kind == "estop":
+                    safety.estop("api")
+            return moving
+
+        with robot:
+            robot.reset()
+            result = deploy_episode(SafeController(robot, safety), policy, PegInsertionTask(CFG), max_steps=40)
+            speeds.append(robot.true_joint_speed())
+        zero_at = next(k for k in range(fault_step, len(result.commands)) if not np.any(result.commands[k]))
+        stop = next(k for k in range(fault_step, len(speeds)) if speeds[k] < 0.01)
+        out[name] = {
+            "fault_step": fault_step,
+            "zero_command_step": zero_at,
+            "periods_to_zero_command": zero_at - fault_step,
+            "arm_stop_time_s": (stop - fault_step) * robot.spec.control_period,
+            "speed_at_fault_rad_s": speeds[fault_step],
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    result = {
+        "benchmark": "safety_latency",
+        "command": f"python benchmarks/safety_latency.py --commands {args.commands} --seconds {args.seconds}",
+        "filter": filter_overhead(args.commands),
+        "deploy_loop": loop_latency(args.seconds),
+        "faults": fault_stop_times(),
+        "target": "filter p99 < 1 ms",
+    }
+    result["target_met"] = result["filter"]["p99_us"] < 1000
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "safety_latency.json").write_text(json.dumps(result, indent=2))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    f, d = result["filter"], result["deploy_loop"]
+    bars = ax0.bar(
+        ["filter p50", "filter p99", "loop p50", "loop p99"],
+        [f["p50_us"], f["p99_us"], d["p50_ms"] * 1e3, d["p99_ms"] * 1e3],
+        color="tab:blue",
+    )
+    ax0.bar_label(bars, fmt="%.0f µs")
+    ax0.axhline(1000, color="r", ls="--", label="1 ms target (filter p99)")
+    ax0.set_ylabel("µs")
+    ax0.legend()
+    names = list(result["faults"])
+    ax1.barh(names, [result["faults"][n]["arm_stop_time_s"] for n in names], color="tab:orange")
+    ax1.set_xlabel("simulated time from fault to arm at rest (s)")
+    fig.tight_layout()
+    fig.savefig(args.out / "safety_latency.png", dpi=110)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""``robot-il deploy``: run a trained policy on a backend, every command through the safety filter.
+
+Each episode is logged to HDF5 (the demo schema; ``actions`` are the commands
+actually sent, ``requested_actions`` what the policy asked for, ``interventions``
+the filter's reasons per step) and ends on success, the task's limits, or a
+safety stop.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from robot_il.data.writer import DemoWriter, EpisodeBuffer
+from robot_il.deploy.loop import SafeController, deploy_episode
+from robot_il.envs.insertion import PegInsertionEnv, flatten_observation
+from robot_il.hal.base import Observation
+from robot_il.safety import SafetyFilter, default_peg_limits, load_limits
+
+console = Console(stderr=True)
+
+
+class KeyboardEStop(threading.Thread):
+    """Reads the terminal: a line ``e`` (or an empty line) latches the e-stop; ``r`` releases it."""
+
+    def __init__(self, safety: SafetyFilter, stream=None) -> None:
+        super().__init__(daemon=True, name="robot-il-estop-keys")
+        self.safety, self.stream = safety, stream or sys.stdin
+
+    def run(self) -> None:
+        for line in self.stream:
+            key = line.strip().lower()
+            if key in ("", "e", "s", "stop"):
+                self.safety.estop("keyboard")
+                console.print("[bold red]E-STOP[/] latched from the keyboard; type r + Enter to release")
+            elif key == "r":
+                self.safety.reset()
+                console.print("e-stop released")
+
+
+def deploy(
+    policy_path: Path | str,
+    backend: str = "sim:peg",
+    rate: float = 20.0,
+    episodes: int = 1,
+    seed: int = 0,
+    log_path: Path | None = None,
+    limits_path: Path | None = None,
+    realtime: bool = False,
+    estop_keys: bool = False,
+) -> list[dict[str, Any]]:
+    from robot_il.policies import CheckpointPolicy
+    from robot_il.sim.kinematics import CellKinematics
+
+    env = PegInsertionEnv(backend, {"control_rate_hz": rate})  # the backend, its task and the log's env_args
+    robot, spec, task = env.backend.robot, env.backend.robot.spec, env.task
+    limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
+    kinematics = CellKinematics(task.cfg)
+    safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
+    controller = SafeController(robot, safety)
+    runner = CheckpointPolicy(policy_path)
+    runner.check_env(env)
+
+    def policy(obs: Observation) -> np.ndarray:
+        return runner(obs, flatten_observation(obs, env.include_efforts))
+
+    writer = DemoWriter(log_path, env.env_args()) if log_path else None
+    if estop_keys:
+        KeyboardEStop(safety).start()
+        console.print("e-stop: press Enter (or e + Enter); r + Enter releases it")
+    summaries = []
+    for i in range(episodes):
+        if safety.estopped:
+            console.print("[bold red]e-stop latched:[/] no further episodes (release it and run again)")
+            break
+        if safety.latched:  # a protective stop ends its episode; the cell is reset before the next one
+            console.print(f"releasing the protective stop of the last episode ({safety.latched}) after reset")
+        rng = np.random.default_rng(seed + i)
+        task.randomize(env.backend.pan_tilt, rng)
+        robot.reset()
+        if safety.latched:
+            safety.reset()
+        result = deploy_episode(controller, policy, task, realtime=realtime)
+        summary = {
+            "episode": i,
+            "seed": seed + i,
+            "steps": result.steps,
+            "success": result.success,
+            "end_reason": result.end_reason,
+            "interventions": dict(result.interventions),
+            "stopped_at_step": result.stopped_at_step,
+        }
+        summaries.append(summary)
+        console.print(
+            f"episode {i}: {'success' if result.success else 'failure'} ({result.end_reason}) after "
+            f"{result.steps} steps; interventions {dict(result.interventions)}"
+        )
+        if writer is not None:
+            buffer = EpisodeBuffer(states=result.observations, actions=list(result.commands))
+            writer.write_episode(
+                buffer,
+                terminated=result.end_reason in ("success", "left_workspace"),
+                attrs={
+                    "source": "deploy",
+                    "policy": str(policy_path),
+                    "seed": seed + i,
+                    "success": result.success,
+                    "end_reason": result.end_reason,
+                    "interventions": json.dumps(dict(result.interventions)),
+                    "limits": json.dumps(asdict(limits)),
+                },
+                extras={
+                    "requested_actions": np.array(result.requested),
+                    "interventions": np.array([",".join(r) for r in result.step_reasons], dtype="S"),
+                },
+            )
+    env.close()
+    return summaries
+
+
+def _tip(kinematics, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    position, _, jac = kinematics.tip(q)
+    return position, jac[:3]

@@ -1,0 +1,83 @@
+"""`robot-il deploy`: a real process, real-time loop, logged to HDF5, e-stop from the keyboard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from helpers import write_synthetic_demos
+
+from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.cli import main as cli
+from robot_il.data import validate
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("deploy")
+    demos = write_synthetic_demos(tmp / "d.h5", num_demos=3, steps=20)
+    train_bc(demos, tmp / "run", BCConfig(max_steps=200, eval_every=100), progress=False)
+    return tmp / "run"
+
+
+def test_deploy_logs_commands_and_interventions(policy: Path, tmp_path: Path) -> None:
+    log = tmp_path / "deploy.h5"
+    assert cli(["deploy", "--policy", str(policy), "--episodes", "2", "--log", str(log)]) == 0
+    assert validate(log) == []
+    with h5py.File(log) as f:
+        demo = f["data/demo_0"]
+        sent, asked = demo["actions"][()], demo["requested_actions"][()]
+        assert sent.shape == asked.shape and len(demo["interventions"]) == len(sent)
+        limits = json.loads(demo.attrs["limits"])
+        v_max = np.array([j["max_velocity"] for j in limits["joints"]])
+        assert np.all(np.abs(sent) <= v_max + 1e-12)
+        assert demo.attrs["source"] == "deploy" and "interventions" in demo.attrs
+
+
+def test_keyboard_estop_stops_a_realtime_deploy(policy: Path, tmp_path: Path) -> None:
+    log = tmp_path / "estop.h5"
+    cmd = [
+        sys.executable,
+        "-m",
+        "robot_il.cli",
+        "deploy",
+        "--policy",
+        str(policy),
+        "--realtime",
+        "--estop-keys",
+        "--log",
+        str(log),
+        "--episodes",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:
+            if "e-stop: press Enter" in line:
+                break
+            assert time.monotonic() < deadline
+        time.sleep(1.0)  # 20 periods of the real-time loop
+        pressed = time.monotonic()
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    with h5py.File(log) as f:
+        assert sum(1 for k in f["data"] if k.startswith("demo_")) == 1, "a second episode ran after the e-stop"
+        demo = f["data/demo_0"]
+        assert demo.attrs["end_reason"] == "estop"
+        reasons = [r.decode() for r in demo["interventions"][()]]
+        first = next(i for i, r in enumerate(reasons) if "estop" in r)
+        assert np.all(demo["actions"][first:] == 0)
+        assert 10 <= first <= 60, f"e-stop took effect at step {first}"
+    assert time.monotonic() - pressed < 60
+    assert "no further episodes" in err
