@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/main
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# The ROS 2 driver packages (ament_python) install into the venv too, so their pure-Python parts are tested.
+DRIVERS := -e drivers/robot_il_pan_tilt
 
 .PHONY: run test lint bench clean system-deps
 
@@ -16,7 +18,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check robot_il tests benchmarks
+	$(BIN)/ruff check robot_il tests benchmarks drivers
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sim_speed.py
@@ -30,14 +32,14 @@ $(BIN)/python:
 	$(PIP) install --upgrade pip
 
 # torch goes first, pinned, so that nothing pulls the CUDA build.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.installed: pyproject.toml $(wildcard drivers/*/setup.py) | $(BIN)/python system-deps
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e .
+	$(PIP) install -e . $(DRIVERS)
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.installed-dev: pyproject.toml $(wildcard drivers/*/setup.py) | $(BIN)/python system-deps
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev]' $(DRIVERS)
 	@touch $@ $(VENV)/.installed
 
 clean:

@@ -1,0 +1,1 @@
+"""Driver for FLIR / Directed Perception pan-tilt units (ASCII protocol over serial)."""

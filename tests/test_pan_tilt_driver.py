@@ -1,0 +1,97 @@
+"""The pan-tilt driver (real pyserial code) against a fake PTU on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from robot_il_pan_tilt.fake import FakePTU
+from robot_il_pan_tilt.protocol import ARCSEC_TO_RAD, PanTiltUnit, PTUError, PTULimitError
+
+RES = 185.1428 * ARCSEC_TO_RAD  # rad per count
+
+
+@pytest.fixture(params=[True, False], ids=["echo_on", "echo_off"])
+def fake(request):
+    unit = FakePTU(echo=request.param)
+    yield unit
+    unit.close()
+
+
+def test_initialisation_sets_terse_echo_off_and_reads_limits(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        assert fake.received[:2] == ["FT", "ED"]
+        assert {"PR", "TR", "PN", "PX", "TN", "TX"} <= set(fake.received)
+        (pmin, pmax), (tmin, tmax) = ptu.limits
+        assert pmin == pytest.approx(-3090 * RES) and pmax == pytest.approx(3090 * RES)
+        assert tmin == pytest.approx(-907 * RES) and tmax == pytest.approx(604 * RES)
+        assert pmax == pytest.approx(2.7736, abs=1e-4)  # 158.9°: 3090 counts of 185.1428″
+
+
+def test_moves_in_radians_are_sent_as_counts_and_read_back(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        ptu.set_speed(0.5, 0.3)
+        ptu.move_to(0.3, -0.1)
+        assert fake.position == {"P": round(0.3 / RES), "T": round(-0.1 / RES)}
+        assert fake.speed["P"] == round(0.5 / RES)
+        pan, tilt = ptu.position()
+    assert pan == pytest.approx(0.3, abs=RES) and tilt == pytest.approx(-0.1, abs=RES)
+
+
+@pytest.mark.parametrize(("pan", "tilt", "axis"), [(3.0, 0.0, "pan"), (0.0, 0.6, "tilt"), (math.nan, 0.0, "pan")])
+def test_limits_are_enforced_before_sending(fake: FakePTU, pan: float, tilt: float, axis: str) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        sent = len(fake.received)
+        with pytest.raises(PTULimitError, match=axis):
+            ptu.move_to(pan, tilt)
+        assert len(fake.received) == sent, "a command went out despite the limit"
+
+
+def test_a_refusal_from_the_unit_is_a_clear_error(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        with pytest.raises(PTUError, match=r"refused 'PP99999': Pan position out of range"):
+            ptu.command("PP99999")
+
+
+def test_asynchronous_limit_hits_are_recorded_not_mistaken_for_replies(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        fake.send_async("!P")
+        ptu.move_to(0.1, 0.0)
+        assert ptu.limit_hits == ["!P"]
+        assert ptu.position()[0] == pytest.approx(0.1, abs=RES)
+
+
+def test_garbled_replies_raise(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        fake.garble = True
+        with pytest.raises(PTUError, match="garbage"):
+            ptu.position()
+
+
+def test_missing_replies_raise_without_hanging(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port, timeout=0.3) as ptu:
+        fake.silent = True
+        start = time.monotonic()
+        with pytest.raises(PTUError, match=f"no reply from the pan-tilt on {fake.port}"):
+            ptu.position()
+        assert time.monotonic() - start < 1.0
+
+
+def test_unplugged_port_raises_without_hanging(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port, timeout=0.3) as ptu:
+        fake.unplug()
+        start = time.monotonic()
+        with pytest.raises(PTUError, match=fake.port):
+            ptu.move_to(0.1, 0.1)
+        assert time.monotonic() - start < 1.5
+
+
+def test_a_missing_device_names_the_port() -> None:
+    with pytest.raises(PTUError, match="cannot open pan-tilt port /dev/does-not-exist"):
+        PanTiltUnit("/dev/does-not-exist").open()
+
+
+def test_use_before_open_is_refused() -> None:
+    with pytest.raises(PTUError, match="not open"):
+        PanTiltUnit("/dev/null").position()
