@@ -130,8 +130,10 @@ class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        # Home first, so the socket never moves with the peg in it; then the new socket pose.
+        self.backend.robot.reset()
         pan, tilt = self.task.randomize(self.backend.pan_tilt, self.np_random)
-        self._obs = self.backend.robot.reset()
+        self._obs = self.backend.robot.observe()
         self._steps = 0
         info = {"is_success": False, "pan_tilt": np.array([pan, tilt]), "time": 0.0}
         return flatten_observation(self._obs, self.include_efforts), info

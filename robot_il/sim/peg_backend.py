@@ -138,9 +138,13 @@ class SimPanTilt(PanTilt):
         return float(pan), float(tilt)
 
     def _set(self, pan: float, tilt: float) -> None:
+        """The simulated unit arrives at once (and its servos then hold it there)."""
         cell = self._robot.cell
         cell.ptu_target = np.array([pan, tilt])
         cell.data.ctrl[cell.index.ptu_ctrl] = cell.ptu_target
+        cell.data.qpos[cell.index.ptu_qpos] = cell.ptu_target
+        cell.data.qvel[cell.index.ptu_dof] = 0.0
+        mujoco.mj_forward(cell.model, cell.data)
 
 
 def build(config: PegConfig | dict | None = None) -> Backend:

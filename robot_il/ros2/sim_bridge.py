@@ -1,0 +1,114 @@
+"""The MuJoCo cell as a ROS 2 robot: the project's fake hardware for the ROS 2 path.
+
+Steps the simulation in real time and speaks the topics a real cell has:
+
+* ``/joint_states`` (sensor_msgs/JointState): arm joints ``joint_1`` .. ``joint_6``;
+* ``/<controller>/commands`` (std_msgs/Float64MultiArray): joint velocities, held until
+  the next command, as ros2_control's forward_command_controller does;
+* ``/force_torque_sensor_broadcaster/wrench`` (geometry_msgs/WrenchStamped): contact
+  wrench on the peg;
+* ``/pan_tilt/joint_states`` and ``/pan_tilt/command`` (JointState, ``ptu_pan``/``ptu_tilt``),
+  as the pan-tilt node;
+* ``/sim_bridge/reset`` (std_srvs/Trigger): arm at home, at rest (what a person does
+  between episodes on hardware).
+
+    robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+
+from robot_il.sim.config import PegConfig
+from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
+
+WRENCH_TOPIC = "/force_torque_sensor_broadcaster/wrench"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import rclpy
+    from geometry_msgs.msg import WrenchStamped
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import Trigger
+
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = Node("sim_bridge")
+    rate = node.declare_parameter("rate", 100.0).value
+    controller = node.declare_parameter("controller", "velocity_controller").value
+    cfg = dataclasses.replace(PegConfig(), control_rate_hz=float(rate))
+    robot = SimPegRobot(cfg)
+    pan_tilt = SimPanTilt(robot)
+    robot.connect()
+    robot.reset()
+    names = [n.split("/")[-1] for n in robot.spec.joint_names]
+    command = np.zeros(robot.spec.num_joints)
+
+    joint_pub = node.create_publisher(JointState, "/joint_states", 10)
+    ptu_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
+    wrench_pub = node.create_publisher(WrenchStamped, WRENCH_TOPIC, 10)
+
+    def on_command(msg: Float64MultiArray) -> None:
+        nonlocal command
+        if len(msg.data) != len(names) or not np.all(np.isfinite(msg.data)):
+            node.get_logger().error(f"ignored command {list(msg.data)}: need {len(names)} finite velocities")
+            return
+        command = np.asarray(msg.data, dtype=np.float64)
+
+    def on_pan_tilt(msg: JointState) -> None:
+        try:
+            target = dict(zip(msg.name, msg.position, strict=True))
+            pan_tilt.set(target["ptu_pan"], target["ptu_tilt"])
+        except (KeyError, ValueError) as err:
+            node.get_logger().error(f"ignored pan-tilt command {msg.name} {list(msg.position)}: {err}")
+
+    def on_reset(_request, response):
+        nonlocal command
+        command = np.zeros(len(names))
+        robot.reset()
+        response.success, response.message = True, "arm at home, at rest"
+        return response
+
+    def tick() -> None:
+        robot.send_action(command)
+        obs = robot.observe()
+        stamp = node.get_clock().now().to_msg()
+        js = JointState(
+            name=names,
+            position=obs.joint_positions.tolist(),
+            velocity=obs.joint_velocities.tolist(),
+            effort=obs.joint_efforts.tolist(),
+        )
+        js.header.stamp = stamp
+        joint_pub.publish(js)
+        pt = JointState(name=["ptu_pan", "ptu_tilt"], position=obs.pan_tilt.tolist())
+        pt.header.stamp = stamp
+        ptu_pub.publish(pt)
+        w = robot.wrench()
+        ws = WrenchStamped()
+        ws.header.stamp, ws.header.frame_id = stamp, "base_link"
+        ws.wrench.force.x, ws.wrench.force.y, ws.wrench.force.z = (float(x) for x in w[:3])
+        ws.wrench.torque.x, ws.wrench.torque.y, ws.wrench.torque.z = (float(x) for x in w[3:])
+        wrench_pub.publish(ws)
+
+    node.create_subscription(Float64MultiArray, f"/{controller}/commands", on_command, 10)
+    node.create_subscription(JointState, "/pan_tilt/command", on_pan_tilt, 10)
+    node.create_service(Trigger, "/sim_bridge/reset", on_reset)
+    node.create_timer(1.0 / rate, tick)
+    node.get_logger().info(f"sim bridge up: {rate} Hz, commands on /{controller}/commands")
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The ROS 2 backend against the sim bridge over real DDS: faults, bad configuration, and the expert."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robot_il.config import load_yaml
+from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.errors import NotConnectedError, RobotILError
+from robot_il.hal import make_backend
+from robot_il.rollout import evaluate
+from robot_il.ros2.config import Ros2Config
+from robot_il.ros2.robot import StaleStateError
+from robot_il.sim.config import PegConfig
+
+CONFIG = Path(__file__).parents[1] / "robot_il" / "ros2" / "jaco_sim.yaml"
+
+
+def test_stale_joint_states_raise_a_clear_error(sim_bridge) -> None:
+    backend = make_backend("ros2", str(CONFIG))
+    with backend:
+        backend.robot.observe()
+        sim_bridge.send_signal(signal.SIGSTOP)  # the "driver" hangs: no more /joint_states
+        try:
+            time.sleep(0.4)
+            with pytest.raises(StaleStateError, match=r"no /joint_states for 0\.\d+ s"):
+                backend.robot.observe()
+        finally:
+            sim_bridge.send_signal(signal.SIGCONT)
+        time.sleep(0.3)
+        assert np.all(np.isfinite(backend.robot.observe().joint_positions))
+
+
+def test_joints_are_matched_by_name_and_unknown_names_fail(sim_bridge) -> None:
+    cfg = load_yaml(Ros2Config, CONFIG)
+    import dataclasses
+
+    shuffled = dataclasses.replace(
+        cfg,
+        joint_names=tuple(reversed(cfg.joint_names)),
+        home_joint_positions=tuple(reversed(cfg.home_joint_positions)),
+    )
+    normal, reverse = make_backend("ros2", cfg), make_backend("ros2", shuffled)
+    with normal, reverse:
+        np.testing.assert_allclose(
+            reverse.robot.observe().joint_positions[::-1], normal.robot.observe().joint_positions, atol=1e-3
+        )
+    wrong = make_backend("ros2", dataclasses.replace(cfg, joint_names=("shoulder", *cfg.joint_names[1:])))
+    with wrong, pytest.raises(RobotILError, match=r"/joint_states has no joint\(s\) \['shoulder'\]"):
+        wrong.robot.observe()
+
+
+def test_connect_without_a_driver_names_the_topic(ros2_domain) -> None:
+    cfg = Ros2Config(joint_states_topic="/nobody/joint_states", connect_timeout=0.5)
+    with pytest.raises(NotConnectedError, match="/nobody/joint_states"):
+        make_backend("ros2", cfg).connect()
+
+
+def test_bad_ros2_config_names_the_field() -> None:
+    with pytest.raises(Exception, match="qos_reliability"):
+        make_backend("ros2", {"qos_reliability": "sometimes"})
+    with pytest.raises(Exception, match="max_joint_velocity"):
+        make_backend("ros2", {"max_joint_velocity": [1.0]})
+
+
+def test_expert_through_ros2_succeeds_as_often_as_in_direct_simulation(sim_bridge, expert) -> None:
+    seeds = range(500, 506)
+    direct = PegInsertionEnv()
+    sim = evaluate(direct, lambda obs, _v: expert(obs), seeds, progress=None)
+    direct.close()
+    env = PegInsertionEnv(make_backend("ros2", str(CONFIG)), PegConfig())
+    over_ros = evaluate(env, lambda obs, _v: expert(obs), seeds, progress=None)
+    env.close()
+    rate_sim = np.mean([e.success for e in sim])
+    rate_ros = np.mean([e.success for e in over_ros])
+    assert rate_sim == 1.0
+    assert rate_ros >= rate_sim - 1 / 6, f"expert over ROS 2: {rate_ros:.0%}, direct: {rate_sim:.0%}"
+    durations = [e.duration_s for e in over_ros if e.success]
+    assert np.mean(durations) < 10.0
