@@ -95,3 +95,58 @@ def test_a_missing_device_names_the_port() -> None:
 def test_use_before_open_is_refused() -> None:
     with pytest.raises(PTUError, match="not open"):
         PanTiltUnit("/dev/null").position()
+
+
+def test_the_ros2_node_publishes_state_and_moves_on_commands(ros2_domain) -> None:
+    """The node as a process (console script), the fake PTU on a pty, DDS on loopback."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import rclpy
+    from sensor_msgs.msg import JointState
+
+    fake = FakePTU(echo=True)
+    exe = shutil.which("pan-tilt-node") or os.path.join(os.path.dirname(sys.executable), "pan-tilt-node")
+    proc = subprocess.Popen(
+        [exe, "--ros-args", "-p", f"port:={fake.port}"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("pan_tilt_test", context=context)
+    states: list[JointState] = []
+    node.create_subscription(JointState, "/pan_tilt/joint_states", states.append, 10)
+    command = node.create_publisher(JointState, "/pan_tilt/command", 10)
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + 30
+        while not states:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no pan-tilt state published"
+            executor.spin_once(timeout_sec=0.1)
+        assert list(states[-1].name) == ["ptu_pan", "ptu_tilt"]
+        deadline = time.monotonic() + 30
+        while abs(states[-1].position[0] - 0.25) > RES:
+            command.publish(JointState(name=["ptu_pan", "ptu_tilt"], position=[0.25, -0.05]))
+            executor.spin_once(timeout_sec=0.1)
+            assert time.monotonic() < deadline, f"the unit did not move: last state {list(states[-1].position)}"
+        assert fake.position == {"P": round(0.25 / RES), "T": round(-0.05 / RES)}
+        command.publish(JointState(name=["ptu_pan", "ptu_tilt"], position=[3.5, 0.0]))  # beyond the limit
+        for _ in range(10):
+            executor.spin_once(timeout_sec=0.1)
+        assert f"PP{round(3.5 / RES)}" not in fake.received, "an out-of-limit move was sent"
+        assert fake.position["P"] == round(0.25 / RES)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+        proc.terminate()
+        proc.wait(timeout=10)
+        fake.close()

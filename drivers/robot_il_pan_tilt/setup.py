@@ -16,6 +16,7 @@ setup(
     ],
     install_requires=["setuptools", "pyserial>=3.5"],
     zip_safe=True,
+    entry_points={"console_scripts": ["pan-tilt-node = robot_il_pan_tilt.node:main"]},
     maintainer="robot-il developers",
     description="Driver for FLIR / Directed Perception pan-tilt units (ASCII protocol over serial)",
     license="Apache-2.0",
