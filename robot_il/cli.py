@@ -150,8 +150,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.seed,
         args.log,
         args.limits,
-        args.realtime,
+        args.realtime or args.backend != "sim:peg",  # hardware runs in real time, always
         args.estop_keys,
+        args.backend_config,
+        args.max_steps,
     )
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
@@ -236,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     dep = sub.add_parser("deploy", help="run a policy through the safety filter, logging to HDF5")
-    dep.add_argument("--backend", default="sim:peg")
+    dep.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
+    dep.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
+    dep.add_argument("--max-steps", type=int, help="cut episodes short (default: the task's 50 s)")
     dep.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
     dep.add_argument("--rate", type=float, default=20.0, help="control rate, Hz")
     dep.add_argument("--episodes", type=int, default=1)

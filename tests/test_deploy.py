@@ -81,3 +81,33 @@ def test_keyboard_estop_stops_a_realtime_deploy(policy: Path, tmp_path: Path) ->
         assert 10 <= first <= 60, f"e-stop took effect at step {first}"
     assert time.monotonic() - pressed < 60
     assert "no further episodes" in err
+
+
+def test_deploy_over_ros2_stops_a_policy_leaving_the_workspace(sim_bridge, tmp_path: Path) -> None:
+    """A policy that drives the tip up and out, deployed through the ROS 2 backend against the sim bridge."""
+    from robot_il.deploy.run import deploy
+
+    class Upwards:
+        def __init__(self, *_a, **_k) -> None:
+            self.meta = {"env_args": {"obs_layout": None}, "path": "upwards"}
+
+        def check_env(self, env) -> None:
+            """Any layout: it ignores the observation."""
+
+        def __call__(self, obs, vec) -> np.ndarray:
+            return np.array([0.0, -0.6, 0.0, 0.0, 0.0, 0.0])
+
+    import robot_il.policies
+
+    original = robot_il.policies.CheckpointPolicy
+    robot_il.policies.CheckpointPolicy = Upwards
+    try:
+        log = tmp_path / "ros2.h5"
+        (summary,) = deploy("upwards", backend="ros2", rate=20.0, episodes=1, log_path=log, realtime=True, max_steps=80)
+    finally:
+        robot_il.policies.CheckpointPolicy = original
+    assert summary["interventions"].get("workspace", 0) > 0, summary
+    assert summary["end_reason"] != "left_workspace"
+    with h5py.File(log) as f:
+        tips = np.concatenate([f["data/demo_0/obs/ee_position"][()], f["data/demo_0/next_obs/ee_position"][-1:]])
+    assert tips[:, 2].max() <= 0.65 + 1e-3, f"the tip rose to {tips[:, 2].max():.3f} m, the box ends at 0.65 m"

@@ -55,11 +55,13 @@ def deploy(
     limits_path: Path | None = None,
     realtime: bool = False,
     estop_keys: bool = False,
+    backend_config: Path | str | None = None,
+    max_steps: int | None = None,
 ) -> list[dict[str, Any]]:
     from robot_il.policies import CheckpointPolicy
     from robot_il.sim.kinematics import CellKinematics
 
-    env = PegInsertionEnv(backend, {"control_rate_hz": rate})  # the backend, its task and the log's env_args
+    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args
     robot, spec, task = env.backend.robot, env.backend.robot.spec, env.task
     limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
     kinematics = CellKinematics(task.cfg)
@@ -87,7 +89,7 @@ def deploy(
         robot.reset()
         if safety.latched:
             safety.reset()
-        result = deploy_episode(controller, policy, task, realtime=realtime)
+        result = deploy_episode(controller, policy, task, max_steps=max_steps, realtime=realtime)
         summary = {
             "episode": i,
             "seed": seed + i,
@@ -123,6 +125,27 @@ def deploy(
             )
     env.close()
     return summaries
+
+
+def _make_env(backend: str, backend_config: Path | str | None, rate: float) -> PegInsertionEnv:
+    """The sim takes the rate directly; other backends come from their YAML config (rate overridden)."""
+    import dataclasses
+
+    from robot_il.config import load_yaml
+    from robot_il.hal import make_backend
+
+    if backend == "sim:peg":
+        return PegInsertionEnv(backend, {"control_rate_hz": rate})
+    if backend != "ros2":
+        return PegInsertionEnv(backend)
+    from robot_il.ros2.config import Ros2Config
+
+    if backend_config is None:
+        from importlib import resources
+
+        backend_config = str(resources.files("robot_il.ros2").joinpath("jaco_sim.yaml"))
+    cfg = dataclasses.replace(load_yaml(Ros2Config, backend_config), control_rate_hz=rate)
+    return PegInsertionEnv(make_backend("ros2", cfg), dataclasses.replace(cfg.cell, control_rate_hz=rate))
 
 
 def _tip(kinematics, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -154,4 +154,7 @@ def default_peg_limits(joint_names: Sequence[str]) -> SafetyLimits:
     from importlib import resources
 
     text = resources.files("robot_il.safety").joinpath("peg_limits.yaml").read_text()
-    return limits_from_dict(yaml.safe_load(text), joint_names, source="robot_il/safety/peg_limits.yaml")
+    data = yaml.safe_load(text)
+    # The file names the Jaco's joints joint_1..6; the sim prefixes them (jaco_arm/joint_1), ROS does not.
+    data["joint_limits"] = {name: data["joint_limits"].get(name.rsplit("/", 1)[-1]) for name in joint_names}
+    return limits_from_dict(data, joint_names, source="robot_il/safety/peg_limits.yaml")
