@@ -28,17 +28,26 @@ def _make_env(args: argparse.Namespace, render: bool = False):
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    if args.source != "expert":
-        raise RobotILError(
-            f"--source {args.source}: not available yet on {args.backend}; the kinesthetic and teleop "
-            "recorders come with the ROS 2 backend. Use --source expert in simulation."
-        )
-    from robot_il.record.expert import record_expert
+    if args.source == "expert":
+        if args.backend != "sim:peg":
+            raise RobotILError("--source expert records in simulation (--backend sim:peg)")
+        from robot_il.record.expert import record_expert
 
-    env = _make_env(args)
-    names = record_expert(env, args.output, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
+        env = _make_env(args)
+        names = record_expert(env, args.output, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
+    elif args.source == "kinesthetic":
+        if args.backend != "ros2":
+            raise RobotILError("--source kinesthetic needs a real (or bridged) arm: --backend ros2")
+        from robot_il.deploy.run import _make_env as make_backend_env
+        from robot_il.record.kinesthetic import record_kinesthetic
+
+        env = make_backend_env("ros2", args.backend_config, args.rate)
+        with env.backend:
+            names = record_kinesthetic(env, args.output, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
+    else:
+        raise RobotILError("--source teleop: no teleop device driver yet; use expert (sim) or kinesthetic (ros2)")
     env.close()
-    print(f"recorded {len(names)} expert demos into {args.output} ({names[0]} .. {names[-1]})")
+    print(f"recorded {len(names)} {args.source} demos into {args.output} ({names[0]} .. {names[-1]})")
     return 0
 
 
@@ -179,12 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     rec = sub.add_parser("record", help="record demonstrations to HDF5")
-    _add_env_args(rec)
+    rec.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
+    rec.add_argument("--config", type=Path, help="YAML file of PegConfig fields (sim)")
     rec.add_argument("--source", choices=["expert", "kinesthetic", "teleop"], default="expert")
     rec.add_argument("-n", "--num-demos", type=int, default=25)
     rec.add_argument("-o", "--output", type=Path, required=True, help="HDF5 file (appended to if it exists)")
     rec.add_argument("--seed", type=int, default=0, help="seed of the first episode; later ones count up")
     rec.add_argument("--keep-failures", action="store_true", help="also keep episodes the expert failed")
+    rec.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
+    rec.add_argument("--rate", type=float, default=20.0, help="recording rate for kinesthetic demos, Hz")
+    rec.add_argument("--max-seconds", type=float, default=60.0, help="longest kinesthetic demo, s")
     rec.set_defaults(func=cmd_record)
 
     demos = sub.add_parser("demos", help="inspect and transform demo files")

@@ -12,6 +12,11 @@ Steps the simulation in real time and speaks the topics a real cell has:
 * ``/sim_bridge/reset`` (std_srvs/Trigger): arm at home, at rest (what a person does
   between episodes on hardware).
 
+With ``guide:=expert`` the bridge plays a person teaching kinesthetically: after
+each reset (and ``guide_delay`` seconds) the scripted expert's hand moves the arm
+into the socket, and velocity commands are ignored, as an arm in gravity
+compensation ignores them.
+
     robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller
 """
 
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     node = Node("sim_bridge")
     rate = node.declare_parameter("rate", 100.0).value
     controller = node.declare_parameter("controller", "velocity_controller").value
+    guide = node.declare_parameter("guide", "").value
+    guide_delay = node.declare_parameter("guide_delay", 0.5).value
     cfg = dataclasses.replace(PegConfig(), control_rate_hz=float(rate))
     robot = SimPegRobot(cfg)
     pan_tilt = SimPanTilt(robot)
@@ -47,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     robot.reset()
     names = [n.split("/")[-1] for n in robot.spec.joint_names]
     command = np.zeros(robot.spec.num_joints)
+    hand = None
+    if guide == "expert":
+        from robot_il.sim.expert import ScriptedPegExpert
+
+        hand = ScriptedPegExpert(cfg)
+    elif guide:
+        node.get_logger().fatal(f"unknown guide {guide!r}; use 'expert' or leave it empty")
+        return 2
+    guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
 
     joint_pub = node.create_publisher(JointState, "/joint_states", 10)
     ptu_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
@@ -67,14 +83,19 @@ def main(argv: list[str] | None = None) -> int:
             node.get_logger().error(f"ignored pan-tilt command {msg.name} {list(msg.position)}: {err}")
 
     def on_reset(_request, response):
-        nonlocal command
+        nonlocal command, guide_from
         command = np.zeros(len(names))
         robot.reset()
+        guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
         response.success, response.message = True, "arm at home, at rest"
         return response
 
     def tick() -> None:
-        robot.send_action(command)
+        if hand is not None:  # the person's hand moves the arm; commands are ignored
+            now = node.get_clock().now().nanoseconds * 1e-9
+            robot.send_action(hand(robot.observe()) if now >= guide_from else np.zeros(len(names)))
+        else:
+            robot.send_action(command)
         obs = robot.observe()
         stamp = node.get_clock().now().to_msg()
         js = JointState(

@@ -1,0 +1,32 @@
+"""Real cell: assumes the vendor's arm driver (ros2_control with a velocity forward_command_controller)
+is running; starts the pan-tilt node on its serial port.
+
+    ros2 launch robot_il_bringup real.launch.py port:=/dev/ttyUSB0
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description():
+    params = os.path.join(get_package_share_directory("robot_il_pan_tilt"), "config", "pan_tilt.yaml")
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "port", default_value="/dev/ttyUSB0", description="serial device of the pan-tilt unit"
+            ),
+            DeclareLaunchArgument("baudrate", default_value="9600"),
+            Node(
+                package="robot_il_pan_tilt",
+                executable="pan-tilt-node",
+                name="pan_tilt",
+                output="screen",
+                parameters=[params, {"port": LaunchConfiguration("port"), "baudrate": LaunchConfiguration("baudrate")}],
+            ),
+        ]
+    )

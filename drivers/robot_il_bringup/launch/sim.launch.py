@@ -1,0 +1,38 @@
+"""Simulated cell over ROS 2: the sim bridge plus a robot-il deploy node.
+
+ros2 launch robot_il_bringup sim.launch.py policy:=runs/main/gpril episodes:=10
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.substitutions import LaunchConfiguration
+
+
+def generate_launch_description():
+    policy = LaunchConfiguration("policy")
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("policy", description="run directory or policy.pt to deploy"),
+            DeclareLaunchArgument("episodes", default_value="10"),
+            DeclareLaunchArgument("rate", default_value="100.0", description="bridge simulation and publish rate, Hz"),
+            ExecuteProcess(
+                cmd=["robot-il-sim-bridge", "--ros-args", "-p", ["rate:=", LaunchConfiguration("rate")]],
+                output="screen",
+            ),
+            ExecuteProcess(
+                cmd=[
+                    "robot-il",
+                    "deploy",
+                    "--backend",
+                    "ros2",
+                    "--policy",
+                    policy,
+                    "--episodes",
+                    LaunchConfiguration("episodes"),
+                    "--log",
+                    [policy, "/deploy_ros2.h5"],
+                ],
+                output="screen",
+            ),
+        ]
+    )

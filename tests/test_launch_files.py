@@ -1,0 +1,37 @@
+"""Launch files (no `launch` package here): each defines generate_launch_description, and every program it
+starts exists as a console script, so what they start is what the other tests exercise."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+LAUNCH_FILES = sorted(Path(__file__).parents[1].glob("drivers/*/launch/*.launch.py"))
+CONSOLE_SCRIPTS = {"robot-il", "robot-il-sim-bridge", "pan-tilt-node"}
+
+
+def test_the_bringup_launch_files_exist() -> None:
+    names = {p.name for p in LAUNCH_FILES}
+    assert {"sim.launch.py", "real.launch.py", "record.launch.py", "deploy.launch.py", "pan_tilt.launch.py"} <= names
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_starts_only_installed_programs(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+    started = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "executable" and isinstance(node.value, ast.Constant):
+            started.add(node.value.value)
+        if isinstance(node, ast.keyword) and node.arg == "cmd" and isinstance(node.value, ast.List):
+            first = node.value.elts[0]
+            assert isinstance(first, ast.Constant), f"{path.name}: the program must be named literally"
+            started.add(first.value)
+    assert started, f"{path.name} starts nothing"
+    assert started <= CONSOLE_SCRIPTS, f"{path.name} starts {started - CONSOLE_SCRIPTS}"
+    for program in started:
+        assert shutil.which(program) or (Path(sys.executable).parent / program).exists(), f"{program} not installed"
