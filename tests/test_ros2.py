@@ -82,3 +82,82 @@ def test_expert_through_ros2_succeeds_as_often_as_in_direct_simulation(sim_bridg
     assert rate_ros >= rate_sim - 1 / 6, f"expert over ROS 2: {rate_ros:.0%}, direct: {rate_sim:.0%}"
     durations = [e.duration_s for e in over_ros if e.success]
     assert np.mean(durations) < 10.0
+
+
+def _joint_speed(robot) -> float:
+    return float(np.abs(robot.observe().joint_velocities).max())
+
+
+def test_a_dead_command_stream_is_stopped_by_our_watchdog(sim_bridge) -> None:
+    backend = make_backend("ros2", str(CONFIG))
+    with backend:
+        backend.robot.reset()
+        for _ in range(10):
+            backend.robot.send_action(np.array([0.3, 0, 0, 0, 0, 0]))
+        assert _joint_speed(backend.robot) > 0.25
+        died = time.monotonic()  # the control loop stops sending; the controller would hold 0.3 rad/s forever
+        while _joint_speed(backend.robot) > 0.01:
+            assert time.monotonic() - died < 1.0, "the arm kept moving after the command stream died"
+            time.sleep(0.005)
+        stop_time = time.monotonic() - died
+        assert backend.robot.link.watchdog_stops >= 1
+    assert stop_time < 0.25, f"arm at rest {stop_time * 1000:.0f} ms after the last command"
+
+
+@pytest.mark.parametrize("via", ["topic", "service"])
+def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, via: str) -> None:
+    import rclpy
+    from std_msgs.msg import Empty
+    from std_srvs.srv import Trigger
+
+    from robot_il.deploy import SafeController
+    from robot_il.safety import SafetyFilter, default_peg_limits
+    from robot_il.sim.kinematics import CellKinematics
+
+    backend = make_backend("ros2", str(CONFIG))
+    kin = CellKinematics()
+    with backend:
+        robot = backend.robot
+        robot.reset()
+        safety = SafetyFilter(
+            default_peg_limits(robot.spec.joint_names),
+            robot.spec.control_period,
+            lambda q: (kin.tip(q)[0], kin.tip(q)[2][:3]),
+        )
+        controller = SafeController(robot, safety)
+        for _ in range(10):
+            controller.step(np.array([0.3, 0, 0, 0, 0, 0]), robot.observe())
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        operator = rclpy.create_node("operator", context=context)
+        from rclpy.executors import SingleThreadedExecutor
+
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(operator)
+        try:
+            if via == "topic":  # wait for discovery, then press
+                button = operator.create_publisher(Empty, "/robot_il/estop", 10)
+                deadline = time.monotonic() + 5
+                while button.get_subscription_count() == 0:
+                    assert time.monotonic() < deadline, "the robot's e-stop subscription was never discovered"
+                    executor.spin_once(timeout_sec=0.01)
+                pressed = time.monotonic()
+                button.publish(Empty())
+            else:
+                client = operator.create_client(Trigger, "/robot_il/estop")
+                assert client.wait_for_service(timeout_sec=5)
+                pressed = time.monotonic()
+                client.call_async(Trigger.Request())
+            while not safety.estopped:
+                executor.spin_once(timeout_sec=0.01)
+                assert time.monotonic() - pressed < 2.0, "the e-stop never arrived"
+            while _joint_speed(robot) > 0.01:
+                assert time.monotonic() - pressed < 2.0, "the arm kept moving after the e-stop"
+                time.sleep(0.005)
+            stop_time = time.monotonic() - pressed
+            assert controller.step(np.array([0.3, 0, 0, 0, 0, 0]), robot.observe()).stopped
+        finally:
+            executor.shutdown()
+            operator.destroy_node()
+            context.try_shutdown()
+    assert stop_time < 0.3, f"arm at rest {stop_time * 1000:.0f} ms after the e-stop"

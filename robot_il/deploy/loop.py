@@ -26,6 +26,7 @@ Policy = Callable[[Observation], np.ndarray]
 class SafeController:
     def __init__(self, robot: Robot, safety: SafetyFilter) -> None:
         self._robot, self.safety = robot, safety
+        robot.add_estop_listener(self.safety.estop)  # e-stops from the backend (ROS topic, service) latch here
 
     @property
     def spec(self):

@@ -122,6 +122,15 @@ class Robot(abc.ABC):
 
     def __init__(self) -> None:
         self._connected = False
+        self._estop_listeners: list = []
+
+    def add_estop_listener(self, callback) -> None:
+        """Call ``callback(source: str)`` when the backend receives an e-stop (a ROS topic, a button)."""
+        self._estop_listeners.append(callback)
+
+    def _emit_estop(self, source: str) -> None:
+        for callback in self._estop_listeners:
+            callback(source)
 
     @property
     @abc.abstractmethod

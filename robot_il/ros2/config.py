@@ -41,6 +41,11 @@ class Ros2Config:
     """Longest a pan-tilt move may take, s."""
     reset_service: str = ""
     """std_srvs/Trigger that resets the cell (the sim bridge's); empty: drive home instead."""
+    estop_topic: str = "/robot_il/estop"
+    """std_msgs/Empty: any message latches the e-stop (a std_srvs/Trigger service of the same name does too)."""
+    command_timeout_periods: float = 1.5
+    """Our side's watchdog: if no command has gone out for this many periods, publish zero velocity once
+    (forward_command_controller would otherwise keep the last command forever)."""
     stale_after: float = 0.2
     """observe() raises when /joint_states is older than this, s."""
     connect_timeout: float = 10.0

@@ -53,10 +53,41 @@ class _Ros2Link:
             self.node.create_subscription(WrenchStamped, cfg.wrench_topic, self._on_wrench, qos)
         self.command_pub = self.node.create_publisher(Float64MultiArray, cfg.command_topic, qos)
         self.pan_tilt_pub = self.node.create_publisher(JointState, cfg.pan_tilt_command_topic, qos)
+        from std_msgs.msg import Empty
+        from std_srvs.srv import Trigger
+
+        self.on_estop = lambda source: None
+        self.node.create_subscription(Empty, cfg.estop_topic, lambda _m: self.on_estop(f"topic {cfg.estop_topic}"), qos)
+        self.node.create_service(Trigger, cfg.estop_topic, self._estop_service)
+        self.last_command = (0.0, None)  # (time, values)
+        self.watchdog_stops = 0
+        period = 1.0 / cfg.control_rate_hz
+        self.node.create_timer(period / 2, self._command_watchdog)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True, name=f"{name}-spin")
         self.thread.start()
+
+    def _estop_service(self, _request, response):
+        self.on_estop(f"service {self.cfg.estop_topic}")
+        response.success, response.message = True, "e-stop latched"
+        return response
+
+    def publish_command(self, values) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        with self.lock:
+            self.last_command = (time.monotonic(), list(values))
+        self.command_pub.publish(Float64MultiArray(data=[float(x) for x in values]))
+
+    def _command_watchdog(self) -> None:
+        """A dead command stream (our loop hung or died) must not leave the arm moving."""
+        with self.lock:
+            sent_at, values = self.last_command
+        timeout = self.cfg.command_timeout_periods / self.cfg.control_rate_hz
+        if values is not None and any(values) and time.monotonic() - sent_at > timeout:
+            self.watchdog_stops += 1
+            self.publish_command([0.0] * len(values))
 
     def _on_joints(self, msg) -> None:
         with self.lock:
@@ -115,6 +146,7 @@ class Ros2Robot(Robot):
 
         self._kinematics = CellKinematics(self.cfg.cell)
         self.link = _Ros2Link(self.cfg, self.node_name)
+        self.link.on_estop = self._on_estop
         deadline = time.monotonic() + self.cfg.connect_timeout
         while self.link.joints is None or self.link.pan_tilt is None:
             if time.monotonic() > deadline:
@@ -164,9 +196,12 @@ class Ros2Robot(Robot):
             return None if self.link.wrench is None else self.link.wrench.copy()
 
     def _publish(self, v: np.ndarray) -> None:
-        from std_msgs.msg import Float64MultiArray
+        self.link.publish_command(v)
 
-        self.link.command_pub.publish(Float64MultiArray(data=[float(x) for x in v]))
+    def _on_estop(self, source: str) -> None:
+        """Runs in the executor thread: stop at once, then tell the listeners (the safety filter latches)."""
+        self.link.publish_command(np.zeros(self.spec.num_joints))
+        self._emit_estop(source)
 
     def _apply(self, joint_velocities: np.ndarray) -> None:
         self._publish(joint_velocities)
