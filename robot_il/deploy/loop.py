@@ -44,6 +44,24 @@ class SafeController:
     def stop(self) -> None:
         self._robot.send_action(np.zeros(self._robot.spec.num_joints))
 
+    def return_home(self, home: np.ndarray, tolerance: float = 0.01, timeout: float = 60.0, gain: float = 1.0) -> bool:
+        """Joint-space P-control to ``home``, every command through the filter (a safe reset between episodes).
+
+        Returns True on arrival; False if the filter stopped the motion (a latched stop) or time ran out.
+        """
+        home = np.asarray(home, dtype=np.float64)
+        steps = round(timeout / self.spec.control_period)
+        for _ in range(steps):
+            obs = self.observe()
+            error = home - obs.joint_positions
+            if np.abs(error).max() < tolerance:
+                self.stop()
+                return True
+            if self.step(gain * error, obs).stopped and self.safety.latched:
+                return False
+        self.stop()
+        return False
+
     def estop(self, source: str) -> None:
         self.safety.estop(source)
         self.stop()

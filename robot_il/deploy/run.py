@@ -84,11 +84,12 @@ def deploy(
             break
         if safety.latched:  # a protective stop ends its episode; the cell is reset before the next one
             console.print(f"releasing the protective stop of the last episode ({safety.latched}) after reset")
-        rng = np.random.default_rng(seed + i)
-        task.randomize(env.backend.pan_tilt, rng)
-        robot.reset()
         if safety.latched:
             safety.reset()
+        if not getattr(robot.cfg, "reset_service", "sim"):  # hardware: home through the filter
+            controller.return_home(np.asarray(robot.cfg.home_joint_positions))
+        robot.reset()  # home first, so the socket never moves with the peg in it
+        task.randomize(env.backend.pan_tilt, np.random.default_rng(seed + i))
         result = deploy_episode(controller, policy, task, max_steps=max_steps, realtime=realtime)
         summary = {
             "episode": i,

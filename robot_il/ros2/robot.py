@@ -6,6 +6,9 @@ a ``WrenchStamped`` topic when configured; joint-velocity commands go out on
 the cell's kinematics and the socket's orientation from the pan-tilt angles,
 so observations match the simulation's. ``send_action`` publishes and then
 waits out the control period, so a loop over it runs at the control rate.
+``reset`` never moves the arm itself unless the cell offers a reset service
+(the sim bridge's): on hardware, motion home goes through the safety filter
+(``SafeController.return_home``) or a person's hands.
 """
 
 from __future__ import annotations
@@ -212,7 +215,7 @@ class Ros2Robot(Robot):
         if self.cfg.reset_service:
             self._call_reset()
         else:
-            self._drive_home()
+            self._wait_home()
         time.sleep(2 * self.cfg.stale_after)  # let fresh states arrive
         self._next_tick = time.monotonic()
         return self._observe()
@@ -232,18 +235,18 @@ class Ros2Robot(Robot):
         if not future.result().success:
             raise RobotILError(f"reset service {self.cfg.reset_service} failed: {future.result().message}")
 
-    def _drive_home(self, tolerance: float = 0.01, timeout: float = 30.0) -> None:
-        """Joint-space P-control to home at a quarter of the velocity bounds (hardware has no teleport)."""
+    def _wait_home(self, tolerance: float = 0.02, timeout: float = 120.0) -> None:
+        """Without a reset service the HAL moves nothing itself (every motion must pass the safety filter):
+        it waits until the arm is home, brought there by ``SafeController.return_home`` or by hand."""
         home = np.asarray(self.cfg.home_joint_positions)
         deadline = time.monotonic() + timeout
-        while True:
-            error = home - self._observe().joint_positions
-            if np.abs(error).max() < tolerance:
-                break
+        while np.abs(home - self._observe().joint_positions).max() > tolerance:
             if time.monotonic() > deadline:
-                raise RobotILError(f"the arm did not reach home within {timeout} s (error {np.round(error, 3)})")
-            self._apply(np.clip(2.0 * error, -0.25 * self.spec.action_high, 0.25 * self.spec.action_high))
-        self._apply(np.zeros(self.spec.num_joints))
+                raise RobotILError(
+                    f"the arm is not at home_joint_positions after {timeout} s; move it there (guide it, or "
+                    "SafeController.return_home() in the deploy path)"
+                )
+            time.sleep(0.05)
 
 
 class Ros2PanTilt(PanTilt):
