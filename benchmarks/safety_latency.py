@@ -54,18 +54,42 @@ def filter_overhead(n: int) -> dict:
     commands[rng.random(n) < 0.01] = 1e300
     postures = np.array(JACO_HOME) + rng.uniform(-0.5, 0.5, size=(n, 6))
     times = np.empty(n)
+    violations = 0
     for i in range(n):
+        previous = f.previous.copy()
         t0 = time.perf_counter_ns()
-        f(commands[i], postures[i])
+        out = f(commands[i], postures[i])
         times[i] = time.perf_counter_ns() - t0
+        violations += not _within_limits(f, kin, previous, postures[i], out.velocities)
     us = times / 1e3
     return {
         "commands": n,
+        "violations": violations,
         "p50_us": float(np.percentile(us, 50)),
         "p99_us": float(np.percentile(us, 99)),
         "max_us": float(us.max()),
         "interventions": dict(f.counts),
     }
+
+
+def _within_limits(f: SafetyFilter, kin: CellKinematics, previous, q, v) -> bool:
+    """The same checks as tests/test_safety.py's property test, counted instead of asserted."""
+    if v.shape != (6,) or not np.all(np.isfinite(v)) or np.any(np.abs(v) > f.v_max + 1e-12):
+        return False
+    m = f.limits.soft_limit_margin
+    if np.any(v > np.clip((f.q_max - q) / m, 0, 1) * f.v_max + 1e-12):
+        return False
+    if np.any(v < -np.clip((q - f.q_min) / m, 0, 1) * f.v_max - 1e-12):
+        return False
+    rising = (np.abs(v) > np.abs(previous) + 1e-12) | (np.sign(v) * np.sign(previous) < 0)
+    if np.any(np.abs(v - previous)[rising] > f.a_max[rising] * f.dt + 1e-9):
+        return False
+    tip, _, jac = kin.tip(q)
+    tip_v = jac[:3] @ v
+    if np.linalg.norm(tip_v) > f.limits.cartesian.max_ee_speed + 1e-9:
+        return False
+    nxt = tip + tip_v * 2 * f.dt
+    return not np.any(((nxt > f.box_max) & (tip_v > 0)) | ((nxt < f.box_min) & (tip_v < 0)))
 
 
 def loop_latency(seconds: float) -> dict:
