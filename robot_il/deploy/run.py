@@ -58,8 +58,12 @@ def deploy(
     backend_config: Path | str | None = None,
     max_steps: int | None = None,
 ) -> list[dict[str, Any]]:
+    import torch
+
     from robot_il.policies import CheckpointPolicy
     from robot_il.sim.kinematics import CellKinematics
+
+    torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
     env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args
     robot, spec, task = env.backend.robot, env.backend.robot.spec, env.task

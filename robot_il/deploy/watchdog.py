@@ -7,6 +7,7 @@ velocity in the same control period.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -25,7 +26,12 @@ class PolicyWorker:
         if not deadline > 0:
             raise ValueError(f"deadline must be positive, got {deadline}")
         self.policy, self.deadline = policy, deadline
-        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="robot-il-policy")
+        self._pool = cf.ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="robot-il-policy",
+            initializer=_match_torch_threads,
+            initargs=(_torch_threads(),),
+        )
         self._pending: cf.Future | None = None
 
     def __call__(self, obs: Observation) -> tuple[np.ndarray | None, str]:
@@ -42,6 +48,18 @@ class PolicyWorker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")
+    return None if torch is None else torch.get_num_threads()
+
+
+def _match_torch_threads(n: int | None) -> None:
+    """OpenMP's thread count is per thread: without this a torch policy in the worker wakes a whole
+    thread team each period, about 6 ms on a 2-core machine instead of 0.1 ms."""
+    if n is not None:
+        sys.modules["torch"].set_num_threads(n)
 
 
 class StaleObservationMonitor:
