@@ -108,15 +108,16 @@ def test_the_ros2_node_publishes_state_and_moves_on_commands(ros2_domain) -> Non
     from sensor_msgs.msg import JointState
 
     fake = FakePTU(echo=True)
+    domain = ros2_domain + 2  # a graph of its own: the sim bridge also publishes /pan_tilt/joint_states
     exe = shutil.which("pan-tilt-node") or os.path.join(os.path.dirname(sys.executable), "pan-tilt-node")
     proc = subprocess.Popen(
         [exe, "--ros-args", "-p", f"port:={fake.port}"],
-        env=dict(os.environ),
+        env={**os.environ, "ROS_DOMAIN_ID": str(domain)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=domain)
     node = rclpy.create_node("pan_tilt_test", context=context)
     states: list[JointState] = []
     node.create_subscription(JointState, "/pan_tilt/joint_states", states.append, 10)
