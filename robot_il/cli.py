@@ -151,6 +151,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from robot_il.deploy.run import deploy
 
+    realtime = args.realtime or args.backend != "sim:peg"  # hardware runs in real time, always
+    if args.practice is not None:
+        from robot_il.deploy.practice import PracticePaused, practice
+
+        if args.log:
+            raise RobotILError("--practice logs to <practice dir>/practice.h5; drop --log")
+        try:
+            summary = practice(
+                args.policy,
+                args.practice,
+                out=args.practice_out,
+                demos=args.demos,
+                backend=args.backend,
+                rate=args.rate,
+                seed=args.seed,
+                limits_path=args.limits,
+                realtime=realtime,
+                estop_keys=args.estop_keys,
+                backend_config=args.backend_config,
+                max_steps=args.max_steps,
+            )
+        except PracticePaused as err:
+            print(f"practice paused: {err}", file=sys.stderr)
+            return 3
+        print(
+            f"practice: {summary['done']}/{summary['target']} episodes, {summary['successes']} successful; "
+            f"interventions {summary['interventions']}; policy and log in {Path(summary['log']).parent}"
+        )
+        return 0
     summaries = deploy(
         args.policy,
         args.backend,
@@ -159,7 +188,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.seed,
         args.log,
         args.limits,
-        args.realtime or args.backend != "sim:peg",  # hardware runs in real time, always
+        realtime,
         args.estop_keys,
         args.backend_config,
         args.max_steps,
@@ -262,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--log", type=Path, help="HDF5 file for the rollouts and interventions")
     dep.add_argument("--realtime", action="store_true", help="hold the rate in wall-clock time (always on hardware)")
     dep.add_argument("--estop-keys", action="store_true", help="Enter latches the e-stop, r + Enter releases it")
+    dep.add_argument(
+        "--practice",
+        type=int,
+        metavar="N",
+        help="GPRIL: run N self-supervised practice episodes (safe reset between them) and keep learning; "
+        "running it again continues where it stopped",
+    )
+    dep.add_argument("--practice-out", type=Path, help="practice directory (default: <policy run>/practice)")
+    dep.add_argument("--demos", type=Path, help="practice: the demos to keep imitating (default: the run's own)")
     dep.set_defaults(func=cmd_deploy)
 
     ex = sub.add_parser("rollout", help="roll out the scripted expert and report its success")

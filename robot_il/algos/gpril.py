@@ -330,8 +330,19 @@ class GPRIL:
             self.recent = [*self.recent, ep.success][-50:]
 
     def iteration(self, actors: ActorPool) -> dict[str, float]:
+        """Wait for ``episodes_per_iteration`` episodes, then learn; publish the policy every ``weight_sync_every``."""
+        self.add_episodes(actors.collect(self.cfg.episodes_per_iteration, timeout=600))
+        stats = self.learn()
+        if stats and self.counters["iteration"] % self.cfg.weight_sync_every == 0:
+            actors.publish(self.counters["policy_version"], self.policy.state_dict())
+        return stats
+
+    def learn(self) -> dict[str, float]:
+        """One iteration's learning on the replay buffer as it is: N_B flow steps, then N_π policy steps.
+
+        Returns the last steps' losses, or ``{}`` while the buffer holds fewer than ``min_replay`` episodes.
+        """
         cfg = self.cfg
-        self.add_episodes(actors.collect(cfg.episodes_per_iteration, timeout=600))
         stats: dict[str, float] = {}
         if self.counters["episodes"] < cfg.min_replay:
             return stats
@@ -343,8 +354,6 @@ class GPRIL:
                 stats.update(self.policy_step(pool))
             self.counters["policy_version"] += 1
         self.counters["iteration"] += 1
-        if self.counters["iteration"] % cfg.weight_sync_every == 0:
-            actors.publish(self.counters["policy_version"], self.policy.state_dict())
         return stats
 
     def evaluate(self) -> float:
@@ -468,7 +477,41 @@ def train_gpril_from_file(
         changes["beta_pi"] = 0.0
     cfg = dataclasses.replace(preset, **changes)
     factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
+    Path(out).mkdir(parents=True, exist_ok=True)
+    source = {"demos": str(Path(demos_path).resolve()), "state_only": demos.pair_actions is None}
+    (Path(out) / SOURCE_FILE).write_text(json.dumps(source, indent=1))
     return train_gpril(demos, env_args, factory, out, cfg, progress=progress)
+
+
+SOURCE_FILE = "source.json"
+"""In a GPRIL run directory: the demo file it learnt from (practice continues from the same demos)."""
+
+
+def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL:
+    """A GPRIL learner restored from a run directory's checkpoint, to continue it (``deploy --practice``).
+
+    The demos are the run's own (recorded in ``source.json``) unless ``demos_path`` names another file.
+    """
+    run = Path(run)
+    ckpt = run / CHECKPOINT_FILE
+    if not ckpt.exists():
+        raise ConfigError("policy", f"{run} has no {CHECKPOINT_FILE}: practice continues a GPRIL training run")
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    cfg = GPRILConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(state["config"]).items()})
+    if demos_path is None:
+        if not (run / SOURCE_FILE).exists():
+            raise ConfigError("demos", f"{run} does not record its demos ({SOURCE_FILE}); pass --demos FILE")
+        source = json.loads((run / SOURCE_FILE).read_text())
+        demos_path, state_only = source["demos"], source["state_only"]
+    else:
+        state_only = cfg.beta_pi == 0
+    if not Path(demos_path).exists():
+        raise ConfigError("demos", f"{demos_path} (the demos of {run}) does not exist; pass --demos FILE")
+    demos, env_args = Demonstrations.from_file(demos_path, state_only=state_only)
+    factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
+    learner = GPRIL(cfg, demos, factory, env_args)
+    learner.load_state_dict(state)
+    return learner
 
 
 def _curve_point(learner: GPRIL, eval_success: float, t0: float) -> dict[str, Any]:

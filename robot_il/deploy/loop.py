@@ -161,6 +161,8 @@ def deploy_episode(
             if realtime:
                 next_tick += period
                 time.sleep(max(0.0, next_tick - time.monotonic()))
+        else:
+            result.end_reason = result.end_reason or "max_steps"
     finally:
         worker.close()
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,10 @@ import numpy as np
 from rich.console import Console
 
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
-from robot_il.deploy.loop import SafeController, deploy_episode
+from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
 from robot_il.envs.insertion import PegInsertionEnv, flatten_observation
 from robot_il.hal.base import Observation
-from robot_il.safety import SafetyFilter, default_peg_limits, load_limits
+from robot_il.safety import SafetyFilter, SafetyLimits, default_peg_limits, load_limits
 
 console = Console(stderr=True)
 
@@ -45,6 +45,76 @@ class KeyboardEStop(threading.Thread):
                 console.print("e-stop released")
 
 
+@dataclass
+class DeploySession:
+    """A backend opened for deployment: its env (task, layout, log description) and the safety chain."""
+
+    env: PegInsertionEnv
+    limits: SafetyLimits
+    safety: SafetyFilter
+    controller: SafeController
+    kinematics: Any
+
+    @property
+    def robot(self):
+        return self.env.backend.robot
+
+    @property
+    def task(self):
+        return self.env.task
+
+    def observation_vector(self, obs: Observation) -> np.ndarray:
+        return flatten_observation(obs, self.env.include_efforts)
+
+    def resets_itself(self) -> bool:
+        """Whether the backend can put the cell back by itself (the simulator, or a bridge's reset service);
+        on hardware without one, every motion home goes through the filter."""
+        return bool(getattr(self.robot.cfg, "reset_service", "sim"))
+
+    def reset_cell(self, seed: int) -> None:
+        """Home (through the filter where the backend cannot reset itself), then a new socket pose."""
+        if not self.resets_itself():
+            self.controller.return_home(self.robot.spec.home_joint_positions)
+        self.robot.reset()  # home first, so the socket never moves with the peg in it
+        self.task.randomize(self.env.backend.pan_tilt, np.random.default_rng(seed))
+
+
+def open_session(
+    backend: str = "sim:peg",
+    rate: float = 20.0,
+    limits_path: Path | None = None,
+    backend_config: Path | str | None = None,
+) -> DeploySession:
+    from robot_il.sim.kinematics import CellKinematics
+
+    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args
+    spec = env.backend.robot.spec
+    limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
+    kinematics = CellKinematics(env.task.cfg)
+    safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
+    return DeploySession(env, limits, safety, SafeController(env.backend.robot, safety), kinematics)
+
+
+def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult, attrs: dict[str, Any]) -> str:
+    """One deploy episode into the HDF5 log: sent commands as actions, what was asked, and why it differed."""
+    buffer = EpisodeBuffer(states=result.observations, actions=list(result.commands))
+    return writer.write_episode(
+        buffer,
+        terminated=result.end_reason in ("success", "left_workspace"),
+        attrs={
+            **attrs,
+            "success": result.success,
+            "end_reason": result.end_reason,
+            "interventions": json.dumps(dict(result.interventions)),
+            "limits": json.dumps(asdict(session.limits)),
+        },
+        extras={
+            "requested_actions": np.array(result.requested),
+            "interventions": np.array([",".join(r) for r in result.step_reasons], dtype="S"),
+        },
+    )
+
+
 def deploy(
     policy_path: Path | str,
     backend: str = "sim:peg",
@@ -61,21 +131,16 @@ def deploy(
     import torch
 
     from robot_il.policies import CheckpointPolicy
-    from robot_il.sim.kinematics import CellKinematics
 
     torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
-    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args
-    robot, spec, task = env.backend.robot, env.backend.robot.spec, env.task
-    limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
-    kinematics = CellKinematics(task.cfg)
-    safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
-    controller = SafeController(robot, safety)
+    session = open_session(backend, rate, limits_path, backend_config)
+    env, safety, controller = session.env, session.safety, session.controller
     runner = CheckpointPolicy(policy_path)
     runner.check_env(env)
 
     def policy(obs: Observation) -> np.ndarray:
-        return runner(obs, flatten_observation(obs, env.include_efforts))
+        return runner(obs, session.observation_vector(obs))
 
     writer = DemoWriter(log_path, env.env_args()) if log_path else None
     if estop_keys:
@@ -88,13 +153,9 @@ def deploy(
             break
         if safety.latched:  # a protective stop ends its episode; the cell is reset before the next one
             console.print(f"releasing the protective stop of the last episode ({safety.latched}) after reset")
-        if safety.latched:
             safety.reset()
-        if not getattr(robot.cfg, "reset_service", "sim"):  # hardware: home through the filter
-            controller.return_home(np.asarray(robot.cfg.home_joint_positions))
-        robot.reset()  # home first, so the socket never moves with the peg in it
-        task.randomize(env.backend.pan_tilt, np.random.default_rng(seed + i))
-        result = deploy_episode(controller, policy, task, max_steps=max_steps, realtime=realtime)
+        session.reset_cell(seed + i)
+        result = deploy_episode(controller, policy, session.task, max_steps=max_steps, realtime=realtime)
         summary = {
             "episode": i,
             "seed": seed + i,
@@ -110,24 +171,7 @@ def deploy(
             f"{result.steps} steps; interventions {dict(result.interventions)}"
         )
         if writer is not None:
-            buffer = EpisodeBuffer(states=result.observations, actions=list(result.commands))
-            writer.write_episode(
-                buffer,
-                terminated=result.end_reason in ("success", "left_workspace"),
-                attrs={
-                    "source": "deploy",
-                    "policy": str(policy_path),
-                    "seed": seed + i,
-                    "success": result.success,
-                    "end_reason": result.end_reason,
-                    "interventions": json.dumps(dict(result.interventions)),
-                    "limits": json.dumps(asdict(limits)),
-                },
-                extras={
-                    "requested_actions": np.array(result.requested),
-                    "interventions": np.array([",".join(r) for r in result.step_reasons], dtype="S"),
-                },
-            )
+            log_episode(writer, session, result, {"source": "deploy", "policy": str(policy_path), "seed": seed + i})
     env.close()
     return summaries
 

@@ -41,6 +41,8 @@ class RobotSpec:
     """Upper bound of each joint-velocity command, rad/s."""
     control_rate_hz: float
     action_unit: str = "rad/s"
+    home_joint_positions: np.ndarray | None = None
+    """The home pose, rad: where ``reset`` brings the arm and where safe reset motions go."""
 
     @property
     def num_joints(self) -> int:

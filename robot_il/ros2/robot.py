@@ -135,6 +135,7 @@ class Ros2Robot(Robot):
             action_low=-v,
             action_high=v,
             control_rate_hz=cfg.control_rate_hz,
+            home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
         )
         self.link: _Ros2Link | None = None
         self._kinematics = None

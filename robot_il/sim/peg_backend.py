@@ -55,6 +55,7 @@ class SimPegRobot(Robot):
             action_low=-np.asarray(cfg.max_joint_velocity, dtype=np.float64),
             action_high=np.asarray(cfg.max_joint_velocity, dtype=np.float64),
             control_rate_hz=cfg.control_rate_hz,
+            home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
         )
 
     @property
