@@ -161,3 +161,107 @@ def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, via: s
             operator.destroy_node()
             context.try_shutdown()
     assert stop_time < 0.3, f"arm at rest {stop_time * 1000:.0f} ms after the e-stop"
+
+
+class _Operator:
+    """A second ROS node: injects faults into the bridge and watches the simulated arm's true speed."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import String
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("fault_injector", context=self.context)
+        self.speeds: list[tuple[float, float]] = []
+        self.faults = self.node.create_publisher(String, "/sim_bridge/fault", 10)
+        self.node.create_subscription(
+            JointState,
+            "/sim_bridge/ground_truth/joint_states",
+            lambda m: self.speeds.append((time.monotonic(), float(np.abs(m.velocity).max()))),
+            10,
+        )
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 5
+        while self.faults.get_subscription_count() == 0 or not self.speeds:
+            assert time.monotonic() < deadline, "the bridge's fault topic or ground truth was never discovered"
+            time.sleep(0.01)
+
+    def inject(self, fault: str) -> float:
+        from std_msgs.msg import String
+
+        self.faults.publish(String(data=fault))
+        return time.monotonic()
+
+    def at_rest_after(self, t0: float) -> float:
+        """Seconds from ``t0`` until the arm's true speed fell below 0.01 rad/s for good."""
+        after = [(t, v) for t, v in self.speeds if t >= t0]
+        moving = [t for t, v in after if v >= 0.01]
+        return (moving[-1] if moving else t0) - t0 if after and after[-1][1] < 0.01 else float("inf")
+
+    def close(self) -> None:
+        self.inject("clear")
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+@pytest.mark.parametrize("fault", ["freeze_joint_states", "wrench_spike", "nan", "raises"])
+def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault: str) -> None:
+    """Fault injection through the real ROS 2 path, the deploy loop in real time at 20 Hz."""
+    from robot_il.deploy import SafeController, deploy_episode
+    from robot_il.safety import SafetyFilter, default_peg_limits
+    from robot_il.sim.kinematics import CellKinematics
+    from robot_il.tasks import PegInsertionTask
+
+    fault_step, moving = 10, np.array([0.3, 0.0, 0.0, 0.0, 0.0, 0.0])
+    kin = CellKinematics()
+    backend = make_backend("ros2", str(CONFIG))
+    operator = _Operator()
+    injected: list[float] = []
+    try:
+        with backend:
+            robot = backend.robot
+            robot.reset()  # the bridge's reset also clears faults left by an earlier test
+            safety = SafetyFilter(
+                default_peg_limits(robot.spec.joint_names),
+                robot.spec.control_period,
+                lambda q: (kin.tip(q)[0], kin.tip(q)[2][:3]),
+            )
+            calls = iter(range(10**6))
+
+            def policy(obs) -> np.ndarray:
+                k = next(calls)
+                if k == fault_step:
+                    injected.append(
+                        operator.inject(fault) if fault in ("freeze_joint_states", "wrench_spike") else time.monotonic()
+                    )
+                if k >= fault_step and fault == "nan":
+                    return np.full(6, np.nan)
+                if k >= fault_step and fault == "raises":
+                    raise RuntimeError("policy crashed")
+                return moving
+
+            result = deploy_episode(
+                SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24, realtime=True
+            )
+            time.sleep(0.5)
+    finally:
+        operator.close()
+    commands = np.array(result.commands)
+    assert np.any(commands[fault_step - 1]), "the arm was not moving before the fault"
+    zero = [k for k in range(fault_step, len(commands)) if not np.any(commands[k])]
+    # A bridge fault reaches the loop over DDS after the command of its own period is out; stale states
+    # count as stale one period after the last fresh one: so zero comes at most two commands later.
+    assert zero and zero[0] <= fault_step + 2, f"first zero command at step {zero[:1]}, fault at {fault_step}"
+    assert all(not np.any(c) for c in commands[zero[0] :]), "motion resumed after the stop"
+    stop_time = operator.at_rest_after(injected[0])
+    print(f"ros2 fault {fault}: zero command {zero[0] - fault_step} period(s) after, at rest {stop_time * 1e3:.0f} ms")
+    assert stop_time < 0.3, f"{fault}: arm at rest {stop_time * 1000:.0f} ms after the fault"

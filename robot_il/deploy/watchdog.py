@@ -63,14 +63,24 @@ def _match_torch_threads(n: int | None) -> None:
 
 
 class StaleObservationMonitor:
-    """Flags observations whose timestamp has not advanced for longer than ``max_age`` (loop time, s)."""
+    """Flags an observation whose timestamp has not advanced over ``periods`` consecutive control periods.
 
-    def __init__(self, max_age: float) -> None:
-        self.max_age = max_age
+    Counted in periods, not measured in loop time: a state stream faster than the
+    control rate advances every period, so the first period that sees no newer
+    state than the one before is already a full period without data, and loop
+    jitter cannot add another period before the stop.
+    """
+
+    def __init__(self, periods: int = 1) -> None:
+        if periods < 1:
+            raise ValueError("periods must be at least 1")
+        self.periods = periods
         self._last_stamp: float | None = None
-        self._fresh_at = 0.0
+        self._unchanged = 0
 
-    def stale(self, obs: Observation, now: float) -> bool:
+    def stale(self, obs: Observation) -> bool:
         if obs.timestamp != self._last_stamp:
-            self._last_stamp, self._fresh_at = obs.timestamp, now
-        return now - self._fresh_at > self.max_age
+            self._last_stamp, self._unchanged = obs.timestamp, 0
+        else:
+            self._unchanged += 1
+        return self._unchanged >= self.periods

@@ -12,6 +12,15 @@ Steps the simulation in real time and speaks the topics a real cell has:
 * ``/sim_bridge/reset`` (std_srvs/Trigger): arm at home, at rest (what a person does
   between episodes on hardware).
 
+For fault injection (tests, the safety benchmark) it also has:
+
+* ``/sim_bridge/fault`` (std_msgs/String): ``freeze_joint_states`` stops
+  publishing ``/joint_states`` (a dead driver; the arm keeps obeying its last
+  command), ``wrench_spike`` makes the sensor read 500 N, ``clear`` (or a reset)
+  ends both;
+* ``/sim_bridge/ground_truth/joint_states``: the simulated arm's true state,
+  published even while ``/joint_states`` is frozen, so a test can see the arm stop.
+
 With ``guide:=expert`` the bridge plays a person teaching kinesthetically: after
 each reset (and ``guide_delay`` seconds) the scripted expert's hand moves the arm
 into the socket, and velocity commands are ignored, as an arm in gravity
@@ -31,6 +40,7 @@ from robot_il.sim.config import PegConfig
 from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
 
 WRENCH_TOPIC = "/force_torque_sensor_broadcaster/wrench"
+FAULTS = {"freeze_joint_states", "wrench_spike"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from geometry_msgs.msg import WrenchStamped
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
+    from std_msgs.msg import Float64MultiArray, String
     from std_srvs.srv import Trigger
 
     rclpy.init(args=argv if argv is not None else sys.argv)
@@ -65,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
 
     joint_pub = node.create_publisher(JointState, "/joint_states", 10)
+    truth_pub = node.create_publisher(JointState, "/sim_bridge/ground_truth/joint_states", 10)
+    faults: set[str] = set()
     ptu_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
     wrench_pub = node.create_publisher(WrenchStamped, WRENCH_TOPIC, 10)
 
@@ -82,9 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyError, ValueError) as err:
             node.get_logger().error(f"ignored pan-tilt command {msg.name} {list(msg.position)}: {err}")
 
+    def on_fault(msg: String) -> None:
+        if msg.data == "clear":
+            faults.clear()
+        elif msg.data in FAULTS:
+            faults.add(msg.data)
+        else:
+            node.get_logger().error(f"unknown fault {msg.data!r}; use one of {sorted(FAULTS)} or 'clear'")
+            return
+        node.get_logger().warning(f"fault injection: {msg.data} (active: {sorted(faults) or 'none'})")
+
     def on_reset(_request, response):
         nonlocal command, guide_from
         command = np.zeros(len(names))
+        faults.clear()
         robot.reset()
         guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
         response.success, response.message = True, "arm at home, at rest"
@@ -105,11 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             effort=obs.joint_efforts.tolist(),
         )
         js.header.stamp = stamp
-        joint_pub.publish(js)
+        truth_pub.publish(js)
+        if "freeze_joint_states" not in faults:
+            joint_pub.publish(js)
         pt = JointState(name=["ptu_pan", "ptu_tilt"], position=obs.pan_tilt.tolist())
         pt.header.stamp = stamp
         ptu_pub.publish(pt)
-        w = robot.wrench()
+        w = np.array([500.0, 0, 0, 0, 0, 0]) if "wrench_spike" in faults else robot.wrench()
         ws = WrenchStamped()
         ws.header.stamp, ws.header.frame_id = stamp, "base_link"
         ws.wrench.force.x, ws.wrench.force.y, ws.wrench.force.z = (float(x) for x in w[:3])
@@ -119,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     node.create_subscription(Float64MultiArray, f"/{controller}/commands", on_command, 10)
     node.create_subscription(JointState, "/pan_tilt/command", on_pan_tilt, 10)
     node.create_service(Trigger, "/sim_bridge/reset", on_reset)
+    node.create_subscription(String, "/sim_bridge/fault", on_fault, 10)
     node.create_timer(1.0 / rate, tick)
     node.get_logger().info(f"sim bridge up: {rate} Hz, commands on /{controller}/commands")
     try:
