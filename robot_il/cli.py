@@ -117,6 +117,26 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_gail(args: argparse.Namespace) -> int:
+    from robot_il.algos.gail import PRESETS, train_gail_from_file
+
+    pairs = (
+        ("num_envs", args.envs),
+        ("total_steps", args.steps),
+        ("disc_input", args.disc_input),
+        ("reward", args.reward),
+        ("seed", args.seed),
+    )
+    overrides = {k: v for k, v in pairs if v is not None}
+    summary = train_gail_from_file(args.demos, args.out, PRESETS[args.preset], args.state_only, overrides)
+    c = summary["counters"]
+    print(
+        f"GAIL (D on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
+        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
 def cmd_train_gpril(args: argparse.Namespace) -> int:
     from robot_il.algos.gpril import PRESETS, train_gpril_from_file
 
@@ -269,6 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--actors", type=int, help="actor processes (0: roll out in the learner's process)")
     gp.add_argument("--seed", type=int)
     gp.set_defaults(func=cmd_train_gpril)
+
+    ga = tsub.add_parser("gail", help="GAIL baseline: PPO generator against a discriminator, N env processes")
+    ga.add_argument("--demos", type=Path, required=True)
+    ga.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
+    ga.add_argument("--state-only", action="store_true", help="ignore demonstrated actions: D on (s, s') or s")
+    ga.add_argument("--preset", choices=["fast", "peg_sim", "clip_sim"], default="fast")
+    ga.add_argument("--envs", type=int, help="environment processes (paper: 16)")
+    ga.add_argument("--steps", type=int, help="environment steps to train for, all envs together")
+    ga.add_argument("--disc-input", choices=["auto", "sa", "ss", "s"], help="what D sees (default: auto)")
+    ga.add_argument("--reward", choices=["gail", "logit"], help="-log(1 - D), or the lower-variance logit")
+    ga.add_argument("--seed", type=int)
+    ga.set_defaults(func=cmd_train_gail)
 
     ev = sub.add_parser("eval", help="success rate of a trained policy")
     _add_env_args(ev)

@@ -1,0 +1,644 @@
+"""GAIL: generative adversarial imitation, the baseline GPRIL is compared with (Ho & Ermon 2016).
+
+A discriminator D (hidden layers (150, 100)) learns by binary cross-entropy to
+tell demonstrated transitions (label 1) from the generator's (label 0); the
+generator is trained by PPO (stable-baselines3) on the gymnasium env with the
+reward ``-log(1 - D)`` (or the lower-variance logit ``log D - log(1 - D)``,
+``reward="logit"``), rolled out in N environment processes.
+
+What D sees (``disc_input``):
+
+* ``"sa"``: (s, a), demos with actions (the paper's GAIL);
+* ``"ss"``: (s, s'), states only, dense (GAIfO-style);
+* ``"s"``: the state reached, s'. Sparse demos (every 10th state, final state
+  only) have no consecutive pairs, so D compares state occupancy: with final
+  states only it learns what a finished insertion looks like.
+
+``"auto"`` picks the first that the demos support.
+
+Settings from the GPRIL paper's GAIL baseline: bootstrapping regardless of
+termination (every reward is positive, so ending an episode would be a loss
+of future reward, biasing the policy towards long episodes in a task that ends
+on success; here every episode end is handed to PPO as a time-limit
+truncation, so it bootstraps from the critic), entropy regularisation,
+observation normalisation from the demos (inside the policy, critic and D),
+and an optional BC warm start of the actor. The actor is the project's
+:class:`GaussianPolicy` (same network as BC and GPRIL), so a GAIL run's
+``policy.pt`` evaluates and deploys like any other. Deviation: PPO with a KL
+early stop at 0.01 replaces TRPO with a KL step of 0.01, and actor and critic
+share one Adam learning rate.
+
+Checkpoints (every ``eval_every`` rollouts) hold actor, critic, optimiser,
+discriminator and its optimiser, counters, the learning curve and RNG states;
+``torch.load(..., weights_only=True)`` reads them, and a killed run resumes
+from its last one (the rollout in progress is collected again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvWrapper
+from torch import nn
+from tqdm import tqdm
+
+from robot_il.algos.actors import EnvFactory, run_episode
+from robot_il.checkpoint import POLICY_FILE, save_atomic, save_policy
+from robot_il.errors import ConfigError
+from robot_il.nn.policy import GaussianPolicy, Normalizer, mlp
+
+CHECKPOINT_FILE = "checkpoint.pt"
+DISC_INPUTS = ("auto", "sa", "ss", "s")
+REWARDS = ("gail", "logit")
+
+
+@dataclass(frozen=True)
+class GAILConfig:
+    num_envs: int = 16
+    """Environment processes rolling out the generator (paper: 16)."""
+    n_steps: int = 256
+    """Steps per environment per rollout; a PPO batch is num_envs x n_steps (paper: 16 x 256)."""
+    total_steps: int = 10_000_000
+    """Environment steps to train for, all environments together."""
+    gamma: float = 0.995
+    """Discount (paper: 0.995)."""
+    gae_lambda: float = 0.97
+    policy_hidden: tuple[int, ...] = (300, 200)
+    """Actor hidden layers (paper: 300, 200)."""
+    critic_hidden: tuple[int, ...] = (300, 200)
+    """Critic hidden layers (paper: 300, 200)."""
+    sigma_min: float = 0.01
+    sigma_max: float = 0.1
+    """Bounds of the actor's σ, rad/s (as BC and GPRIL)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate of actor and critic."""
+    ppo_epochs: int = 10
+    minibatch_size: int = 256
+    clip_range: float = 0.2
+    target_kl: float | None = 0.01
+    """PPO stops an update's epochs once the KL to the rollout policy passes this (the paper's TRPO step: 0.01)."""
+    ent_coef: float = 1e-3
+    """Entropy regularisation."""
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    disc_hidden: tuple[int, ...] = (150, 100)
+    """Discriminator hidden layers (paper: 150, 100)."""
+    disc_lr: float = 1e-4
+    """Discriminator Adam learning rate (paper: 1e-4)."""
+    disc_epochs: int = 1
+    """Passes of the discriminator over each rollout's transitions."""
+    disc_batch_size: int = 256
+    disc_input: str = "auto"
+    """What D sees: 'sa', 'ss' (state-only, dense), 's' (sparse), or 'auto'."""
+    reward: str = "gail"
+    """'gail': -log(1 - D); 'logit': log D - log(1 - D), lower variance, signed."""
+    bc_warm_start_steps: int = 0
+    """Steps of BC on the demonstrated pairs before GAIL (needs actions)."""
+    bc_lr: float = 1e-3
+    eval_every: int = 5
+    """Rollouts between evaluations of the deterministic policy (and checkpoints)."""
+    eval_episodes: int = 20
+    eval_seed: int = 10_000
+    seed: int = 0
+    vec_env: str = "subproc"
+    """'subproc' (one process per env) or 'dummy' (all in the learner's process)."""
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.disc_input not in DISC_INPUTS:
+            raise ConfigError("disc_input", f"must be one of {DISC_INPUTS}, got {self.disc_input!r}")
+        if self.reward not in REWARDS:
+            raise ConfigError("reward", f"must be one of {REWARDS}, got {self.reward!r}")
+        if self.vec_env not in ("subproc", "dummy"):
+            raise ConfigError("vec_env", f"must be 'subproc' or 'dummy', got {self.vec_env!r}")
+        for name in ("num_envs", "n_steps", "total_steps", "minibatch_size", "eval_every", "disc_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.gamma < 1.0:
+            raise ConfigError("gamma", f"must be in (0, 1), got {self.gamma}")
+
+
+PRESETS: dict[str, GAILConfig] = {
+    # The GPRIL paper's GAIL baseline on the simulated tasks (appendix B).
+    "peg_sim": GAILConfig(),
+    "clip_sim": GAILConfig(),
+    # This 2-core machine: two env processes, bigger rollouts per env, a BC start.
+    "fast": GAILConfig(num_envs=2, n_steps=1024, total_steps=300_000, eval_every=4, bc_warm_start_steps=2000),
+}
+
+
+# Demonstrations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class GAILDemos:
+    """What GAIL needs from demos: per demo, its states (in order) and, when known, its actions."""
+
+    states: list[np.ndarray]
+    """Per demo, (T_i, obs_dim) states, any sparsity."""
+    actions: list[np.ndarray] | None
+    """Per demo, (T_i - 1, act_dim) actions, or None (state-only)."""
+    dense: bool
+    """Consecutive states are consecutive time steps in every demo."""
+    action_low: np.ndarray
+    action_high: np.ndarray
+
+    @classmethod
+    def from_file(cls, path: str | Path, state_only: bool = False) -> tuple[GAILDemos, dict[str, Any]]:
+        from robot_il.data import load_demos
+        from robot_il.data.arrays import flat_obs
+
+        demos = load_demos(path)
+        layout = demos.env_args["obs_layout"]
+        states, actions, dense = [], [], True
+        for d in demos.demos:
+            obs, index = d.states()
+            states.append(flat_obs(obs, layout).astype(np.float32))
+            dense &= len(index) > 1 and bool(np.all(np.diff(index) == 1))
+            if not d.state_only:
+                actions.append(np.asarray(d.actions, dtype=np.float32))
+        use_actions = not state_only and not demos.state_only and dense and len(actions) == len(states)
+        env_args = demos.env_args
+        return (
+            cls(
+                states=states,
+                actions=actions if use_actions else None,
+                dense=dense,
+                action_low=np.asarray(env_args["action_low"], dtype=np.float32),
+                action_high=np.asarray(env_args["action_high"], dtype=np.float32),
+            ),
+            env_args,
+        )
+
+    def disc_input(self, requested: str) -> str:
+        if requested == "auto":
+            return "sa" if self.actions is not None else ("ss" if self.dense else "s")
+        if requested == "sa" and self.actions is None:
+            raise ConfigError("disc_input", "'sa' needs demos with actions; use --state-only ('ss' or 's')")
+        if requested == "ss" and not self.dense:
+            raise ConfigError("disc_input", "'ss' needs dense demos; sparse demos only support 's'")
+        return requested
+
+    def transitions(self, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(s, a, s') rows of the demos for D; a is empty for state-only kinds."""
+        if kind == "s":
+            s = np.concatenate(self.states)
+            return s, np.zeros((len(s), 0), np.float32), s
+        s = np.concatenate([x[:-1] for x in self.states])
+        s_next = np.concatenate([x[1:] for x in self.states])
+        a = np.concatenate(self.actions) if kind == "sa" else np.zeros((len(s), 0), np.float32)
+        return s, a, s_next
+
+
+# Discriminator -----------------------------------------------------------------------------------
+
+
+class Discriminator(nn.Module):
+    """D(x) = σ(f(x)) = the probability that x is demonstrated; x built from (s, a, s') by ``kind``."""
+
+    def __init__(
+        self,
+        kind: str,
+        obs_dim: int,
+        act_dim: int,
+        state_norm: Normalizer,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        hidden: tuple[int, ...] = (150, 100),
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        in_dim = {"sa": obs_dim + act_dim, "ss": 2 * obs_dim, "s": obs_dim}[kind]
+        self.net = mlp([in_dim, *hidden, 1])
+        self.state_norm = state_norm
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("action_center", (high + low) / 2)
+        self.register_buffer("action_half_range", (high - low) / 2)
+
+    def features(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
+        if self.kind == "sa":
+            return torch.cat([self.state_norm(s), (a - self.action_center) / self.action_half_range], dim=-1)
+        if self.kind == "ss":
+            return torch.cat([self.state_norm(s), self.state_norm(s_next)], dim=-1)
+        return self.state_norm(s_next)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+    def forward(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.features(s, a, s_next))
+
+    @torch.no_grad()
+    def reward(self, s: np.ndarray, a: np.ndarray, s_next: np.ndarray, kind: str = "gail") -> np.ndarray:
+        """-log(1 - D) = softplus(logit) (``gail``), or log D - log(1 - D) = logit (``logit``)."""
+        t = [torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in (s, a, s_next)]
+        logit = self(*t)
+        r = nn.functional.softplus(logit) if kind == "gail" else logit
+        return r.numpy().astype(np.float32)
+
+
+def discriminator_step(
+    disc: Discriminator, opt: torch.optim.Optimizer, expert: torch.Tensor, generated: torch.Tensor
+) -> dict[str, float]:
+    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
+    logits_e, logits_g = disc.logits(expert), disc.logits(generated)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    loss = bce(logits_e, torch.ones_like(logits_e)) + bce(logits_g, torch.zeros_like(logits_g))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        accuracy = 0.5 * ((logits_e > 0).float().mean() + (logits_g < 0).float().mean())
+    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item()}
+
+
+# The generator: PPO with the project's Gaussian policy as its actor ---------------------------------
+
+
+class GaussianActorCritic(ActorCriticPolicy):
+    """SB3's actor-critic interface over :class:`GaussianPolicy` and an MLP critic on normalised states."""
+
+    def __init__(self, observation_space, action_space, lr_schedule, net_spec=None, critic_hidden=(300, 200), **kw):
+        self._net_spec, self._critic_hidden = dict(net_spec), tuple(critic_hidden)
+        kw["ortho_init"] = False
+        super().__init__(observation_space, action_space, lr_schedule, **kw)
+
+    def _build(self, lr_schedule) -> None:
+        spec = self._net_spec
+        self.actor = GaussianPolicy(
+            spec["obs_dim"],
+            spec["act_dim"],
+            spec["action_low"],
+            spec["action_high"],
+            normalizer=Normalizer(spec["obs_mean"], spec["obs_std"]),
+            hidden=spec["hidden"],
+            sigma_min=spec["sigma_min"],
+            sigma_max=spec["sigma_max"],
+        )
+        self.critic = mlp([spec["obs_dim"], *self._critic_hidden, 1])
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _values(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.actor.normalizer(obs.float()))
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False):
+        obs = obs.float()
+        dist = self.actor.distribution(obs)
+        actions = dist.mean if deterministic else dist.sample()
+        return actions, self._values(obs), dist.log_prob(actions)
+
+    def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor):
+        obs = obs.float()
+        dist = self.actor.distribution(obs)
+        return self._values(obs), dist.log_prob(actions), dist.entropy()
+
+    def predict_values(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._values(obs)
+
+    def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        dist = self.actor.distribution(observation.float())
+        return dist.mean if deterministic else dist.sample()
+
+
+class BootstrapAlways(gymnasium.Wrapper):
+    """Every episode end becomes a truncation, so PPO bootstraps from the critic there (``info['terminated']``
+    keeps the truth)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["terminated"] = terminated
+        return obs, reward, False, terminated or truncated, info
+
+
+def _make_env(factory: EnvFactory):
+    return BootstrapAlways(factory.make())
+
+
+class DiscriminatorReward(VecEnvWrapper):
+    """Replaces the env's reward with the discriminator's and keeps the transitions D trains on."""
+
+    def __init__(self, venv, trainer: GAIL) -> None:
+        super().__init__(venv)
+        self.trainer = trainer
+        self._obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+        self.buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def reset(self):
+        self._obs = self.venv.reset()
+        return self._obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, _, dones, infos = self.venv.step_wait()
+        s_next = np.array(obs, copy=True)
+        for i, done in enumerate(dones):
+            if done:
+                s_next[i] = infos[i]["terminal_observation"]
+                self.trainer.episode_finished(bool(infos[i].get("is_success", False)))
+        rewards = self.trainer.disc.reward(self._obs, self._actions, s_next, self.trainer.cfg.reward)
+        self.buffer.append((self._obs.astype(np.float32), self._actions.astype(np.float32), s_next))
+        self._obs = obs
+        return obs, rewards, dones, infos
+
+
+# The trainer ------------------------------------------------------------------------------------
+
+
+class GAIL:
+    def __init__(self, cfg: GAILConfig, demos: GAILDemos, factory: EnvFactory, env_args: dict[str, Any]) -> None:
+        self.cfg, self.demos, self.factory, self.env_args = cfg, demos, factory, env_args
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        self.kind = demos.disc_input(cfg.disc_input)
+        states = np.concatenate(demos.states)
+        obs_dim, act_dim = states.shape[1], len(demos.action_low)
+        norm = Normalizer.fit(states)
+        self.net_spec = {
+            "obs_dim": obs_dim,
+            "act_dim": act_dim,
+            "action_low": demos.action_low,
+            "action_high": demos.action_high,
+            "hidden": cfg.policy_hidden,
+            "sigma_min": cfg.sigma_min,
+            "sigma_max": cfg.sigma_max,
+        }
+        self.disc = Discriminator(
+            self.kind,
+            obs_dim,
+            act_dim,
+            Normalizer(norm.mean, norm.std),
+            demos.action_low,
+            demos.action_high,
+            cfg.disc_hidden,
+        )
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
+        with torch.no_grad():
+            self.expert_features = self.disc.features(*(torch.as_tensor(x) for x in demos.transitions(self.kind)))
+
+        make = functools.partial(_make_env, factory)
+        vec = SubprocVecEnv if cfg.vec_env == "subproc" and cfg.num_envs > 1 else DummyVecEnv
+        self.venv = DiscriminatorReward(vec([make] * cfg.num_envs), self)
+        self.model = PPO(
+            GaussianActorCritic,
+            self.venv,
+            learning_rate=cfg.learning_rate,
+            n_steps=cfg.n_steps,
+            batch_size=cfg.minibatch_size,
+            n_epochs=cfg.ppo_epochs,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            clip_range=cfg.clip_range,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.max_grad_norm,
+            target_kl=cfg.target_kl,
+            seed=cfg.seed,
+            device="cpu",
+            policy_kwargs={
+                "net_spec": {**self.net_spec, "obs_mean": norm.mean, "obs_std": norm.std},
+                "critic_hidden": cfg.critic_hidden,
+            },
+        )
+        self.rng = np.random.default_rng(cfg.seed)
+        self.counters = {"rollouts": 0, "episodes": 0, "env_steps": 0, "successes": 0, "wall_s": 0.0, "disc_steps": 0}
+        self.recent: list[bool] = []
+        self.curve: list[dict[str, Any]] = []
+        self.eval_env = None
+
+    @property
+    def actor(self) -> GaussianPolicy:
+        return self.model.policy.actor
+
+    def episode_finished(self, success: bool) -> None:
+        self.counters["episodes"] += 1
+        self.counters["successes"] += int(success)
+        self.recent = [*self.recent, success][-50:]
+
+    def bc_warm_start(self) -> float | None:
+        """Fit the actor to the demonstrated pairs (maximum likelihood), before any GAIL update."""
+        if self.cfg.bc_warm_start_steps <= 0 or self.demos.actions is None:
+            return None
+        s = torch.as_tensor(np.concatenate([x[:-1] for x in self.demos.states]))
+        a = torch.as_tensor(np.concatenate(self.demos.actions))
+        opt = torch.optim.Adam(self.actor.parameters(), lr=self.cfg.bc_lr)
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        for _ in range(self.cfg.bc_warm_start_steps):
+            i = torch.randint(0, len(s), (min(256, len(s)),), generator=gen)
+            loss = -self.actor.log_prob(s[i], a[i]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return -loss.item()
+
+    def train_discriminator(self, buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+        s, a, s_next = (torch.as_tensor(np.concatenate([b[k] for b in buffer])) for k in range(3))
+        with torch.no_grad():
+            generated = self.disc.features(s, a, s_next)
+        b = self.cfg.disc_batch_size
+        stats: dict[str, float] = {}
+        for _ in range(self.cfg.disc_epochs):
+            order = torch.as_tensor(self.rng.permutation(len(generated)))
+            for start in range(0, len(order), b):
+                g = generated[order[start : start + b]]
+                e = self.expert_features[torch.as_tensor(self.rng.integers(0, len(self.expert_features), len(g)))]
+                stats = discriminator_step(self.disc, self.disc_opt, e, g)
+                self.counters["disc_steps"] += 1
+        return stats
+
+    def evaluate(self) -> float:
+        if self.eval_env is None:
+            self.eval_env = self.factory.make()
+        wins = 0
+        for k in range(self.cfg.eval_episodes):
+            _, _, success = run_episode(self.eval_env, self.actor, self.cfg.eval_seed + k, True, None)
+            wins += success
+        return wins / max(self.cfg.eval_episodes, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": json.dumps(_jsonable(self.cfg)),
+            "policy": self.model.policy.state_dict(),
+            "optimizer": self.model.policy.optimizer.state_dict(),
+            "disc": self.disc.state_dict(),
+            "disc_opt": self.disc_opt.state_dict(),
+            "num_timesteps": self.model.num_timesteps,
+            "n_updates": self.model._n_updates,
+            "counters": json.dumps(self.counters),
+            "recent": json.dumps(self.recent),
+            "curve": json.dumps(self.curve),
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"])
+        self.model.policy.optimizer.load_state_dict(state["optimizer"])
+        self.disc.load_state_dict(state["disc"])
+        self.disc_opt.load_state_dict(state["disc_opt"])
+        self.model.num_timesteps = int(state["num_timesteps"])
+        self.model._n_updates = int(state["n_updates"])
+        self.counters = json.loads(state["counters"])
+        self.recent = json.loads(state["recent"])
+        self.curve = json.loads(state["curve"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def close(self) -> None:
+        self.venv.close()
+        if self.eval_env is not None:
+            self.eval_env.close()
+
+
+def _jsonable(cfg: GAILConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+class GAILCallback(BaseCallback):
+    """Trains D after each rollout; evaluates and checkpoints between rollouts (after PPO's update)."""
+
+    def __init__(self, trainer: GAIL, save, bar) -> None:
+        super().__init__()
+        self.trainer, self.save, self.bar = trainer, save, bar
+        self.disc_stats: dict[str, float] = {}
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        t = self.trainer
+        if t.counters["rollouts"] and t.counters["rollouts"] % t.cfg.eval_every == 0:
+            self.save(self.disc_stats)
+
+    def _on_rollout_end(self) -> None:
+        t = self.trainer
+        self.disc_stats = t.train_discriminator(t.venv.buffer)
+        t.venv.buffer.clear()
+        t.counters["rollouts"] += 1
+        t.counters["env_steps"] = int(t.model.num_timesteps)
+        self.bar.update(t.cfg.n_steps * t.cfg.num_envs)
+        self.bar.set_postfix(
+            practice=f"{np.mean(t.recent):.2f}" if t.recent else "-",
+            eval=f"{t.curve[-1]['eval_success']:.2f}" if t.curve else "-",
+            D=f"{self.disc_stats.get('disc/accuracy', float('nan')):.2f}",
+        )
+
+
+def train_gail(
+    demos: GAILDemos,
+    env_args: dict[str, Any],
+    factory: EnvFactory,
+    out: str | Path,
+    cfg: GAILConfig,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or resume) GAIL into ``out``; returns the summary also written to ``train_log.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = GAIL(cfg, demos, factory, env_args)
+    ckpt = out / CHECKPOINT_FILE
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if json.loads(state["config"]) != _jsonable(cfg):
+            raise ConfigError("out", f"{out} holds a GAIL run with another config; pick a new --out or delete it")
+        trainer.load_state_dict(state)
+    t0 = time.perf_counter() - trainer.counters["wall_s"]
+
+    def save(stats: dict[str, float]) -> None:
+        trainer.counters["wall_s"] = time.perf_counter() - t0
+        trainer.counters["env_steps"] = int(trainer.model.num_timesteps)
+        trainer.curve.append({**_curve_point(trainer, trainer.evaluate()), **stats})
+        save_policy(out / POLICY_FILE, trainer.actor, algo="gail", config=_jsonable(cfg), env_args=env_args)
+        save_atomic(trainer.state_dict(), ckpt)
+        _write_curves(out, trainer)
+
+    bar = tqdm(
+        total=cfg.total_steps, initial=trainer.model.num_timesteps, desc="GAIL", unit="step", disable=not progress
+    )
+    try:
+        if not trainer.curve:
+            trainer.bc_warm_start()
+            save({})
+        remaining = cfg.total_steps - trainer.model.num_timesteps
+        if remaining > 0:
+            trainer.model.learn(remaining, callback=GAILCallback(trainer, save, bar), reset_num_timesteps=False)
+            if trainer.curve[-1]["env_steps"] != trainer.model.num_timesteps:
+                save({})
+    finally:
+        bar.close()
+        trainer.close()
+    return _write_curves(out, trainer)
+
+
+def train_gail_from_file(
+    demos_path: str | Path,
+    out: str | Path,
+    preset: GAILConfig,
+    state_only: bool = False,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The ``robot-il train gail`` entry: demos from an HDF5 file, rollouts in the env they were recorded in."""
+    demos, env_args = GAILDemos.from_file(demos_path, state_only=state_only)
+    cfg = dataclasses.replace(preset, **(overrides or {}))
+    factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
+    return train_gail(demos, env_args, factory, out, cfg, progress=progress)
+
+
+def _curve_point(trainer: GAIL, eval_success: float) -> dict[str, Any]:
+    c = trainer.counters
+    return {
+        "rollouts": c["rollouts"],
+        "episodes": c["episodes"],
+        "env_steps": int(trainer.model.num_timesteps),
+        "wall_s": c["wall_s"],
+        "eval_success": eval_success,
+        "practice_success": float(np.mean(trainer.recent)) if trainer.recent else 0.0,
+    }
+
+
+def _write_curves(out: Path, trainer: GAIL) -> dict[str, Any]:
+    summary = {
+        "algo": "gail",
+        "disc_input": trainer.kind,
+        "config": _jsonable(trainer.cfg),
+        "counters": trainer.counters,
+        "final_eval_success": trainer.curve[-1]["eval_success"] if trainer.curve else None,
+        "curve": trainer.curve,
+    }
+    (out / "train_log.json").write_text(json.dumps(summary, indent=2))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = trainer.curve
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, key, label in ((ax0, "env_steps", "environment steps"), (ax1, "wall_s", "wall-clock time (s)")):
+        ax.plot([p[key] for p in c], [p["eval_success"] for p in c], "o-", label="evaluation (deterministic)")
+        ax.plot([p[key] for p in c], [p["practice_success"] for p in c], ".--", alpha=0.6, label="rollouts (last 50)")
+        ax.set_xlabel(label)
+        ax.set_ylim(-0.02, 1.02)
+    ax0.set_ylabel("success rate")
+    ax0.legend(loc="best")
+    fig.suptitle(f"GAIL learning curve (D on {trainer.kind})")
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png", dpi=110)
+    plt.close(fig)
+    return summary

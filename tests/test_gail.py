@@ -1,0 +1,166 @@
+"""GAIL: the discriminator, learning the toy task, states-only and sparse inputs, the CLI, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+from helpers import sigkill_when
+
+import robot_il  # noqa: F401  (registers the envs)
+from robot_il.algos.actors import EnvFactory
+from robot_il.algos.gail import (
+    CHECKPOINT_FILE,
+    BootstrapAlways,
+    Discriminator,
+    GAILConfig,
+    GAILDemos,
+    discriminator_step,
+    train_gail,
+)
+from robot_il.checkpoint import load_policy
+from robot_il.cli import main as cli
+from robot_il.envs.toy import GOAL, STEP
+from robot_il.errors import ConfigError
+from robot_il.nn.policy import Normalizer
+
+DEMOS = Path(__file__).parents[1] / "demos" / "peg_25.h5"
+TOY_FACTORY = EnvFactory("robot_il/PointReach-v0")
+TOY = GAILConfig(
+    num_envs=4,
+    n_steps=128,
+    total_steps=40_000,
+    policy_hidden=(64, 64),
+    critic_hidden=(64, 64),
+    sigma_max=0.05,
+    learning_rate=1e-3,
+    disc_lr=1e-3,
+    gamma=0.99,
+    eval_every=5,
+    eval_episodes=20,
+    vec_env="dummy",
+    minibatch_size=128,
+    disc_batch_size=128,
+)
+
+
+def toy_expert_demos(n: int = 20, seed: int = 0) -> GAILDemos:
+    """Straight to the goal at full speed: the known answer of the reaching task."""
+    env = gymnasium.make("robot_il/PointReach-v0")
+    states, actions = [], []
+    for k in range(n):
+        obs, _ = env.reset(seed=seed + k)
+        s, a, done = [obs], [], False
+        while not done:
+            act = np.clip(GOAL - obs, -STEP, STEP).astype(np.float32)
+            obs, _, terminated, truncated, _ = env.step(act)
+            s.append(obs)
+            a.append(act)
+            done = terminated or truncated
+        states.append(np.array(s, np.float32))
+        actions.append(np.array(a, np.float32))
+    bound = np.full(2, STEP, np.float32)
+    return GAILDemos(states, actions, True, -bound, bound)
+
+
+def test_discriminator_separates_two_known_distributions() -> None:
+    """N(0, I) against N(1.5·1, I) in 3-D: the Bayes posterior is known; D must come close to it."""
+    torch.manual_seed(0)
+    dim, shift = 3, 1.5
+    disc = Discriminator("s", dim, 0, Normalizer(np.zeros(dim), np.ones(dim)), np.zeros(0), np.zeros(0), (150, 100))
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    for _ in range(1500):
+        expert, generated = torch.randn(256, dim) + shift, torch.randn(256, dim)
+        stats = discriminator_step(disc, opt, expert, generated)
+    x = torch.cat([torch.randn(2000, dim) + shift, torch.randn(2000, dim)])
+    labels = torch.cat([torch.ones(2000), torch.zeros(2000)])
+    with torch.no_grad():
+        d = torch.sigmoid(disc.logits(x))
+    bayes = torch.sigmoid(shift * x.sum(1) - dim * shift**2 / 2)  # p(expert | x) with equal priors
+    accuracy = ((d > 0.5).float() == labels).float().mean().item()
+    bayes_accuracy = ((bayes > 0.5).float() == labels).float().mean().item()
+    assert accuracy >= bayes_accuracy - 0.02, (accuracy, bayes_accuracy)
+    assert (d - bayes).abs().mean().item() < 0.05
+    assert stats["disc/accuracy"] > 0.8
+
+
+def test_rewards_are_positive_and_episode_ends_bootstrap() -> None:
+    disc = Discriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0))
+    x = np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32)
+    assert np.all(disc.reward(x, np.zeros((100, 0)), x, "gail") > 0)  # -log(1 - D) > 0 everywhere
+    env = BootstrapAlways(gymnasium.make("robot_il/PointReach-v0"))
+    obs, _ = env.reset(seed=0)
+    done = False
+    while not done:  # straight to the goal: the episode ends by success, a true termination
+        obs, _, terminated, truncated, info = env.step(np.clip(GOAL - obs, -STEP, STEP))
+        done = terminated or truncated
+    assert info["is_success"] and info["terminated"] and truncated and not terminated
+
+
+def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path) -> None:
+    summary = train_gail(toy_expert_demos(), {}, TOY_FACTORY, tmp_path / "run", TOY, progress=False)
+    curve = summary["curve"]
+    assert curve[0]["env_steps"] == 0 and curve[0]["eval_success"] <= 0.2, curve[0]
+    assert summary["final_eval_success"] >= 0.8, [(p["env_steps"], p["eval_success"]) for p in curve]
+    policy, _ = load_policy(tmp_path / "run")  # a GAIL policy is a project policy: eval and deploy take it
+    assert policy.obs_dim == 2
+
+
+def test_state_only_and_sparse_demos_choose_their_discriminator_input() -> None:
+    demos, _ = GAILDemos.from_file(DEMOS)
+    assert demos.disc_input("auto") == "sa"
+    states_only, _ = GAILDemos.from_file(DEMOS, state_only=True)
+    assert states_only.actions is None and states_only.disc_input("auto") == "ss"
+    with pytest.raises(ConfigError, match="disc_input"):
+        states_only.disc_input("sa")
+    s, a, s_next = states_only.transitions("ss")
+    assert a.shape[1] == 0 and len(s) == len(s_next) and np.all(s[1] == s_next[0])
+
+
+def test_train_gail_cli_on_sparse_peg_demos(tmp_path: Path) -> None:
+    """Final states only, two env processes, one short rollout each: D on states, a policy that evaluates."""
+    final = tmp_path / "final.h5"
+    assert cli(["demos", "sparsify", str(DEMOS), "--final-only", "-o", str(final)]) == 0
+    out = tmp_path / "gail"
+    assert cli(["train", "gail", "--demos", str(final), "--out", str(out), "--steps", "256", "--envs", "2"]) == 0
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["disc_input"] == "s" and log["counters"]["env_steps"] >= 256
+    assert cli(["eval", "--policy", str(out), "--episodes", "1"]) == 0
+
+
+def test_killed_gail_run_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import dataclasses, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_gail import TOY, TOY_FACTORY, toy_expert_demos\n"
+        "from robot_il.algos.gail import train_gail\n"
+        "if __name__ == '__main__':\n"
+        "    cfg = dataclasses.replace(TOY, total_steps=15_360, eval_every=2, eval_episodes=5)\n"
+        f"    train_gail(toy_expert_demos(), {{}}, TOY_FACTORY, {str(out)!r}, cfg, progress=False)\n"
+    )
+
+    def checkpointed_twice() -> bool:
+        try:
+            log = json.loads((out / "train_log.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return len(log["curve"]) >= 3
+
+    sigkill_when([sys.executable, str(script)], checkpointed_twice, timeout=240)
+    state = torch.load(out / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    killed_at = int(state["num_timesteps"])
+    assert 0 < killed_at < 15_360
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = json.loads((out / "train_log.json").read_text())
+    steps = [p["env_steps"] for p in log["curve"]]
+    assert steps == sorted(steps) and steps[-1] >= 15_360 and killed_at in steps  # continued, not restarted
+    assert log["counters"]["rollouts"] == 15_360 // (TOY.num_envs * TOY.n_steps)
