@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.algos.gail import PRESETS as GAIL_PRESETS
+from robot_il.algos.gail import train_gail_from_file
 from robot_il.algos.gpril import PRESETS, train_gpril_from_file
 from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
@@ -32,6 +34,9 @@ from robot_il.record.expert import record_expert
 from robot_il.stats import wilson_interval
 
 VARIANTS = ("full", "every10", "final", "states")
+GAIL_VARIANTS = tuple(f"gail_{v}" for v in VARIANTS)
+LEVEL = 0.9
+"""Success level (20 fixed evaluation episodes) for the environment-step comparison of GAIL and GPRIL."""
 TARGETS = {
     "gpril full: final success >= 0.9": ("full", ">=", 0.9),
     "gpril final-state-only >= 0.7": ("final", ">=", 0.7),
@@ -84,6 +89,54 @@ def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None
     record.write_text(json.dumps(entry, indent=1))
 
 
+def run_gail(variant: str, demos: Path, seed: int, args, results: Path) -> None:
+    record = results / f"gail_{variant}_seed{seed}.json"
+    if record.exists():
+        return
+    run = args.work / f"gail_{variant}_seed{seed}"
+    overrides = {"total_steps": args.gail_steps, "seed": seed, "eval_every": 10, "eval_episodes": 20}
+    summary = train_gail_from_file(
+        demos, run, GAIL_PRESETS["fast"], state_only=variant == "states", overrides=overrides
+    )
+    entry = {
+        "method": "gail",
+        "variant": variant,
+        "seed": seed,
+        "disc_input": summary["disc_input"],
+        "config": summary["config"],
+        "counters": summary["counters"],
+        "curve": summary["curve"],
+        "final": final_evaluation(run, args.episodes),
+    }
+    record.write_text(json.dumps(entry, indent=1))
+
+
+def steps_to_level(curve: list[dict], level: float = LEVEL) -> int | None:
+    """Environment steps at the first evaluation at or above ``level``; None if never reached."""
+    return next((p["env_steps"] for p in curve if p["eval_success"] >= level), None)
+
+
+def env_step_comparison(runs: list[dict]) -> dict:
+    """Environment steps GAIL needs to reach GPRIL's level (full demos), as a ratio or a lower bound."""
+    gpril = [r for r in runs if r["method"] == "gpril" and r["variant"] == "full"]
+    gail = [r for r in runs if r["method"] == "gail" and r["variant"] == "full"]
+    g_steps = [s for r in gpril if (s := steps_to_level(r["curve"])) is not None]
+    if not g_steps or not gail:
+        return {}
+    out = {"level": LEVEL, "gpril_full_steps_to_level": g_steps, "gpril_mean": float(np.mean(g_steps))}
+    a_steps = [steps_to_level(r["curve"]) for r in gail]
+    budgets = [r["counters"]["env_steps"] for r in gail]
+    out["gail_full_steps_to_level"] = a_steps
+    out["gail_budget"] = budgets
+    if all(s is not None for s in a_steps):
+        out["ratio"] = float(np.mean(a_steps)) / out["gpril_mean"]
+    else:  # not reached within the budget: the ratio is at least budget / GPRIL's steps
+        out["ratio_at_least"] = (
+            float(min(b for s, b in zip(a_steps, budgets, strict=True) if s is None)) / out["gpril_mean"]
+        )
+    return out
+
+
 def run_bc(demos: Path, seed: int, args, results: Path) -> None:
     record = results / f"bc_full_seed{seed}.json"
     if record.exists():
@@ -103,7 +156,7 @@ def run_bc(demos: Path, seed: int, args, results: Path) -> None:
 def aggregate(results: Path, out: Path, command: str) -> dict:
     runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
     table: dict[str, dict] = {}
-    for key in ["bc_full", *(f"gpril_{v}" for v in VARIANTS)]:
+    for key in ["bc_full", *(f"gpril_{v}" for v in VARIANTS), *GAIL_VARIANTS]:
         rs = [r for r in runs if f"{r['method']}_{r['variant']}" == key]
         if not rs:
             continue
@@ -143,6 +196,7 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         "final_eval": "100 episodes per run, seeds 20000..20099, deterministic policy",
         "results": table,
         "targets_met": checks,
+        "gail_vs_gpril_env_steps": env_step_comparison(runs),
     }
     (out / "peg_sample_efficiency.json").write_text(json.dumps(result, indent=2))
     _plot(runs, table, out / "peg_sample_efficiency.png")
@@ -156,16 +210,18 @@ def _plot(runs: list[dict], table: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     colours = {"full": "tab:blue", "every10": "tab:orange", "final": "tab:green", "states": "tab:purple"}
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for v in VARIANTS:
-        rs = [r for r in runs if r["method"] == "gpril" and r["variant"] == v]
-        for i, r in enumerate(rs):
-            c = r["curve"]
-            label = f"GPRIL {v} ({len(rs)} seeds)" if i == 0 else None
-            ax0.plot(
-                [p["episodes"] for p in c], [p["eval_success"] for p in c], color=colours[v], alpha=0.7, label=label
-            )
-            ax1.plot([p["wall_s"] / 60 for p in c], [p["eval_success"] for p in c], color=colours[v], alpha=0.7)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    for method, style in (("gpril", "-"), ("gail", ":")):
+        for v in VARIANTS:
+            rs = [r for r in runs if r["method"] == method and r["variant"] == v]
+            for i, r in enumerate(rs):
+                c = r["curve"]
+                label = f"{method.upper()} {v} ({len(rs)} seed{'s' * (len(rs) > 1)})" if i == 0 else None
+                x = [p["env_steps"] / 1e3 for p in c]
+                ax0.plot(x, [p["eval_success"] for p in c], style, color=colours[v], alpha=0.75, label=label)
+                ax1.plot(
+                    [p["wall_s"] / 60 for p in c], [p["eval_success"] for p in c], style, color=colours[v], alpha=0.75
+                )
     if "bc_full" in table:
         for ax in (ax0, ax1):
             ax.axhline(
@@ -174,12 +230,12 @@ def _plot(runs: list[dict], table: dict, path: Path) -> None:
                 ls="--",
                 label=f"BC, full demos ({table['bc_full']['mean_success']:.0%})" if ax is ax0 else None,
             )
-    ax0.set_xlabel("self-supervised episodes")
+    ax0.set_xlabel("environment steps (thousands)")
     ax1.set_xlabel("wall-clock minutes (2-core CPU)")
     ax0.set_ylabel("success (20 fixed episodes)")
     ax0.set_ylim(-0.02, 1.02)
     ax0.legend(loc="lower right", fontsize=8)
-    fig.suptitle("sim peg insertion from 25 demos: GPRIL (full, every 10th, final state, states only) vs BC")
+    fig.suptitle("sim peg insertion from 25 demos: GPRIL (solid) and GAIL (dotted) by demo kind, and BC")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -188,7 +244,9 @@ def _plot(runs: list[dict], table: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=[*VARIANTS, "bc"], choices=[*VARIANTS, "bc"])
+    choices = [*VARIANTS, "bc", *GAIL_VARIANTS]
+    parser.add_argument("--variants", nargs="+", default=choices, choices=choices)
+    parser.add_argument("--gail-steps", type=int, default=300_000, help="environment steps per GAIL run")
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
@@ -199,7 +257,7 @@ def main() -> None:
     results.mkdir(parents=True, exist_ok=True)
     command = (
         f"python benchmarks/peg_sample_efficiency.py --seeds {' '.join(map(str, args.seeds))} "
-        f"--iterations {args.iterations} --episodes {args.episodes}"
+        f"--iterations {args.iterations} --gail-steps {args.gail_steps} --episodes {args.episodes}"
     )
     if not args.aggregate_only:
         args.work.mkdir(parents=True, exist_ok=True)
@@ -208,6 +266,8 @@ def main() -> None:
             for variant in args.variants:
                 if variant == "bc":
                     run_bc(demos["full"], seed, args, results)
+                elif variant.startswith("gail_"):
+                    run_gail(variant.removeprefix("gail_"), demos[variant.removeprefix("gail_")], seed, args, results)
                 else:
                     run_gpril(variant, demos[variant], seed, args, results)
                 aggregate(results, args.out, command)
