@@ -107,6 +107,9 @@ class GAILConfig:
     bc_warm_start_steps: int = 0
     """Steps of BC on the demonstrated pairs before GAIL (needs actions)."""
     bc_lr: float = 1e-3
+    critic_warmup_rollouts: int = 0
+    """Rollouts at the start in which the actor is held and only the critic and D learn, so that a
+    BC-started actor is not moved by advantages from an untrained critic and an untrained D."""
     eval_every: int = 5
     """Rollouts between evaluations of the deterministic policy (and checkpoints)."""
     eval_episodes: int = 20
@@ -135,7 +138,14 @@ PRESETS: dict[str, GAILConfig] = {
     "peg_sim": GAILConfig(),
     "clip_sim": GAILConfig(),
     # This 2-core machine: two env processes, bigger rollouts per env, a BC start.
-    "fast": GAILConfig(num_envs=2, n_steps=1024, total_steps=300_000, eval_every=4, bc_warm_start_steps=2000),
+    "fast": GAILConfig(
+        num_envs=2,
+        n_steps=1024,
+        total_steps=300_000,
+        eval_every=4,
+        bc_warm_start_steps=2000,
+        critic_warmup_rollouts=10,
+    ),
 }
 
 
@@ -531,6 +541,7 @@ class GAILCallback(BaseCallback):
         self.disc_stats = t.train_discriminator(t.venv.buffer)
         t.venv.buffer.clear()
         t.counters["rollouts"] += 1
+        t.actor.requires_grad_(t.counters["rollouts"] > t.cfg.critic_warmup_rollouts)  # for PPO's update next
         t.counters["env_steps"] = int(t.model.num_timesteps)
         self.bar.update(t.cfg.n_steps * t.cfg.num_envs)
         self.bar.set_postfix(
