@@ -94,7 +94,7 @@ def run_gail(variant: str, demos: Path, seed: int, args, results: Path) -> None:
     if record.exists():
         return
     run = args.work / f"gail_{variant}_seed{seed}"
-    overrides = {"total_steps": args.gail_steps, "seed": seed, "eval_every": 10, "eval_episodes": 20}
+    overrides = {"total_steps": args.gail_steps, "seed": seed, "eval_every": args.gail_eval_every, "eval_episodes": 20}
     summary = train_gail_from_file(
         demos, run, GAIL_PRESETS["fast"], state_only=variant == "states", overrides=overrides
     )
@@ -247,6 +247,7 @@ def main() -> None:
     choices = [*VARIANTS, "bc", *GAIL_VARIANTS]
     parser.add_argument("--variants", nargs="+", default=choices, choices=choices)
     parser.add_argument("--gail-steps", type=int, default=300_000, help="environment steps per GAIL run")
+    parser.add_argument("--gail-eval-every", type=int, default=10, help="GAIL rollouts between evaluations")
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
