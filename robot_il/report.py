@@ -38,3 +38,23 @@ def plot_episodes(episodes: list[Episode], path: str | Path, title: str) -> Path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_learning_curve(
+    curve: list[dict], path: str | Path, x_axes: tuple[tuple[str, str], ...], title: str, practice_label: str
+) -> Path:
+    """Evaluation (deterministic) and practice (stochastic) success against each ``(key, label)`` x axis."""
+    fig, axes = plt.subplots(1, len(x_axes), figsize=(5 * len(x_axes), 3.6), sharey=True, squeeze=False)
+    for ax, (key, label) in zip(axes[0], x_axes, strict=True):
+        x = [p[key] for p in curve]
+        ax.plot(x, [p["eval_success"] for p in curve], "o-", label="evaluation (deterministic)")
+        ax.plot(x, [p["practice_success"] for p in curve], ".--", alpha=0.6, label=practice_label)
+        ax.set_xlabel(label)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("success rate")
+    axes[0][0].legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -634,22 +634,9 @@ def _write_curves(out: Path, trainer: GAIL) -> dict[str, Any]:
         "curve": trainer.curve,
     }
     (out / "train_log.json").write_text(json.dumps(summary, indent=2))
-    import matplotlib
+    from robot_il.report import plot_learning_curve
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    c = trainer.curve
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, key, label in ((ax0, "env_steps", "environment steps"), (ax1, "wall_s", "wall-clock time (s)")):
-        ax.plot([p[key] for p in c], [p["eval_success"] for p in c], "o-", label="evaluation (deterministic)")
-        ax.plot([p[key] for p in c], [p["practice_success"] for p in c], ".--", alpha=0.6, label="rollouts (last 50)")
-        ax.set_xlabel(label)
-        ax.set_ylim(-0.02, 1.02)
-    ax0.set_ylabel("success rate")
-    ax0.legend(loc="best")
-    fig.suptitle(f"GAIL learning curve (D on {trainer.kind})")
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=110)
-    plt.close(fig)
+    axes = (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)"))
+    title = f"GAIL learning curve (D on {trainer.kind})"
+    plot_learning_curve(trainer.curve, out / "learning_curve.png", axes, title, "rollouts (last 50)")
     return summary

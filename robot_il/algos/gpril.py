@@ -535,28 +535,10 @@ def _write_curves(out: Path, learner: GPRIL) -> dict[str, Any]:
         "curve": learner.curve,
     }
     (out / "train_log.json").write_text(json.dumps(summary, indent=2))
-    import matplotlib
+    from robot_il.report import plot_learning_curve
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    c = learner.curve
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, key, label in ((ax0, "episodes", "self-supervised episodes"), (ax1, "wall_s", "wall-clock time (s)")):
-        ax.plot([p[key] for p in c], [p["eval_success"] for p in c], "o-", label="evaluation (deterministic)")
-        ax.plot(
-            [p[key] for p in c],
-            [p["practice_success"] for p in c],
-            ".--",
-            alpha=0.6,
-            label="practice (last 50, stochastic)",
-        )
-        ax.set_xlabel(label)
-        ax.set_ylim(-0.02, 1.02)
-    ax0.set_ylabel("success rate")
-    ax0.legend(loc="best")
-    fig.suptitle("GPRIL learning curve")
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=110)
-    plt.close(fig)
+    axes = (("episodes", "self-supervised episodes"), ("wall_s", "wall-clock time (s)"))
+    plot_learning_curve(
+        learner.curve, out / "learning_curve.png", axes, "GPRIL learning curve", "practice (last 50, stochastic)"
+    )
     return summary
