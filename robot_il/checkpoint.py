@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from robot_il.errors import RobotILError
+from robot_il.errors import ConfigError, RobotILError
 from robot_il.nn.policy import GaussianPolicy
 
 POLICY_FORMAT = "robot_il.policy/1"
@@ -89,3 +89,24 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
         "path": str(path),
     }
     return policy, meta
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON values (tuples become lists), as checkpoints store it."""
+    import dataclasses
+
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | None:
+    """The training checkpoint at ``path`` to resume from, or None if there is none yet.
+
+    Refuses one written with another config: resuming it would silently mix two runs.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if json.loads(state["config"]) != config_dict(cfg):
+        raise ConfigError("out", f"{path.parent} holds a {algo} run with another config; pick a new --out or delete it")
+    return state

@@ -55,7 +55,7 @@ from torch import nn
 from tqdm import tqdm
 
 from robot_il.algos.actors import EnvFactory, run_episode
-from robot_il.checkpoint import POLICY_FILE, save_atomic, save_policy
+from robot_il.checkpoint import POLICY_FILE, config_dict, load_resumable, save_atomic, save_policy
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy, Normalizer, mlp
 
@@ -483,7 +483,7 @@ class GAIL:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": json.dumps(_jsonable(self.cfg)),
+            "config": json.dumps(config_dict(self.cfg)),
             "policy": self.model.policy.state_dict(),
             "optimizer": self.model.policy.optimizer.state_dict(),
             "disc": self.disc.state_dict(),
@@ -514,10 +514,6 @@ class GAIL:
         self.venv.close()
         if self.eval_env is not None:
             self.eval_env.close()
-
-
-def _jsonable(cfg: GAILConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
 class GAILCallback(BaseCallback):
@@ -564,10 +560,7 @@ def train_gail(
     out.mkdir(parents=True, exist_ok=True)
     trainer = GAIL(cfg, demos, factory, env_args)
     ckpt = out / CHECKPOINT_FILE
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if json.loads(state["config"]) != _jsonable(cfg):
-            raise ConfigError("out", f"{out} holds a GAIL run with another config; pick a new --out or delete it")
+    if (state := load_resumable(ckpt, cfg, "GAIL")) is not None:
         trainer.load_state_dict(state)
     t0 = time.perf_counter() - trainer.counters["wall_s"]
 
@@ -575,7 +568,7 @@ def train_gail(
         trainer.counters["wall_s"] = time.perf_counter() - t0
         trainer.counters["env_steps"] = int(trainer.model.num_timesteps)
         trainer.curve.append({**_curve_point(trainer, trainer.evaluate()), **stats})
-        save_policy(out / POLICY_FILE, trainer.actor, algo="gail", config=_jsonable(cfg), env_args=env_args)
+        save_policy(out / POLICY_FILE, trainer.actor, algo="gail", config=config_dict(cfg), env_args=env_args)
         save_atomic(trainer.state_dict(), ckpt)
         _write_curves(out, trainer)
 
@@ -628,7 +621,7 @@ def _write_curves(out: Path, trainer: GAIL) -> dict[str, Any]:
     summary = {
         "algo": "gail",
         "disc_input": trainer.kind,
-        "config": _jsonable(trainer.cfg),
+        "config": config_dict(trainer.cfg),
         "counters": trainer.counters,
         "final_eval_success": trainer.curve[-1]["eval_success"] if trainer.curve else None,
         "curve": trainer.curve,

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from robot_il.algos.actors import ActorPool, EnvFactory, run_episode
 from robot_il.algos.replay import TrajectoryReplay
-from robot_il.checkpoint import POLICY_FILE, save_atomic, save_policy
+from robot_il.checkpoint import POLICY_FILE, config_dict, load_resumable, save_atomic, save_policy
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
@@ -370,7 +370,7 @@ class GPRIL:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": json.dumps(_jsonable(self.cfg)),
+            "config": json.dumps(config_dict(self.cfg)),
             "policy": self.policy.state_dict(),
             "flow_s": self.flow_s.state_dict(),
             "flow_a": self.flow_a.state_dict(),
@@ -402,10 +402,6 @@ class GPRIL:
         self.actor_episodes = json.loads(state["actor_episodes"])
 
 
-def _jsonable(cfg: GPRILConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
 def train_gpril(
     demos: Demonstrations,
     env_args: dict[str, Any],
@@ -419,10 +415,7 @@ def train_gpril(
     out.mkdir(parents=True, exist_ok=True)
     learner = GPRIL(cfg, demos, factory, env_args)
     ckpt_path = out / CHECKPOINT_FILE
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if json.loads(state["config"]) != _jsonable(cfg):
-            raise ConfigError("out", f"{out} holds a GPRIL run with another config; pick a new --out or delete it")
+    if (state := load_resumable(ckpt_path, cfg, "GPRIL")) is not None:
         learner.load_state_dict(state)
     actors = ActorPool(
         cfg.num_actors, factory, learner.net_spec, base_seed=cfg.seed * 7_919 + 1, first_episode=learner.actor_episodes
@@ -450,7 +443,7 @@ def train_gpril(
                 learner.counters["wall_s"] = time.perf_counter() - t0
                 learner.curve.append({**_curve_point(learner, learner.evaluate(), t0), **stats})
                 learner.actor_episodes = list(actors.episodes_started)
-                save_policy(out / POLICY_FILE, learner.policy, algo="gpril", config=_jsonable(cfg), env_args=env_args)
+                save_policy(out / POLICY_FILE, learner.policy, algo="gpril", config=config_dict(cfg), env_args=env_args)
                 save_atomic(learner.state_dict(), ckpt_path)
                 _write_curves(out, learner)
     finally:
@@ -529,7 +522,7 @@ def _curve_point(learner: GPRIL, eval_success: float, t0: float) -> dict[str, An
 def _write_curves(out: Path, learner: GPRIL) -> dict[str, Any]:
     summary = {
         "algo": "gpril",
-        "config": _jsonable(learner.cfg),
+        "config": config_dict(learner.cfg),
         "counters": learner.counters,
         "final_eval_success": learner.curve[-1]["eval_success"] if learner.curve else None,
         "curve": learner.curve,

@@ -42,8 +42,8 @@ from rich.console import Console
 from tqdm import tqdm
 
 from robot_il.algos.actors import EpisodeData
-from robot_il.algos.gpril import CHECKPOINT_FILE, GPRIL, SOURCE_FILE, _jsonable, load_learner
-from robot_il.checkpoint import POLICY_FILE, save_atomic, save_policy
+from robot_il.algos.gpril import CHECKPOINT_FILE, GPRIL, SOURCE_FILE, load_learner
+from robot_il.checkpoint import POLICY_FILE, config_dict, save_atomic, save_policy
 from robot_il.data.writer import DemoWriter
 from robot_il.deploy.loop import SafeController, deploy_episode
 from robot_il.deploy.run import DeploySession, KeyboardEStop, log_episode, open_session
@@ -199,7 +199,7 @@ class Practice:
                         self.out / POLICY_FILE,
                         self.learner.policy,
                         algo="gpril",
-                        config=_jsonable(self.learner.cfg),
+                        config=config_dict(self.learner.cfg),
                         env_args=self.learner.env_args,
                     )
                 self.save()
