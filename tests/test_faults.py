@@ -78,3 +78,31 @@ def test_policy_faults_and_estop_stop_the_arm(fault: str) -> None:
     commands, stop_time, _ = run_with_fault(Faults(), policy=policy, steps=30)
     assert_zero_from(commands, FAULT_STEP)
     assert stop_time <= 0.1, f"{fault}: arm stopped {stop_time:.2f} s after the fault"
+
+
+def test_estop_after_the_command_went_out_is_zeroed_and_logged_next_period() -> None:
+    """An e-stop from another thread (a key, a ROS topic) can land after a period's command was sent:
+    the next period must send the filter's zero with the reason, not end the episode on a moving arm."""
+    robot = FaultySimRobot(CFG, Faults())
+    limits = default_peg_limits(robot.spec.joint_names)
+    safety = SafetyFilter(limits, robot.spec.control_period, lambda q: (KIN.tip(q)[0], KIN.tip(q)[2][:3]))
+
+    class EStopAfterCommand(PegInsertionTask):
+        steps = 0
+
+        def evaluate(self, obs, t):  # runs after the command of the period has gone to the robot
+            self.steps += 1
+            if self.steps == FAULT_STEP:
+                safety.estop("keyboard")
+            return super().evaluate(obs, t)
+
+    with robot:
+        robot.reset()
+        result = deploy_episode(
+            SafeController(robot, safety), lambda obs: MOVING, EStopAfterCommand(CFG), max_steps=40
+        )
+    commands = np.array(result.commands)
+    assert result.end_reason == "estop"
+    assert len(commands) == FAULT_STEP + 1, "the e-stop must be answered by exactly one more (zero) period"
+    assert np.any(commands[FAULT_STEP - 1]) and not np.any(commands[FAULT_STEP])
+    assert "estop" in result.step_reasons[FAULT_STEP]

@@ -87,6 +87,7 @@ class DeployResult:
 
 
 STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace"}
+LATCHING = {"estop", "protective_stop", "force"}  # the filter reasons that come with a latched stop
 
 
 def deploy_episode(
@@ -120,7 +121,9 @@ def deploy_episode(
         for step in range(max_steps):
             tick = time.perf_counter()
             fault = None
-            if freshness.stale(obs):
+            if controller.safety.latched:  # latched after the last command went out: zero now, say why, stop
+                command = np.zeros(controller.spec.num_joints)
+            elif freshness.stale(obs):
                 fault = "stale_observation"
                 command = None
             else:
@@ -151,7 +154,10 @@ def deploy_episode(
             if outcome.terminated or outcome.truncated:
                 result.success, result.end_reason = outcome.success, outcome.reason
                 break
-            if controller.safety.latched:  # e-stop or protective stop: nothing moves until an operator resets
+            if controller.safety.latched and any(n.reason in LATCHING for n in safe.interventions):
+                # e-stop or protective stop, and this period's command was the filter's zero: nothing moves
+                # until an operator resets. A latch that arrived after this period's command went out (an
+                # e-stop key or topic from another thread) is honoured by the next period's zero command.
                 result.end_reason = "estop" if controller.safety.estopped else "protective_stop"
                 break
             if stop_on_intervention and result.stopped_at_step is not None:
