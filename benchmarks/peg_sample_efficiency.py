@@ -70,12 +70,23 @@ def final_evaluation(run: Path, episodes: int) -> dict:
     return {k: metrics[k] for k in FINAL_KEYS}
 
 
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. gamma=0.98")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None:
     record = results / f"gpril_{variant}_seed{seed}.json"
     if record.exists():
         return
     run = args.work / f"gpril_{variant}_seed{seed}"
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
+    overrides.update(args.gpril_set)
     summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gpril",
@@ -249,6 +260,14 @@ def main() -> None:
     parser.add_argument("--gail-steps", type=int, default=300_000, help="environment steps per GAIL run")
     parser.add_argument("--gail-eval-every", type=int, default=10, help="GAIL rollouts between evaluations")
     parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument(
+        "--gpril-set",
+        type=_setting,
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="GPRIL settings over the fast preset, e.g. gamma=0.98 (numbers are parsed as JSON)",
+    )
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")

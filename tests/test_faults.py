@@ -98,9 +98,7 @@ def test_estop_after_the_command_went_out_is_zeroed_and_logged_next_period() -> 
 
     with robot:
         robot.reset()
-        result = deploy_episode(
-            SafeController(robot, safety), lambda obs: MOVING, EStopAfterCommand(CFG), max_steps=40
-        )
+        result = deploy_episode(SafeController(robot, safety), lambda obs: MOVING, EStopAfterCommand(CFG), max_steps=40)
     commands = np.array(result.commands)
     assert result.end_reason == "estop"
     assert len(commands) == FAULT_STEP + 1, "the e-stop must be answered by exactly one more (zero) period"

@@ -247,3 +247,33 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_final_state_demos_are_normalised_with_the_first_practice_episodes() -> None:
+    """25 goal states barely vary; scaling practice by their spread would blow states up by 10-100x.
+    With norm_episodes the normaliser is refitted once on demos + the first practice, for flows and
+    policy alike, and a checkpoint carries it."""
+    from robot_il.algos.gpril import GPRIL
+
+    cfg = dataclasses.replace(TOY, norm_episodes=3, episodes_per_iteration=1, flow_steps=2, policy_steps=2)
+    learner = GPRIL(cfg, toy_demos(), TOY_FACTORY, {})
+    demo_std = learner.obs_norm.std.clone()
+    actors = ActorPool(0, TOY_FACTORY, learner.net_spec, base_seed=1)
+    try:
+        actors.publish(0, learner.policy.state_dict())
+        assert learner.iteration(actors) == {} and learner.iteration(actors) == {}, "learnt before 3 episodes"
+        assert torch.equal(learner.obs_norm.std, demo_std)
+        assert learner.iteration(actors), "did not learn once 3 episodes had arrived"
+    finally:
+        actors.close()
+    practice = learner.replay.states[: len(learner.replay)]
+    both = np.concatenate([toy_demos().states, practice])
+    np.testing.assert_allclose(learner.obs_norm.std.numpy(), both.std(0), rtol=1e-4)
+    assert torch.all(learner.obs_norm.std > 3 * demo_std), "practice did not widen the statistics"
+    assert torch.equal(learner.policy.normalizer.std, learner.obs_norm.std)
+    np.testing.assert_allclose(learner.target_states.numpy(), learner._norm_s(toy_demos().states).numpy())
+
+    restored = GPRIL(cfg, toy_demos(), TOY_FACTORY, {})
+    restored.load_state_dict(learner.state_dict())
+    assert restored.norm_fitted and torch.equal(restored.obs_norm.mean, learner.obs_norm.mean)
+    assert torch.equal(restored.target_states, learner.target_states)

@@ -89,6 +89,11 @@ class GPRILConfig:
     """Self-supervised episodes the learner waits for each iteration (actors may deliver more)."""
     min_replay: int = 1
     """Episodes in the replay buffer before the flows start training."""
+    norm_episodes: int = 0
+    """Practice episodes whose states join the demonstrated states in the state normaliser, fitted
+    once before the flows first train; 0 normalises by the demos alone. Needed when the demos are
+    too few states to normalise by (final states only: 25 states whose joint velocities barely
+    vary would scale practice states up by 100x)."""
     num_actors: int = 1
     """Actor processes; 0 rolls out in the learner's process (deterministic, slower)."""
     weight_sync_every: int = 1
@@ -131,6 +136,7 @@ class GPRILConfig:
             "generated_pool",
             "num_actors",
             "eval_episodes",
+            "norm_episodes",
         ):
             require_non_negative(name, getattr(self, name))
         if self.beta_pi == 0 and self.beta_d == 0:
@@ -181,6 +187,11 @@ class Demonstrations:
     pair_actions: np.ndarray | None = None
     action_low: np.ndarray = field(default_factory=lambda: np.array([]))
     action_high: np.ndarray = field(default_factory=lambda: np.array([]))
+    num_demos: int = 0
+
+    @property
+    def states_per_demo(self) -> float:
+        return len(self.states) / max(self.num_demos, 1)
 
     @classmethod
     def from_file(cls, path: str | Path, state_only: bool = False) -> tuple[Demonstrations, dict[str, Any]]:
@@ -199,6 +210,7 @@ class Demonstrations:
                 pair_actions=None if pairs is None else pairs[1].astype(np.float32),
                 action_low=np.asarray(env_args["action_low"], dtype=np.float32),
                 action_high=np.asarray(env_args["action_high"], dtype=np.float32),
+                num_demos=len(demos.demos),
             ),
             env_args,
         )
@@ -244,6 +256,7 @@ class GPRIL:
         self.replay = TrajectoryReplay(cfg.replay_size, obs_dim, act_dim)
 
         self.target_states = self._norm_s(demos.states)
+        self.norm_fitted = cfg.norm_episodes == 0
         self.pair_states = None if demos.pair_states is None else torch.as_tensor(demos.pair_states)
         self.pair_actions = None if demos.pair_actions is None else torch.as_tensor(demos.pair_actions)
         self.counters = {
@@ -344,8 +357,10 @@ class GPRIL:
         """
         cfg = self.cfg
         stats: dict[str, float] = {}
-        if self.counters["episodes"] < cfg.min_replay:
+        if self.counters["episodes"] < max(cfg.min_replay, cfg.norm_episodes):
             return stats
+        if not self.norm_fitted:
+            self._fit_normalizer_with_practice()
         for _ in range(cfg.flow_steps):
             stats = self.flow_step()
         if self.counters["flow_steps"] >= cfg.flow_burn_in and cfg.policy_steps > 0:
@@ -355,6 +370,19 @@ class GPRIL:
             self.counters["policy_version"] += 1
         self.counters["iteration"] += 1
         return stats
+
+    def _fit_normalizer_with_practice(self) -> None:
+        """Refit the state normaliser on the demos plus the practice so far (once, before any learning)."""
+        states = np.concatenate([self.demos.states, self.replay.states[: len(self.replay)]])
+        fitted = Normalizer.fit(states)
+        self._set_normalizer(fitted.mean, fitted.std)
+        self.norm_fitted = True
+
+    def _set_normalizer(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        for norm in (self.obs_norm, self.policy.normalizer):
+            norm.mean.copy_(mean)
+            norm.std.copy_(std)
+        self.target_states = self._norm_s(self.demos.states)
 
     def evaluate(self) -> float:
         """Success rate of the deterministic policy on the fixed evaluation seeds."""
@@ -384,6 +412,8 @@ class GPRIL:
             "curve": json.dumps(self.curve),
             "recent": json.dumps(self.recent),
             "actor_episodes": json.dumps(self.actor_episodes),
+            "obs_norm": self.obs_norm.state_dict(),
+            "norm_fitted": torch.tensor(self.norm_fitted),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -400,6 +430,9 @@ class GPRIL:
         self.curve = json.loads(state["curve"])
         self.recent = json.loads(state["recent"])
         self.actor_episodes = json.loads(state["actor_episodes"])
+        if "obs_norm" in state:  # checkpoints before norm_episodes existed normalise by the demos alone
+            self._set_normalizer(state["obs_norm"]["mean"], state["obs_norm"]["std"])
+            self.norm_fitted = bool(state["norm_fitted"])
 
 
 def train_gpril(
@@ -462,12 +495,16 @@ def train_gpril_from_file(
 ) -> dict[str, Any]:
     """The ``robot-il train gpril`` entry: demos from an HDF5 file, practice in the env they were recorded in.
 
-    Demos without actions (state-only or sparse) imply ``state_only``.
+    Demos without actions (state-only or sparse) imply ``state_only``. Demos of final states only
+    (at most ``SPARSE_NORM_BELOW`` states per demo) are too few to normalise states by: unless the
+    overrides say otherwise, the first ``SPARSE_NORM_EPISODES`` practice episodes join them.
     """
     demos, env_args = Demonstrations.from_file(demos_path, state_only=state_only)
     changes = dict(overrides or {})
     if demos.pair_actions is None:
         changes["beta_pi"] = 0.0
+    if demos.states_per_demo <= SPARSE_NORM_BELOW and not preset.norm_episodes:
+        changes.setdefault("norm_episodes", SPARSE_NORM_EPISODES)
     cfg = dataclasses.replace(preset, **changes)
     factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -476,6 +513,8 @@ def train_gpril_from_file(
     return train_gpril(demos, env_args, factory, out, cfg, progress=progress)
 
 
+SPARSE_NORM_BELOW = 2
+SPARSE_NORM_EPISODES = 5
 SOURCE_FILE = "source.json"
 """In a GPRIL run directory: the demo file it learnt from (practice continues from the same demos)."""
 
