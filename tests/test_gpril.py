@@ -162,6 +162,15 @@ def test_gpril_learns_from_final_states_alone(tmp_path: Path) -> None:
     assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
     log = json.loads((tmp_path / "train_log.json").read_text())
     assert {"episodes", "wall_s", "eval_success"} <= set(log["curve"][-1])
+    # The best evaluation's policy is kept beside the last one (the latest of equal successes).
+    evals = [(c["eval_success"], c["iteration"]) for c in log["curve"][1:]]
+    best = max(evals)
+    assert (log["counters"]["best_eval_success"], log["counters"]["best_iteration"]) == best
+    best_policy, meta = load_policy(tmp_path / "policy_best.pt")
+    assert meta["algo"] == "gpril"
+    if best[1] == log["counters"]["iteration"]:
+        for name, value in policy.state_dict().items():
+            assert torch.equal(best_policy.state_dict()[name], value), name
 
 
 def test_async_actor_streams_episodes_and_follows_new_weights() -> None:

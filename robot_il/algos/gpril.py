@@ -40,6 +40,8 @@ from robot_il.nn.flows import conditional_maf
 from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 CHECKPOINT_FILE = "checkpoint.pt"
+BEST_POLICY_FILE = "policy_best.pt"
+"""The policy of the evaluation with the highest success so far (validation seeds, not the test seeds)."""
 
 
 @dataclass(frozen=True)
@@ -474,9 +476,14 @@ def train_gpril(
             )
             if it % cfg.eval_every == 0 or it == cfg.iterations:
                 learner.counters["wall_s"] = time.perf_counter() - t0
-                learner.curve.append({**_curve_point(learner, learner.evaluate(), t0), **stats})
+                success = learner.evaluate()
+                learner.curve.append({**_curve_point(learner, success, t0), **stats})
                 learner.actor_episodes = list(actors.episodes_started)
-                save_policy(out / POLICY_FILE, learner.policy, algo="gpril", config=config_dict(cfg), env_args=env_args)
+                meta = {"algo": "gpril", "config": config_dict(cfg), "env_args": env_args}
+                save_policy(out / POLICY_FILE, learner.policy, **meta)
+                if success >= learner.counters.get("best_eval_success", -1.0):  # ties: the later, more practised
+                    learner.counters.update(best_eval_success=success, best_iteration=it)
+                    save_policy(out / BEST_POLICY_FILE, learner.policy, **meta)
                 save_atomic(learner.state_dict(), ckpt_path)
                 _write_curves(out, learner)
     finally:
