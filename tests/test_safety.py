@@ -89,6 +89,50 @@ def test_wrench_over_the_threshold_stops_and_latches(command, q, wrench) -> None
         assert not f(np.full(6, 0.1), np.array(JACO_HOME)).stopped
 
 
+def test_a_contact_spike_under_the_transient_limit_passes_a_sustained_push_does_not() -> None:
+    """ISO/TS 15066-style: single samples are held to the transient limit, the mean over the
+    window to the sustained one."""
+    c = LIMITS.cartesian
+    assert c.max_force < c.transient_force and c.force_window >= 2 * DT  # the peg cell's limits
+    window = round(c.force_window / DT)
+    q, go = np.array(JACO_HOME), np.full(6, 0.05)
+
+    def push(force: float) -> np.ndarray:
+        return np.array([0.0, 0.0, force, 0.0, 0.0, 0.0])
+
+    f = make_filter()
+    for _ in range(window):
+        assert not f(go, q, push(0.0)).stopped
+    spike = 0.5 * (c.max_force + c.transient_force)  # over the sustained limit, under the transient one
+    assert not f(go, q, push(spike)).stopped, "a contact transient latched a protective stop"
+    assert not f(go, q, push(0.0)).stopped
+
+    steps = next(k for k in range(1, 2 * window + 1) if f(go, q, push(1.2 * c.max_force)).stopped)
+    assert steps <= window, f"a sustained push over the limit ran {steps} periods"
+    assert f(go, q, push(0.0)).stopped, "the protective stop did not latch"
+    assert "mean over" in f.latched
+
+    f.reset()
+    assert f(go, q, push(1.01 * c.transient_force)).interventions[0].reason == "force", "over the transient limit"
+    assert "transient" in f.latched
+
+
+def test_transient_limits_below_the_sustained_ones_are_refused() -> None:
+    data = {
+        "joint_limits": {n: {"has_velocity_limits": True, "max_velocity": 1.0} for n in JOINTS},
+        "cartesian_limits": {"workspace_min": [0, 0, 0], "workspace_max": [1, 1, 1], "max_force": 50},
+    }
+    data["cartesian_limits"]["max_transient_force"] = 40
+    with pytest.raises(ConfigError, match=r"cartesian_limits\.max_transient_force.*>= max_force"):
+        limits_from_dict(data, JOINTS)
+    data["cartesian_limits"].update(max_transient_force=100, force_window=-0.1)
+    with pytest.raises(ConfigError, match=r"cartesian_limits\.force_window"):
+        limits_from_dict(data, JOINTS)
+    del data["cartesian_limits"]["force_window"]
+    c = limits_from_dict(data, JOINTS).cartesian
+    assert (c.transient_force, c.transient_torque, c.force_window) == (100, math.inf, 0.0)
+
+
 def test_estop_latches_until_reset() -> None:
     f = make_filter()
     q = np.array(JACO_HOME)

@@ -4,7 +4,10 @@ Steps, each of which can only slow the arm down, never speed it up:
 
 1. e-stop or protective stop latched -> zero;
 2. NaN or inf anywhere in the command -> zero;
-3. contact force or torque above its limit -> zero, and a protective stop latches;
+3. contact force or torque above its limit -> zero, and a protective stop latches: any single
+   sample above the transient limit, or the mean over ``force_window`` above the sustained one
+   (ISO/TS 15066's transient and quasi-static contact; with no window every sample is held to
+   the sustained limit);
 4. each joint clamped to its velocity limit;
 5. near a position limit, the velocity towards it shrinks linearly to zero over
    ``soft_limit_margin`` (moving away is free);
@@ -21,7 +24,7 @@ Every intervention is counted by reason and logged.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -68,6 +71,7 @@ class SafetyFilter:
         c = limits.cartesian
         self.box_min, self.box_max = np.array(c.workspace_min), np.array(c.workspace_max)
         self.previous = np.zeros(self.n)
+        self._wrench_window = deque(maxlen=max(1, round(c.force_window / control_period)))
         self.counts: Counter[str] = Counter()
         self._estop: str | None = None
         self._protective: str | None = None
@@ -95,6 +99,7 @@ class SafetyFilter:
             log.warning("safety stop released (was: %s)", self.latched)
         self._estop = self._protective = None
         self.previous = np.zeros(self.n)
+        self._wrench_window.clear()
 
     # The filter -------------------------------------------------------------------------------
 
@@ -122,8 +127,22 @@ class SafetyFilter:
             with np.errstate(over="ignore"):  # 1e300 N is simply over the limit
                 force, torque = float(np.linalg.norm(w[:3])), float(np.linalg.norm(w[3:6]))
             c = self.limits.cartesian
-            if not np.all(np.isfinite(w)) or force > c.max_force or torque > c.max_torque:
-                self._protective = f"wrench {force:.1f} N / {torque:.2f} N·m over {c.max_force} N / {c.max_torque} N·m"
+            if not np.all(np.isfinite(w)):
+                self._protective = "wrench reading is not finite"
+                return stop("force", self._protective)
+            self._wrench_window.append((force, torque))
+            mean_force, mean_torque = np.mean(self._wrench_window, axis=0)
+            if force > c.transient_force or torque > c.transient_torque:
+                self._protective = (
+                    f"wrench {force:.1f} N / {torque:.2f} N·m over the transient limit "
+                    f"{c.transient_force} N / {c.transient_torque} N·m"
+                )
+                return stop("force", self._protective)
+            if mean_force > c.max_force or mean_torque > c.max_torque:
+                span = f"mean over {len(self._wrench_window) * self.dt:.2f} s " if c.force_window > 0 else ""
+                self._protective = (
+                    f"wrench {span}{mean_force:.1f} N / {mean_torque:.2f} N·m over {c.max_force} N / {c.max_torque} N·m"
+                )
                 return stop("force", self._protective)
 
         v = np.clip(cmd, -self.v_max, self.v_max)

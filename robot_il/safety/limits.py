@@ -12,8 +12,11 @@ cartesian_limits:
   workspace_min: [0.25, -0.35, 0.10]   # m, robot base frame (peg tip)
   workspace_max: [0.80, 0.35, 0.65]
   max_ee_speed: 0.25                   # m/s (ISO 10218-1 reduced speed)
-  max_force: 40.0                      # N
-  max_torque: 5.0                      # N·m
+  max_force: 40.0                      # N, sustained: mean over force_window
+  max_torque: 5.0                      # N·m, sustained: mean over force_window
+  force_window: 0.25                   # s (0: every sample must stay under max_force)
+  max_transient_force: 80.0            # N, any single sample (default: max_force)
+  max_transient_torque: 10.0           # N·m, any single sample (default: max_torque)
 soft_limit_margin: 0.1     # rad: joints slow to zero over this distance to a position limit
 ```
 
@@ -65,7 +68,24 @@ class CartesianLimits:
     workspace_max: tuple[float, float, float]
     max_ee_speed: float = 0.25
     max_force: float = math.inf
+    """Sustained (quasi-static) contact force, N: the mean of the samples over ``force_window``."""
     max_torque: float = math.inf
+    """Sustained contact torque, N·m, as ``max_force``."""
+    force_window: float = 0.0
+    """Seconds the sustained limits average over; 0 holds every single sample to them."""
+    max_transient_force: float | None = None
+    """Any single sample, N (ISO/TS 15066 allows transient contact about twice the quasi-static
+    force); None: ``max_force``."""
+    max_transient_torque: float | None = None
+    """Any single sample, N·m; None: ``max_torque``."""
+
+    @property
+    def transient_force(self) -> float:
+        return self.max_force if self.max_transient_force is None else self.max_transient_force
+
+    @property
+    def transient_torque(self) -> float:
+        return self.max_torque if self.max_transient_torque is None else self.max_transient_torque
 
 
 @dataclass(frozen=True)
@@ -99,14 +119,15 @@ def limits_from_dict(data: Mapping[str, Any], joint_names: Sequence[str], source
     cart = data.get("cartesian_limits")
     if not isinstance(cart, Mapping):
         raise ConfigError(f"{source}:cartesian_limits", "missing; a workspace box is required")
-    fields = {"workspace_min", "workspace_max", "max_ee_speed", "max_force", "max_torque"}
+    scalars = ("max_ee_speed", "max_force", "max_torque", "force_window", "max_transient_force", "max_transient_torque")
+    fields = {"workspace_min", "workspace_max", *scalars}
     if set(cart) - fields:
         raise ConfigError(f"{source}:cartesian_limits.{sorted(set(cart) - fields)[0]}", "unknown field")
     try:
         cartesian = CartesianLimits(
             workspace_min=tuple(float(v) for v in cart["workspace_min"]),
             workspace_max=tuple(float(v) for v in cart["workspace_max"]),
-            **{k: float(cart[k]) for k in ("max_ee_speed", "max_force", "max_torque") if k in cart},
+            **{k: float(cart[k]) for k in scalars if k in cart},
         )
     except KeyError as err:
         raise ConfigError(f"{source}:cartesian_limits.{err.args[0]}", "missing") from None
@@ -118,6 +139,12 @@ def limits_from_dict(data: Mapping[str, Any], joint_names: Sequence[str], source
     for k in ("max_ee_speed", "max_force", "max_torque"):
         if not getattr(cartesian, k) > 0:
             raise ConfigError(f"{where}.{k}", f"must be positive, got {getattr(cartesian, k)}")
+    if not cartesian.force_window >= 0:
+        raise ConfigError(f"{where}.force_window", f"must be >= 0 s, got {cartesian.force_window}")
+    for transient, sustained in (("max_transient_force", "max_force"), ("max_transient_torque", "max_torque")):
+        value, floor = getattr(cartesian, transient), getattr(cartesian, sustained)
+        if value is not None and not value >= floor:
+            raise ConfigError(f"{where}.{transient}", f"must be >= {sustained} ({floor}), got {value}")
     margin = float(data.get("soft_limit_margin", 0.1))
     if not margin >= 0:
         raise ConfigError(f"{source}:soft_limit_margin", f"must be >= 0, got {margin}")
