@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,14 @@ def run_bc(demos: Path, seed: int, args, results: Path) -> None:
 
 
 def aggregate(results: Path, out: Path, command: str) -> dict:
+    """Summarise every run record in ``results``; ``commands`` lists the invocations that made them."""
+    previous = out / "peg_sample_efficiency.json"
+    commands = []
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        commands = old.get("commands", [old["command"]] if "command" in old else [])
+    if "--aggregate-only" not in command and command not in commands:
+        commands.append(command)
     runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
     table: dict[str, dict] = {}
     for key in ["bc_full", *(f"gpril_{v}" for v in VARIANTS), *GAIL_VARIANTS]:
@@ -226,7 +236,7 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
                 checks[f"best policy: {key} >= bc + 0.2"] = best >= bc + 0.2
     result = {
         "benchmark": "peg_sample_efficiency",
-        "command": command,
+        "commands": commands,
         "task": "robot_il/PegInsertion-v0, pan ±0.4 rad, tilt ±0.1 rad, 25 expert demos",
         "final_eval": "100 episodes per run, seeds 20000..20099, deterministic policy",
         "results": table,
@@ -299,10 +309,7 @@ def main() -> None:
     args = parser.parse_args()
     results = args.out / "peg_sample_efficiency"
     results.mkdir(parents=True, exist_ok=True)
-    command = (
-        f"python benchmarks/peg_sample_efficiency.py --seeds {' '.join(map(str, args.seeds))} "
-        f"--iterations {args.iterations} --gail-steps {args.gail_steps} --episodes {args.episodes}"
-    )
+    command = "python benchmarks/peg_sample_efficiency.py " + shlex.join(sys.argv[1:])
     if not args.aggregate_only:
         args.work.mkdir(parents=True, exist_ok=True)
         demos = prepare_demos(args.work, 25)
