@@ -28,7 +28,8 @@ import numpy as np
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import BEST_POLICY_FILE, PRESETS, train_gpril_from_file
+from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.checkpoint import BEST_POLICY_FILE
 from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy

@@ -20,6 +20,8 @@ from robot_il.nn.policy import GaussianPolicy
 
 POLICY_FORMAT = "robot_il.policy/1"
 POLICY_FILE = "policy.pt"
+BEST_POLICY_FILE = "policy_best.pt"
+"""In a run directory: the policy of the evaluation with the highest success so far (validation seeds)."""
 
 
 class CheckpointError(RobotILError):
@@ -89,6 +91,18 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
         "path": str(path),
     }
     return policy, meta
+
+
+def keep_if_best(
+    out: Path, policy: GaussianPolicy, success: float, counters: dict[str, Any], at: dict[str, int], **meta: Any
+) -> bool:
+    """Save ``policy_best.pt`` if ``success`` is at least the best so far (of equal ones the later, more
+    trained policy); ``counters`` records ``best_eval_success`` and ``at`` (e.g. the iteration)."""
+    if success < counters.get("best_eval_success", -1.0):
+        return False
+    counters.update(best_eval_success=success, **at)
+    save_policy(Path(out) / BEST_POLICY_FILE, policy, **meta)
+    return True
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:

@@ -110,6 +110,9 @@ def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path) -
     assert summary["final_eval_success"] >= 0.8, [(p["env_steps"], p["eval_success"]) for p in curve]
     policy, _ = load_policy(tmp_path / "run")  # a GAIL policy is a project policy: eval and deploy take it
     assert policy.obs_dim == 2
+    best = max((p["eval_success"], p["env_steps"]) for p in curve)  # of equal successes, the later
+    assert (summary["counters"]["best_eval_success"], summary["counters"]["best_env_steps"]) == best
+    load_policy(tmp_path / "run" / "policy_best.pt")
 
 
 def test_state_only_and_sparse_demos_choose_their_discriminator_input() -> None:

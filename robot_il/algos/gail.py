@@ -55,7 +55,7 @@ from torch import nn
 from tqdm import tqdm
 
 from robot_il.algos.actors import EnvFactory, run_episode
-from robot_il.checkpoint import POLICY_FILE, config_dict, load_resumable, save_atomic, save_policy
+from robot_il.checkpoint import POLICY_FILE, config_dict, keep_if_best, load_resumable, save_atomic, save_policy
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy, Normalizer, mlp
 
@@ -567,8 +567,12 @@ def train_gail(
     def save(stats: dict[str, float]) -> None:
         trainer.counters["wall_s"] = time.perf_counter() - t0
         trainer.counters["env_steps"] = int(trainer.model.num_timesteps)
-        trainer.curve.append({**_curve_point(trainer, trainer.evaluate()), **stats})
-        save_policy(out / POLICY_FILE, trainer.actor, algo="gail", config=config_dict(cfg), env_args=env_args)
+        success = trainer.evaluate()
+        trainer.curve.append({**_curve_point(trainer, success), **stats})
+        meta = {"algo": "gail", "config": config_dict(cfg), "env_args": env_args}
+        save_policy(out / POLICY_FILE, trainer.actor, **meta)
+        at = {"best_env_steps": trainer.counters["env_steps"]}
+        keep_if_best(out, trainer.actor, success, trainer.counters, at, **meta)
         save_atomic(trainer.state_dict(), ckpt)
         _write_curves(out, trainer)
 

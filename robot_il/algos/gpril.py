@@ -33,15 +33,20 @@ from tqdm.auto import tqdm
 
 from robot_il.algos.actors import ActorPool, EnvFactory, run_episode
 from robot_il.algos.replay import TrajectoryReplay
-from robot_il.checkpoint import POLICY_FILE, config_dict, load_resumable, save_atomic, save_policy
+from robot_il.checkpoint import (
+    POLICY_FILE,
+    config_dict,
+    keep_if_best,
+    load_resumable,
+    save_atomic,
+    save_policy,
+)
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
 from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 CHECKPOINT_FILE = "checkpoint.pt"
-BEST_POLICY_FILE = "policy_best.pt"
-"""The policy of the evaluation with the highest success so far (validation seeds, not the test seeds)."""
 
 
 @dataclass(frozen=True)
@@ -481,9 +486,7 @@ def train_gpril(
                 learner.actor_episodes = list(actors.episodes_started)
                 meta = {"algo": "gpril", "config": config_dict(cfg), "env_args": env_args}
                 save_policy(out / POLICY_FILE, learner.policy, **meta)
-                if success >= learner.counters.get("best_eval_success", -1.0):  # ties: the later, more practised
-                    learner.counters.update(best_eval_success=success, best_iteration=it)
-                    save_policy(out / BEST_POLICY_FILE, learner.policy, **meta)
+                keep_if_best(out, learner.policy, success, learner.counters, {"best_iteration": it}, **meta)
                 save_atomic(learner.state_dict(), ckpt_path)
                 _write_curves(out, learner)
     finally:
