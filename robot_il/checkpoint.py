@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from robot_il.data.reader import check_task_layout
 from robot_il.errors import ConfigError, RobotILError
 from robot_il.nn.policy import GaussianPolicy
 
@@ -71,6 +72,14 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
         raise CheckpointError(f"{path}: not a loadable robot-il checkpoint: {err}") from None
     if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
         raise CheckpointError(f"{path}: not a robot-il policy (expected format {POLICY_FORMAT!r})")
+    env_args = json.loads(payload["env_args"])
+    check_task_layout(
+        str(path),
+        env_args,
+        [],
+        "the policy learnt from demos of another observation layout: "
+        "retrain it from demos that `robot-il demos validate` accepts",
+    )
     net = payload["net"]
     state = payload["state_dict"]
     policy = GaussianPolicy(
@@ -87,7 +96,7 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
     meta = {
         "algo": payload["algo"],
         "config": json.loads(payload["config"]),
-        "env_args": json.loads(payload["env_args"]),
+        "env_args": env_args,
         "path": str(path),
     }
     return policy, meta

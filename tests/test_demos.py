@@ -13,9 +13,20 @@ import numpy as np
 import pytest
 from helpers import env_args, sigkill_when, synthetic_state, write_synthetic_demos
 
+from robot_il.checkpoint import save_policy
 from robot_il.cli import main as cli
-from robot_il.data import DemoFileError, DemoWriter, EpisodeBuffer, load_demos, sparsify, strip_actions, validate
+from robot_il.data import (
+    DemoFileError,
+    DemoLayoutError,
+    DemoWriter,
+    EpisodeBuffer,
+    load_demos,
+    sparsify,
+    strip_actions,
+    validate,
+)
 from robot_il.data.schema import OBS_KEYS
+from robot_il.nn.policy import GaussianPolicy
 
 
 def test_round_trip_keeps_every_value(tmp_path: Path) -> None:
@@ -204,3 +215,73 @@ def test_recorder_killed_mid_episode_leaves_earlier_episodes_intact(tmp_path: Pa
     subprocess.run([*cmd[:-4], "-n", "1", "-o", str(path), "--seed", "900"], check=True, capture_output=True)
     assert len(load_demos(path)) == len(demos) + 1
     assert [p.name for p in tmp_path.iterdir()] == ["rec.h5"]
+
+
+# A file consistent with its own declarations but not with its task: one line naming it, exit 2, everywhere.
+
+
+def _five_joint_env_args() -> dict:
+    """The peg task's env_args rewritten as if by a writer for a 5-joint arm: obs_spec and obs_layout agree."""
+    args = env_args()
+    args["obs_spec"]["joint_positions"]["shape"] = [5]
+    start = 0
+    for row in args["obs_layout"]:
+        width = 5 if row["field"] == "joint_positions" else row["stop"] - row["start"]
+        row["start"], row["stop"] = start, start + width
+        start += width
+    return args
+
+
+def _write_five_joint_demos(path: Path) -> Path:
+    """Two demos written with plain h5py, 5 joint positions per row where the peg task has 6."""
+    args, n, rng = _five_joint_env_args(), 8, np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        data.attrs.update(total=2 * n, env_args=json.dumps(args), state_only=False, robot_il_schema=1)
+        for i in range(2):
+            g = data.create_group(f"demo_{i}")
+            g.attrs.update(num_samples=n, state_only=False)
+            for group in ("obs", "next_obs"):
+                for key, spec in args["obs_spec"].items():
+                    g[f"{group}/{key}"] = rng.normal(size=(n, *spec["shape"]))
+            g["actions"] = 0.1 * rng.normal(size=(n, 6))
+            g["rewards"] = np.zeros(n)
+            g["dones"] = np.eye(n)[-1]
+            g["time_index"] = np.arange(n)
+        f["mask/train"] = np.array([b"demo_0"])
+        f["mask/valid"] = np.array([b"demo_1"])
+    return path
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("robot-il: error: "), f"not one error line: {err!r}"
+    return err
+
+
+@pytest.mark.parametrize("algo", ["bc", "gpril", "gail"])
+def test_demos_of_another_layout_are_refused_by_validate_and_training(tmp_path: Path, capsys, algo: str) -> None:
+    bad = _write_five_joint_demos(tmp_path / "five.h5")
+    expected = (
+        f"{bad}: demo_0/obs has joint_positions of width 5, but the task robot_il/PegInsertion-v0 expects width 6; "
+        "the file was written for another observation layout: record the demos again"
+    )
+    assert cli(["demos", "validate", str(bad)]) == 2
+    assert expected in _one_error_line(capsys)
+    with pytest.raises(DemoLayoutError, match="joint_positions of width 5"):
+        load_demos(bad)
+    assert cli(["train", algo, "--demos", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert expected in _one_error_line(capsys)
+    assert not (tmp_path / "run" / "policy.pt").exists()
+
+
+def test_a_policy_of_another_layout_is_refused_by_eval(tmp_path: Path, capsys) -> None:
+    args = _five_joint_env_args()
+    net = GaussianPolicy(args["obs_layout"][-1]["stop"], 6, np.full(6, -1.0), np.ones(6), hidden=(8,))
+    path = save_policy(tmp_path / "policy.pt", net, algo="bc", config={}, env_args=args)
+    assert cli(["eval", "--policy", str(path), "--episodes", "1", "--out", str(tmp_path / "eval")]) == 2
+    assert (
+        f"{path}: its env_args obs_spec has joint_positions of width 5, but the task robot_il/PegInsertion-v0 "
+        "expects width 6; the policy learnt from demos of another observation layout: retrain it"
+    ) in _one_error_line(capsys)
+    assert not (tmp_path / "eval" / "metrics.json").exists()

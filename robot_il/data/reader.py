@@ -2,12 +2,16 @@
 
 :func:`validate` lists every problem in a file, one message each, naming the
 demo and key; :func:`load_demos` validates and then loads the file into memory
-(demo files are small), raising :class:`DemoFileError` with all problems.
+(demo files are small), raising :class:`DemoFileError` naming the first problem.
+A well-formed file whose observations are not the widths its task expects raises
+:class:`DemoLayoutError` from both (:func:`check_task_layout`, which policies go
+through too).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,48 @@ import numpy as np
 
 from robot_il.data import schema
 from robot_il.data.writer import DemoFileError
+from robot_il.envs import task_observation_shapes
 
 ARRAY_KEYS = ("actions", "rewards", "dones", "time_index")
+
+DEMO_LAYOUT_FIX = (
+    "the file was written for another observation layout: record the demos again for this task "
+    "(`robot-il record`) or fix the program that wrote it"
+)
+
+
+class DemoLayoutError(DemoFileError):
+    """Observations (in a demo file, or in the demos a policy learnt from) are not the widths their task expects."""
+
+
+def check_task_layout(
+    source: str, env_args: Mapping[str, Any], found: Iterable[tuple[str, str, tuple[int, ...]]], fix: str
+) -> None:
+    """Raise :class:`DemoLayoutError` at the first observation field whose row shape is not the task's.
+
+    ``found`` holds (where, field, row shape) of stored data, e.g. ``("demo_0/obs", "joint_positions", (5,))``;
+    ``env_args``' own ``obs_spec`` and ``obs_layout`` are checked after it. A file can be consistent with its own
+    (wrong) declarations and still not fit the task's networks: this compares against the task itself.
+    ``source`` names the file and ``fix`` says what to do.
+    """
+    env_name = env_args.get("env_name")
+    expected = task_observation_shapes(env_name)
+    if expected is None:
+        return
+    spec, layout = env_args.get("obs_spec", {}), env_args.get("obs_layout", [])
+    declared = [("its env_args obs_spec", k, tuple(v.get("shape", ()))) for k, v in spec.items()]
+    declared += [("its env_args obs_layout", r["field"], (r["stop"] - r["start"],)) for r in layout]
+    for where, name, shape in [*found, *declared]:
+        want = expected.get(name)
+        if want is not None and tuple(shape) != want:
+            raise DemoLayoutError(
+                f"{source}: {where} has {name} of {_width(tuple(shape))}, but the task {env_name} expects "
+                f"{_width(want)}; {fix}"
+            )
+
+
+def _width(row_shape: tuple[int, ...]) -> str:
+    return f"width {row_shape[0]}" if len(row_shape) == 1 else f"row shape {row_shape}"
 
 
 @dataclass
@@ -75,7 +119,11 @@ class DemoSet:
 
 
 def validate(path: str | Path) -> list[str]:
-    """All schema violations in ``path``; an empty list means the file is valid."""
+    """All schema violations in ``path``; an empty list means the file is valid.
+
+    A file without violations whose observation widths are not its task's raises DemoLayoutError
+    instead: every row would be wrong for one reason, which one line says.
+    """
     path = Path(path)
     if not path.is_file():
         return [f"{path}: file not found"]
@@ -87,9 +135,20 @@ def validate(path: str | Path) -> list[str]:
     with f:
         try:
             _validate_open(f, problems)
+            if not problems:
+                data = f["data"]
+                check_task_layout(str(path), json.loads(data.attrs["env_args"]), _row_shapes(data), DEMO_LAYOUT_FIX)
         except (OSError, KeyError, RuntimeError) as err:  # h5py raises these on damaged objects
             problems.append(f"damaged HDF5 object: {err}")
     return [f"{path}: {p}" for p in problems]
+
+
+def _row_shapes(data: h5py.Group) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+    """(demo_N/obs or demo_N/next_obs, key, row shape) of every observation dataset, in demo order."""
+    for name in sorted((k for k in data if k.startswith("demo_")), key=schema.demo_index):
+        for group_name in ("obs", "next_obs"):
+            for key, ds in data[name].get(group_name, {}).items():
+                yield f"{name}/{group_name}", key, ds.shape[1:]
 
 
 def _validate_open(f: h5py.File, problems: list[str]) -> None:

@@ -6,7 +6,7 @@
 
 import gymnasium
 
-from robot_il.envs.insertion import PegInsertionEnv, flatten_observation, observation_layout
+from robot_il.envs.insertion import PegInsertionEnv, flatten_observation, observation_layout, observation_shapes
 
 PEG_INSERTION_ID = "robot_il/PegInsertion-v0"
 POINT_REACH_ID = "robot_il/PointReach-v0"
@@ -24,6 +24,14 @@ def register_envs() -> None:
         gymnasium.register(id=POINT_REACH_ID, entry_point="robot_il.envs.toy:PointReachEnv")
 
 
+def task_observation_shapes(env_name: str | None) -> dict[str, tuple[int, ...]] | None:
+    """The observation fields' shapes the task ``env_name`` expects in demo files and policies.
+
+    None for a task that records no demo files (PointReach, tests' toy tasks): nothing to check against.
+    """
+    return observation_shapes() if env_name == PEG_INSERTION_ID else None
+
+
 register_envs()
 
 __all__ = [
@@ -33,4 +41,5 @@ __all__ = [
     "flatten_observation",
     "observation_layout",
     "register_envs",
+    "task_observation_shapes",
 ]

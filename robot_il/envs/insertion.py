@@ -30,18 +30,26 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from robot_il.hal.base import Observation
+from robot_il.hal.base import Observation, observation_fields
 from robot_il.hal.factory import Backend, make_backend
 from robot_il.sim.config import PegConfig
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
+NUM_JOINTS = 6
+"""The peg task's arm: the flat layout below and the task's demo files are sized for six joints."""
+
 OBS_LAYOUT: tuple[tuple[str, str, int, str], ...] = (
-    ("joint_positions", "q", 6, "rad"),
-    ("joint_velocities", "dq", 6, "rad/s"),
+    ("joint_positions", "q", NUM_JOINTS, "rad"),
+    ("joint_velocities", "dq", NUM_JOINTS, "rad/s"),
     ("ee_position", "ee", 3, "m"),
     ("socket_quat", "socket", 4, "1"),
 )
-EFFORT_LAYOUT = ("joint_efforts", "tau", 6, "N·m")
+EFFORT_LAYOUT = ("joint_efforts", "tau", NUM_JOINTS, "N·m")
+
+
+def observation_shapes() -> dict[str, tuple[int, ...]]:
+    """Each HAL observation field's shape in this task: what its demo files must hold, row by row."""
+    return {name: spec.shape for name, spec in observation_fields(NUM_JOINTS).items()}
 
 
 def observation_layout(include_efforts: bool = False) -> list[dict[str, Any]]:
