@@ -82,6 +82,13 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
     )
     net = payload["net"]
     state = payload["state_dict"]
+    # A diverged run saves NaN weights without complaint; they would act NaN (or stop the arm) every step.
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(
+            f"{path} has non-finite weights (NaN or inf) in {bad}; it cannot be deployed; "
+            "retrain or pick another checkpoint"
+        )
     policy = GaussianPolicy(
         net["obs_dim"],
         net["act_dim"],
