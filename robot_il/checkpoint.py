@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from robot_il.errors import ConfigError, RobotILError
 from robot_il.nn.policy import GaussianPolicy
 
 POLICY_FORMAT = "robot_il.policy/1"
+START_AFRESH = "move it away or delete it to start the run afresh"
+"""What to do with a training checkpoint that cannot be resumed."""
 POLICY_FILE = "policy.pt"
 BEST_POLICY_FILE = "policy_best.pt"
 """In a run directory: the policy of the evaluation with the highest success so far (validation seeds)."""
@@ -27,6 +31,26 @@ BEST_POLICY_FILE = "policy_best.pt"
 
 class CheckpointError(RobotILError):
     """A checkpoint is missing, unreadable or of another format."""
+
+
+def load_checkpoint(path: Path, fix: str) -> dict[str, Any]:
+    """``torch.load`` with the safe loader (tensors and plain values only: a checkpoint never runs code).
+
+    Whatever it refuses (pickled objects, garbage, an empty or truncated file) raises one line naming
+    the file; ``fix`` says what to do. torch's own messages run to a dozen lines of advice to turn the
+    safety off, which is not the advice to give here.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, EOFError, RuntimeError, ... for foreign or damaged files
+        if isinstance(err, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+            why = "torch's safe loader refused it (it holds pickled Python objects, not only tensors)"
+        else:
+            why = "it is not a torch file at all (garbage, empty or truncated)"
+        raise CheckpointError(f"{path} is not a robot-il checkpoint: {why}; {fix}") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} is not a robot-il checkpoint: it holds a {type(payload).__name__}; {fix}")
+    return payload
 
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> Path:
@@ -66,11 +90,8 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
         path = path / POLICY_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: no policy checkpoint here; train one with `robot-il train`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for damaged or foreign files
-        raise CheckpointError(f"{path}: not a loadable robot-il checkpoint: {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
+    payload = load_checkpoint(path, "pass a policy.pt written by `robot-il train`, or retrain")
+    if payload.get("format") != POLICY_FORMAT:
         raise CheckpointError(f"{path}: not a robot-il policy (expected format {POLICY_FORMAT!r})")
     env_args = json.loads(payload["env_args"])
     check_task_layout(
@@ -136,7 +157,9 @@ def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | No
     path = Path(path)
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path, START_AFRESH)
+    if "config" not in state:
+        raise CheckpointError(f"{path} is not a robot-il training checkpoint (it records no config); {START_AFRESH}")
     if json.loads(state["config"]) != config_dict(cfg):
         raise ConfigError("out", f"{path.parent} holds a {algo} run with another config; pick a new --out or delete it")
     return state

@@ -66,7 +66,7 @@ def test_checkpoints_load_with_weights_only(trained) -> None:
 
 def test_loading_garbage_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "policy.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a loadable robot-il checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a robot-il checkpoint"):
         load_policy(tmp_path)
     with pytest.raises(CheckpointError, match="no policy checkpoint"):
         load_policy(tmp_path / "elsewhere")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import env_args
+from helpers import env_args, write_synthetic_demos
 
 from robot_il.checkpoint import CheckpointError, save_policy
 from robot_il.cli import main as cli
@@ -51,3 +51,47 @@ def test_a_policy_with_non_finite_weights_is_refused_by_eval_and_deploy(
     assert cli(["deploy", "--policy", str(path), "--episodes", "1", "--max-steps", "5"]) == 2
     assert _one_error_line(capsys) == expected
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+class _Pickled:
+    """Any Python object: torch.save pickles it, and the safe loader must refuse to run its pickle."""
+
+
+def _write_foreign(path: Path, kind: str) -> str:
+    """A file torch's safe loader refuses; returns why the message must give."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "pickled object":
+        torch.save({"config": "{}", "policy": _Pickled()}, path)
+        return "torch's safe loader refused it (it holds pickled Python objects, not only tensors)"
+    path.write_bytes(b"\x00garbage, not a checkpoint\xff" * 10)
+    return "it is not a torch file at all (garbage, empty or truncated)"
+
+
+KINDS = ["pickled object", "garbage bytes"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_foreign_policy_file_is_refused_in_one_line(tmp_path: Path, capsys, kind: str) -> None:
+    why = _write_foreign(tmp_path / "policy.pt", kind)
+    assert cli(["eval", "--policy", str(tmp_path), "--episodes", "1"]) == 2
+    assert _one_error_line(capsys) == (
+        f"{tmp_path / 'policy.pt'} is not a robot-il checkpoint: {why}; "
+        "pass a policy.pt written by `robot-il train`, or retrain"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("algo", ["bc", "gpril"])
+def test_a_foreign_training_checkpoint_is_refused_when_resuming(tmp_path: Path, capsys, kind: str, algo: str) -> None:
+    demos = write_synthetic_demos(tmp_path / "d.h5", num_demos=2, steps=5)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    why = _write_foreign(ckpt, kind)
+    short = ["--actors", "0", "--iterations", "1"] if algo == "gpril" else ["--max-steps", "10"]
+    argv = ["train", algo, "--demos", str(demos), "--out", str(tmp_path / "run"), *short]
+    assert cli(argv) == 2
+    assert _one_error_line(capsys) == (
+        f"{ckpt} is not a robot-il checkpoint: {why}; move it away or delete it to start the run afresh"
+    )
+    assert not (tmp_path / "run" / "policy.pt").exists()
+    ckpt.unlink()  # as the message says: then the run starts afresh
+    assert cli(argv) == 0

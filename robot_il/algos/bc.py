@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robot_il.checkpoint import POLICY_FILE, save_atomic, save_policy
+from robot_il.checkpoint import POLICY_FILE, load_resumable, save_atomic, save_policy
 from robot_il.config import require_positive
 from robot_il.data.arrays import all_states, state_action_pairs
 from robot_il.data.reader import DemoSet, load_demos
@@ -104,12 +104,7 @@ def train_bc(
     state = {"step": 0, "best_valid_nll": float("inf"), "evals_since_best": 0, "log": [], "wall_s": 0.0}
 
     ckpt_path = out / CHECKPOINT_FILE
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if json.loads(ckpt["config"]) != _jsonable(cfg):
-            raise ConfigError(
-                "out", f"{out} holds a BC run with a different config; pick a new --out or delete {ckpt_path}"
-            )
+    if (ckpt := load_resumable(ckpt_path, cfg, "BC")) is not None:
         policy.load_state_dict(ckpt["policy"])
         optimizer.load_state_dict(ckpt["optimizer"])
         rng.bit_generator.state = json.loads(ckpt["numpy_rng"])

@@ -35,8 +35,10 @@ from robot_il.algos.actors import ActorPool, EnvFactory, run_episode
 from robot_il.algos.replay import TrajectoryReplay
 from robot_il.checkpoint import (
     POLICY_FILE,
+    START_AFRESH,
     config_dict,
     keep_if_best,
+    load_checkpoint,
     load_resumable,
     save_atomic,
     save_policy,
@@ -538,7 +540,7 @@ def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL
     ckpt = run / CHECKPOINT_FILE
     if not ckpt.exists():
         raise ConfigError("policy", f"{run} has no {CHECKPOINT_FILE}: practice continues a GPRIL training run")
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = load_checkpoint(ckpt, START_AFRESH)
     cfg = GPRILConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(state["config"]).items()})
     if demos_path is None:
         if not (run / SOURCE_FILE).exists():
