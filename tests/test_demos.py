@@ -285,3 +285,26 @@ def test_a_policy_of_another_layout_is_refused_by_eval(tmp_path: Path, capsys) -
         "expects width 6; the policy learnt from demos of another observation layout: retrain it"
     ) in _one_error_line(capsys)
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_a_directory_is_not_a_demo_file(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "demos"
+    folder.mkdir()
+    expected = f"{folder} is a directory, not an HDF5 demo file; pass the .h5 file itself"
+    assert validate(folder) == [expected]
+    assert cli(["demos", "validate", str(folder)]) == 1
+    assert expected in capsys.readouterr().out
+    assert cli(["train", "bc", "--demos", str(folder), "--out", str(tmp_path / "run")]) == 2
+    assert _one_error_line(capsys) == f"robot-il: error: {expected}\n"
+
+
+def test_loading_a_file_with_many_problems_names_the_first_in_one_line(good_file: Path) -> None:
+    with h5py.File(good_file, "a") as f:
+        f["data/demo_0/obs/ee_position"][3, 1] = np.nan
+        f["data/demo_1/actions"][2, 0] = np.inf
+    with pytest.raises(DemoFileError) as err:
+        load_demos(good_file)
+    assert str(err.value) == (
+        f"{good_file}: demo_0/obs/ee_position: NaN or inf at row 3 "
+        f"(and 1 more: `robot-il demos validate {good_file}` lists them)"
+    )

@@ -125,6 +125,8 @@ def validate(path: str | Path) -> list[str]:
     instead: every row would be wrong for one reason, which one line says.
     """
     path = Path(path)
+    if path.is_dir():
+        return [f"{path} is a directory, not an HDF5 demo file; pass the .h5 file itself"]
     if not path.is_file():
         return [f"{path}: file not found"]
     try:
@@ -245,15 +247,11 @@ def _check_array(arr: np.ndarray, where: str, n: int | None, row_shape: tuple | 
 
 
 def load_demos(path: str | Path) -> DemoSet:
-    """Validate and load a demo file; raises DemoFileError listing every problem."""
+    """Validate and load a demo file; raises DemoFileError, one line naming the first problem."""
     problems = validate(path)
     if problems:
-        more = f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise DemoFileError(
-            "invalid demo file; run `robot-il demos validate` for the full list:\n  "
-            + "\n  ".join(problems[:10])
-            + more
-        )
+        more = f" (and {len(problems) - 1} more: `robot-il demos validate {path}` lists them)"
+        raise DemoFileError(problems[0] + (more if len(problems) > 1 else ""))
     path = Path(path)
     with h5py.File(path, "r") as f:
         data = f["data"]
