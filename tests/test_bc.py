@@ -12,8 +12,10 @@ import pytest
 import torch
 from helpers import known_policy, sigkill_when, synthetic_state, write_synthetic_demos
 
-from robot_il.algos.bc import CHECKPOINT_FILE, BCConfig, train_bc
+from robot_il.algos.bc import CHECKPOINT_FILE, BCConfig, _split, train_bc
 from robot_il.checkpoint import CheckpointError, load_policy
+from robot_il.cli import main as cli
+from robot_il.data import load_demos
 from robot_il.data.arrays import flat_obs
 from robot_il.envs.insertion import observation_layout
 
@@ -106,3 +108,25 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     steps = [r["step"] for r in log["log"]]
     assert steps[: len(state["log"])] == [r["step"] for r in state["log"]], "the resumed run lost its history"
     assert steps == sorted(set(steps)) and log["steps"] > killed_at
+
+
+def test_a_run_shorter_than_eval_every_still_leaves_its_policy(tmp_path: Path, capsys) -> None:
+    demos = write_synthetic_demos(tmp_path / "d.h5", num_demos=10, steps=10, noise=0.03)
+    run = tmp_path / "run"
+    assert cli(["train", "bc", "--demos", str(demos), "--out", str(run), "--max-steps", "100"]) == 0  # eval_every 500
+    assert f"-> {run}/policy.pt" in capsys.readouterr().out
+    load_policy(run)
+    assert [r["step"] for r in json.loads((run / "train_log.json").read_text())["log"]] == [100]
+
+
+def test_the_last_steps_are_validated_and_the_best_policy_kept(tmp_path: Path) -> None:
+    demos = write_synthetic_demos(tmp_path / "d.h5", num_demos=10, steps=10, noise=0.03)
+    summary = train_bc(demos, tmp_path / "run", BCConfig(lr=1e-3, max_steps=120, eval_every=50), progress=False)
+    assert [r["step"] for r in summary["log"]] == [50, 100, 120]
+    assert summary["best_valid_nll"] == min(r["valid_nll"] for r in summary["log"])
+    policy, _ = load_policy(tmp_path / "run")
+    _, (x_valid, y_valid) = _split(load_demos(demos))
+    with torch.no_grad():
+        x, y = torch.as_tensor(x_valid, dtype=torch.float32), torch.as_tensor(y_valid, dtype=torch.float32)
+        nll = float(-policy.log_prob(x, y).mean())
+    assert nll == pytest.approx(summary["best_valid_nll"], rel=1e-5), "policy.pt is not the best-validated policy"

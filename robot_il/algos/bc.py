@@ -51,7 +51,7 @@ class BCConfig:
     max_steps: int = 30_000
     """Upper bound on gradient steps."""
     eval_every: int = 500
-    """Gradient steps between validation checks (and checkpoints)."""
+    """Gradient steps between validation checks (and checkpoints); the last step is always checked."""
     patience: int = 8
     """Validation checks without improvement before stopping early."""
     obs_std_floor: float = 1e-3
@@ -115,7 +115,43 @@ def train_bc(
     xv, yv = torch.as_tensor(x_valid, dtype=torch.float32), torch.as_tensor(y_valid, dtype=torch.float32)
     bar = tqdm(total=cfg.max_steps, initial=state["step"], desc="BC", unit="step", disable=not progress)
     t0 = time.perf_counter() - state["wall_s"]
-    train_nll = []
+    train_nll: list[float] = []
+
+    def check() -> None:
+        """Validate; keep the policy if it is the best so far; checkpoint the whole training state."""
+        nonlocal train_nll
+        with torch.no_grad():
+            valid_nll = float(-policy.log_prob(xv, yv).mean())
+            valid_mse = float(((policy(xv)[0] - yv) ** 2).mean())
+        if valid_nll < state["best_valid_nll"]:
+            state["best_valid_nll"], state["evals_since_best"] = valid_nll, 0
+            save_policy(out / POLICY_FILE, policy, algo="bc", config=_jsonable(cfg), env_args=env_args)
+        else:
+            state["evals_since_best"] += 1
+        state["wall_s"] = time.perf_counter() - t0
+        state["log"].append(
+            {
+                "step": state["step"],
+                "train_nll": float(np.mean(train_nll)),
+                "valid_nll": valid_nll,
+                "valid_mse": valid_mse,
+                "wall_s": state["wall_s"],
+            }
+        )
+        train_nll = []
+        bar.set_postfix(train_nll=f"{state['log'][-1]['train_nll']:.2f}", valid_nll=f"{valid_nll:.2f}")
+        save_atomic(
+            {
+                "config": json.dumps(_jsonable(cfg)),
+                "policy": policy.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "numpy_rng": json.dumps(rng.bit_generator.state),
+                "torch_rng": torch.get_rng_state(),
+                "state": json.dumps(state),
+            },
+            ckpt_path,
+        )
+
     while state["step"] < cfg.max_steps and state["evals_since_best"] < cfg.patience:
         idx = torch.as_tensor(rng.integers(0, len(xt), size=cfg.batch_size))
         nll = -policy.log_prob(xt[idx], yt[idx]).mean()
@@ -126,42 +162,12 @@ def train_bc(
         train_nll.append(nll.item())
         state["step"] += 1
         bar.update(1)
-
         if state["step"] % cfg.eval_every == 0:
-            with torch.no_grad():
-                valid_nll = float(-policy.log_prob(xv, yv).mean())
-                valid_mse = float(((policy(xv)[0] - yv) ** 2).mean())
-            improved = valid_nll < state["best_valid_nll"]
-            if improved:
-                state["best_valid_nll"], state["evals_since_best"] = valid_nll, 0
-                save_policy(out / POLICY_FILE, policy, algo="bc", config=_jsonable(cfg), env_args=env_args)
-            else:
-                state["evals_since_best"] += 1
-            state["wall_s"] = time.perf_counter() - t0
-            state["log"].append(
-                {
-                    "step": state["step"],
-                    "train_nll": float(np.mean(train_nll)),
-                    "valid_nll": valid_nll,
-                    "valid_mse": valid_mse,
-                    "wall_s": state["wall_s"],
-                }
-            )
-            train_nll = []
-            bar.set_postfix(train_nll=f"{state['log'][-1]['train_nll']:.2f}", valid_nll=f"{valid_nll:.2f}")
-            save_atomic(
-                {
-                    "config": json.dumps(_jsonable(cfg)),
-                    "policy": policy.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "numpy_rng": json.dumps(rng.bit_generator.state),
-                    "torch_rng": torch.get_rng_state(),
-                    "state": json.dumps(state),
-                },
-                ckpt_path,
-            )
-    bar.close()
+            check()
     stopped = "early_stopping" if state["evals_since_best"] >= cfg.patience else "max_steps"
+    if not state["log"] or state["log"][-1]["step"] != state["step"]:
+        check()  # max_steps is no multiple of eval_every: the last steps count too, and leave a policy
+    bar.close()
     summary = {
         "algo": "bc",
         "demos": str(demos_path),
