@@ -22,3 +22,7 @@ class ConfigError(RobotILError, ValueError):
 
 class NotConnectedError(RobotILError, RuntimeError):
     """A backend method that needs a live connection was called before ``connect()``."""
+
+
+class StaleStateError(RobotILError):
+    """A backend's state stream has gone quiet: the state is too old to act on, so motion is refused."""

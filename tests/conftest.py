@@ -37,18 +37,45 @@ def ros2_domain() -> int:
     return domain
 
 
-@pytest.fixture(scope="session")
-def sim_bridge(ros2_domain: int):
-    """The sim bridge node as its own process (real DDS on loopback), for the ROS 2 backend."""
+def _start(console_script: str, *args: str):
     import os
     import shutil
     import subprocess
 
-    exe = shutil.which("robot-il-sim-bridge") or str(Path(sys.executable).parent / "robot-il-sim-bridge")
-    proc = subprocess.Popen([exe], env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    yield proc
+    exe = shutil.which(console_script) or str(Path(sys.executable).parent / console_script)
+    return subprocess.Popen([exe, *args], env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stop(proc) -> None:
+    import subprocess
+
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def command_gate(ros2_domain: int):
+    """The command gate as its own process, between the ROS 2 backend and the (simulated) controller."""
+    proc = _start("robot-il-command-gate", "--ros-args", "-p", "rate:=20.0", "-p", "timeout_periods:=3.0")
+    yield proc
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def sim_bridge(ros2_domain: int, command_gate):
+    """The sim bridge node as its own process (real DDS on loopback), for the ROS 2 backend, with the gate."""
+    proc = _start("robot-il-sim-bridge")
+    yield proc
+    _stop(proc)
+
+
+@pytest.fixture
+def released_gate(sim_bridge):
+    """Releases the command gate after a test that may have latched it (a kill, an e-stop)."""
+    from robot_il.ros2.command_gate import RELEASE_SERVICE, call_gate_service
+
+    yield
+    call_gate_service(RELEASE_SERVICE)

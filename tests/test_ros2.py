@@ -11,11 +11,10 @@ import pytest
 
 from robot_il.config import load_yaml
 from robot_il.envs.insertion import PegInsertionEnv
-from robot_il.errors import NotConnectedError, RobotILError
+from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal import make_backend
 from robot_il.rollout import evaluate
 from robot_il.ros2.config import Ros2Config
-from robot_il.ros2.robot import StaleStateError
 from robot_il.sim.config import PegConfig
 
 CONFIG = Path(__file__).parents[1] / "robot_il" / "ros2" / "jaco_sim.yaml"
@@ -36,7 +35,31 @@ def test_stale_joint_states_raise_a_clear_error(sim_bridge) -> None:
         assert np.all(np.isfinite(backend.robot.observe().joint_positions))
 
 
-def test_joints_are_matched_by_name_and_unknown_names_fail(sim_bridge) -> None:
+def test_motion_on_stale_state_is_refused_at_the_hal_and_the_pan_tilt_goes_stale(sim_bridge) -> None:
+    """A client that only sends commands (never observes) cannot move the arm once the states stop."""
+    backend = make_backend("ros2", str(CONFIG))
+    moving = np.array([0.2, 0, 0, 0, 0, 0])
+    with backend:
+        backend.robot.reset()
+        backend.robot.send_action(moving)
+        sim_bridge.send_signal(signal.SIGSTOP)  # joint and pan-tilt states stop
+        try:
+            time.sleep(0.3)
+            with pytest.raises(StaleStateError, match=r"refusing to move the arm: no /joint_states for 0\.\d+ s"):
+                backend.robot.send_action(moving)
+            assert not np.any(backend.robot.link.last_command[1]), "the refused command did not leave zero behind"
+            backend.robot.send_action(np.zeros(6))  # stopping is never refused
+            time.sleep(0.3)
+            with pytest.raises(StaleStateError, match=r"no /pan_tilt/joint_states for 0\.\d+ s"):
+                backend.pan_tilt.get()
+        finally:
+            sim_bridge.send_signal(signal.SIGCONT)
+        time.sleep(0.3)
+        backend.robot.send_action(np.zeros(6))
+        assert backend.pan_tilt.get() is not None
+
+
+def test_joints_are_matched_by_name_and_unknown_names_fail(sim_bridge, released_gate) -> None:
     cfg = load_yaml(Ros2Config, CONFIG)
     import dataclasses
 
@@ -105,7 +128,7 @@ def test_a_dead_command_stream_is_stopped_by_our_watchdog(sim_bridge) -> None:
 
 
 @pytest.mark.parametrize("via", ["topic", "service"])
-def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, via: str) -> None:
+def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, released_gate, via: str) -> None:
     import rclpy
     from std_msgs.msg import Empty
     from std_srvs.srv import Trigger

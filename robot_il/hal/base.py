@@ -166,11 +166,23 @@ class Robot(abc.ABC):
         return self._observe()
 
     def send_action(self, joint_velocities: np.ndarray) -> AppliedAction:
-        """Command joint velocities (rad/s); returns the clipped command actually applied."""
+        """Command joint velocities (rad/s); returns the clipped command actually applied.
+
+        Zero always goes out (stopping must work whatever the state). Motion is refused with
+        :class:`StaleStateError` when the backend's state is too old to act on: the backend
+        commands zero first, then raises.
+        """
         self._require_connected("send_action")
         applied = clip_action(self.spec, joint_velocities)
+        if applied.velocities.any():
+            self._require_fresh_state()
         self._apply(applied.velocities)
         return applied
+
+    def _require_fresh_state(self) -> None:
+        """Backends whose state arrives over a stream command zero and raise StaleStateError here when it is
+        older than their limit; a simulator's state is always current."""
+        return None
 
     def wrench(self) -> np.ndarray | None:
         """Force (N) and torque (N·m) on the tool, base frame, (6,); None without a force-torque sensor."""

@@ -43,11 +43,18 @@ class Ros2Config:
     """std_srvs/Trigger that resets the cell (the sim bridge's); empty: drive home instead."""
     estop_topic: str = "/robot_il/estop"
     """std_msgs/Empty: any message latches the e-stop (a std_srvs/Trigger service of the same name does too)."""
+    command_gate_topic: str = "/robot_il/command"
+    """JointState commands to the command gate (robot-il-command-gate), which forwards them to the controller
+    and stops the arm if this process dies. Empty: publish straight to /<controller>/commands (then nothing
+    stops the arm when this process is killed)."""
     command_timeout_periods: float = 1.5
-    """Our side's watchdog: if no command has gone out for this many periods, publish zero velocity once
-    (forward_command_controller would otherwise keep the last command forever)."""
+    """Our side's watchdog: if no command has gone out for this many periods, publish zero velocity
+    (forward_command_controller would otherwise keep the last command forever); with a gate, these zeros are
+    also the heartbeat that keeps the gate open while this process is alive and idle."""
     stale_after: float = 0.2
-    """observe() raises when /joint_states is older than this, s."""
+    """observe() raises, and send_action refuses motion, when /joint_states is older than this, s."""
+    pan_tilt_stale_after: float = 0.5
+    """observe() and the pan-tilt's get() raise when its state is older than this, s."""
     connect_timeout: float = 10.0
     """How long connect() waits for the first joint states, s."""
     qos_depth: int = 10
@@ -68,6 +75,7 @@ class Ros2Config:
         for name in (
             "control_rate_hz",
             "stale_after",
+            "pan_tilt_stale_after",
             "connect_timeout",
             "pan_tilt_tolerance",
             "pan_tilt_timeout",

@@ -9,23 +9,45 @@ waits out the control period, so a loop over it runs at the control rate.
 ``reset`` never moves the arm itself unless the cell offers a reset service
 (the sim bridge's): on hardware, motion home goes through the safety filter
 (``SafeController.return_home``) or a person's hands.
+
+Commands go through the command gate (:mod:`robot_il.ros2.command_gate`), a
+process of its own that stops the arm when this one dies; ``connect`` refuses to
+start without it (or with it latched) unless ``command_gate_topic`` is empty.
+Every way out of this process sends zero: ``close`` (also from ``atexit``), the
+in-process watchdog when the loop stops sending, and ``send_action`` itself when
+the joint states have gone stale.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 
 import numpy as np
 
-from robot_il.errors import NotConnectedError, RobotILError
+from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
+from robot_il.ros2 import command_gate
 from robot_il.ros2.config import Ros2Config
 from robot_il.ros2.geometry import socket_quat
 
+__all__ = ["GateLatchedError", "Ros2PanTilt", "Ros2Robot", "StaleStateError", "build"]
 
-class StaleStateError(RobotILError):
-    """The robot's state topic has gone quiet."""
+_OPEN_LINKS: weakref.WeakSet = weakref.WeakSet()
+
+
+class GateLatchedError(NotConnectedError):
+    """The command gate is latched (an e-stop, a lost stream, a bad command) and needs a person to release it."""
+
+
+@atexit.register
+def _close_open_links() -> None:
+    """An interpreter that exits with a link still open (an error escaped every ``with``) stops the arm and
+    shuts rclpy down cleanly, instead of aborting in the executor thread with the last command still held."""
+    for link in list(_OPEN_LINKS):
+        link.close()
 
 
 class _Ros2Link:
@@ -54,43 +76,82 @@ class _Ros2Link:
         self.node.create_subscription(JointState, cfg.pan_tilt_state_topic, self._on_pan_tilt, qos)
         if cfg.wrench_topic:
             self.node.create_subscription(WrenchStamped, cfg.wrench_topic, self._on_wrench, qos)
-        self.command_pub = self.node.create_publisher(Float64MultiArray, cfg.command_topic, qos)
+        if cfg.command_gate_topic:
+            self.command_pub = self.node.create_publisher(JointState, cfg.command_gate_topic, qos)
+        else:
+            self.command_pub = self.node.create_publisher(Float64MultiArray, cfg.command_topic, qos)
         self.pan_tilt_pub = self.node.create_publisher(JointState, cfg.pan_tilt_command_topic, qos)
-        from std_msgs.msg import Empty
+        from rclpy.qos import DurabilityPolicy
+        from std_msgs.msg import Empty, String
         from std_srvs.srv import Trigger
 
         self.on_estop = lambda source: None
         self.node.create_subscription(Empty, cfg.estop_topic, lambda _m: self.on_estop(f"topic {cfg.estop_topic}"), qos)
-        self.node.create_service(Trigger, cfg.estop_topic, self._estop_service)
-        self.last_command = (0.0, None)  # (time, values)
+        self.gate_state: str | None = None
+        if cfg.command_gate_topic:  # the gate owns the e-stop service and re-broadcasts it on the topic
+            latched = QoSProfile(
+                depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+            )
+            self.node.create_subscription(String, command_gate.STATE_TOPIC, self._on_gate_state, latched)
+        else:
+            self.node.create_service(Trigger, cfg.estop_topic, self._estop_service)
+        self.last_command: tuple[float, list[float] | None] = (0.0, None)  # (time, values)
+        self.last_stamp_ns = 0
         self.watchdog_stops = 0
+        self.closed = False
         period = 1.0 / cfg.control_rate_hz
         self.node.create_timer(period / 2, self._command_watchdog)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True, name=f"{name}-spin")
         self.thread.start()
+        _OPEN_LINKS.add(self)
 
     def _estop_service(self, _request, response):
         self.on_estop(f"service {self.cfg.estop_topic}")
         response.success, response.message = True, "e-stop latched"
         return response
 
-    def publish_command(self, values) -> None:
-        from std_msgs.msg import Float64MultiArray
-
+    def publish_command(self, values, end_of_stream: bool = False) -> None:
+        values = [float(x) for x in values]
         with self.lock:
-            self.last_command = (time.monotonic(), list(values))
-        self.command_pub.publish(Float64MultiArray(data=[float(x) for x in values]))
+            self.last_command = (time.monotonic(), values)
+            if self.cfg.command_gate_topic:
+                from sensor_msgs.msg import JointState
+
+                # The stamp is the stream's heartbeat: the gate drops any message not newer than the last.
+                self.last_stamp_ns = max(self.last_stamp_ns + 1, self.node.get_clock().now().nanoseconds)
+                msg = JointState(name=list(self.cfg.joint_names), velocity=values)
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(self.last_stamp_ns, 10**9)
+                msg.header.frame_id = command_gate.END_OF_STREAM if end_of_stream else ""
+            else:
+                from std_msgs.msg import Float64MultiArray
+
+                msg = Float64MultiArray(data=values)
+            self.command_pub.publish(msg)
 
     def _command_watchdog(self) -> None:
-        """A dead command stream (our loop hung or died) must not leave the arm moving."""
+        """A quiet command stream (our loop hung, or is between episodes) gets zero velocity every tick: the
+        arm must not keep the last command, and the gate sees this process is alive. Nothing is sent before
+        the first command (an observe-only client, such as kinesthetic recording, never commands)."""
         with self.lock:
             sent_at, values = self.last_command
         timeout = self.cfg.command_timeout_periods / self.cfg.control_rate_hz
-        if values is not None and any(values) and time.monotonic() - sent_at > timeout:
-            self.watchdog_stops += 1
+        if values is not None and not self.closed and time.monotonic() - sent_at > timeout:
+            self.watchdog_stops += int(any(values))
             self.publish_command([0.0] * len(values))
+
+    def _on_gate_state(self, msg) -> None:
+        self.gate_state = msg.data
+        if msg.data.split(":")[0] in {str(s) for s in command_gate.LATCHED}:
+            self.on_estop(f"command gate {msg.data}")
+
+    def stop(self) -> None:
+        """Zero velocity, and tell the gate the stream ends here (it goes back to idle without latching).
+
+        Sent even if this process never commanded: the controller may still hold another client's command."""
+        if not self.closed:
+            self.publish_command([0.0] * len(self.cfg.joint_names), end_of_stream=True)
 
     def _on_joints(self, msg) -> None:
         with self.lock:
@@ -106,10 +167,31 @@ class _Ros2Link:
             self.wrench = np.array([f.x, f.y, f.z, t.x, t.y, t.z])
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self.thread.join(timeout=2)
+        """Zero (if this process ever commanded), then shut rclpy down. Safe to call twice."""
+        if self.closed:
+            return
+        try:
+            self.stop()
+            time.sleep(0.02)  # let the zero leave before the publisher goes
+        finally:
+            self.closed = True
+            _OPEN_LINKS.discard(self)
+            self.executor.shutdown()
+            self.node.destroy_node()
+            self.context.try_shutdown()
+            self.thread.join(timeout=2)
+
+
+def _fresh_pan_tilt(link: _Ros2Link, cfg: Ros2Config):
+    with link.lock:
+        msg, received = link.pan_tilt
+    age = time.monotonic() - received
+    if age > cfg.pan_tilt_stale_after:
+        raise StaleStateError(
+            f"no {cfg.pan_tilt_state_topic} for {age:.2f} s (limit pan_tilt_stale_after={cfg.pan_tilt_stale_after} "
+            "s); the pan-tilt node has stopped publishing (is it running, and is its unit connected?)"
+        )
+    return msg
 
 
 def _by_name(msg, names, field: str, topic: str) -> np.ndarray:
@@ -151,39 +233,80 @@ class Ros2Robot(Robot):
         self._kinematics = CellKinematics(self.cfg.cell)
         self.link = _Ros2Link(self.cfg, self.node_name)
         self.link.on_estop = self._on_estop
-        deadline = time.monotonic() + self.cfg.connect_timeout
-        while self.link.joints is None or self.link.pan_tilt is None:
+        try:
+            self._wait_for_cell()
+        except BaseException:
+            self.link.close()
+            self.link = None
+            raise
+        self._next_tick = time.monotonic()
+
+    def _wait_for_cell(self) -> None:
+        """The first joint and pan-tilt states, and (with a gate) an open command gate listening to us."""
+        cfg, link = self.cfg, self.link
+        gate = cfg.command_gate_topic
+        deadline = time.monotonic() + cfg.connect_timeout
+        while True:
+            missing = [
+                what
+                for what, ok in (
+                    (f"no messages on {cfg.joint_states_topic}", link.joints is not None),
+                    (f"no messages on {cfg.pan_tilt_state_topic}", link.pan_tilt is not None),
+                    (f"no command gate listening on {gate}", not gate or link.command_pub.get_subscription_count()),
+                    (f"no state from the command gate on {command_gate.STATE_TOPIC}", not gate or link.gate_state),
+                )
+                if not ok
+            ]
+            if not missing:
+                break
             if time.monotonic() > deadline:
-                missing = self.cfg.joint_states_topic if self.link.joints is None else self.cfg.pan_tilt_state_topic
-                self.link.close()
-                self.link = None
+                hint = (
+                    "; start robot-il-command-gate (real.launch.py and sim.launch.py do), or set "
+                    "command_gate_topic: '' to publish straight to the controller (then nothing stops the arm "
+                    "if this process is killed)"
+                    if any("gate" in m for m in missing)
+                    else ""
+                )
                 raise NotConnectedError(
-                    f"no messages on {missing} within {self.cfg.connect_timeout} s; is the arm driver (or the sim "
-                    "bridge) running, on this ROS_DOMAIN_ID?"
+                    f"{'; '.join(missing)} within {cfg.connect_timeout} s; is the arm driver (or the sim bridge) "
+                    f"running, on this ROS_DOMAIN_ID?{hint}"
                 )
             time.sleep(0.01)
-        self._next_tick = time.monotonic()
+        if gate and link.gate_state.split(":")[0] in {str(s) for s in command_gate.LATCHED}:
+            raise GateLatchedError(
+                f"the command gate is latched ({link.gate_state}); check the cell, then release it with "
+                f"`robot-il gate release` (the {command_gate.RELEASE_SERVICE} service)"
+            )
 
     def _close(self) -> None:
         if self.link is not None:
-            self._publish(np.zeros(self.spec.num_joints))  # forward_command_controller keeps the last command
-            time.sleep(0.05)
-            self.link.close()
+            self.link.close()  # zero first: forward_command_controller keeps the last command
             self.link = None
 
-    def _observe(self) -> Observation:
+    def _fresh_joints(self):
         with self.link.lock:
-            joints, pan_tilt = self.link.joints, self.link.pan_tilt
-        msg, received = joints
+            msg, received = self.link.joints
         age = time.monotonic() - received
         if age > self.cfg.stale_after:
             raise StaleStateError(
                 f"no {self.cfg.joint_states_topic} for {age:.2f} s (limit stale_after={self.cfg.stale_after} s); "
                 "the arm driver has stopped publishing"
             )
+        return msg
+
+    def _require_fresh_state(self) -> None:
+        try:
+            self._fresh_joints()
+        except StaleStateError as err:
+            self._publish(np.zeros(self.spec.num_joints))
+            raise StaleStateError(f"refusing to move the arm: {err}") from None
+
+    def _observe(self) -> Observation:
+        msg = self._fresh_joints()
+        pan_tilt = _fresh_pan_tilt(self.link, self.cfg)
         topic = self.cfg.joint_states_topic
         q = _by_name(msg, self.cfg.joint_names, "position", topic)
-        pt = _by_name(pan_tilt[0], self.cfg.pan_tilt_joint_names, "position", self.cfg.pan_tilt_state_topic)
+        pt = _by_name(pan_tilt, self.cfg.pan_tilt_joint_names, "position", self.cfg.pan_tilt_state_topic)
         tip, _, _ = self._kinematics.tip(q)
         return Observation(
             joint_positions=q,
@@ -262,8 +385,7 @@ class Ros2PanTilt(PanTilt):
 
     def get(self) -> tuple[float, float]:
         link = self._require_link()
-        with link.lock:
-            msg = link.pan_tilt[0]
+        msg = _fresh_pan_tilt(link, self._robot.cfg)
         pan, tilt = _by_name(
             msg, self._robot.cfg.pan_tilt_joint_names, "position", self._robot.cfg.pan_tilt_state_topic
         )

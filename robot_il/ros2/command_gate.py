@@ -1,0 +1,309 @@
+"""The command gate: a standalone node between robot-il and the arm's velocity controller.
+
+ros2_control's ``forward_command_controller`` keeps its last command forever, so
+a watchdog inside the deploy process cannot cover the deploy process dying
+(``kill -9``, a segfault, the OOM killer). The gate is a process of its own,
+started by ``real.launch.py`` / ``sim.launch.py`` next to the arm driver:
+
+* robot-il publishes ``sensor_msgs/JointState`` on ``/robot_il/command`` (joint
+  names, velocities in rad/s, a stamp that must increase: the stream's heartbeat);
+* the gate checks each message (names, finite, within ``max_velocity``, newer than
+  the last) and forwards the velocities as ``std_msgs/Float64MultiArray`` to
+  ``/<controller>/commands``;
+* when no valid message arrives for ``timeout_periods`` control periods, it
+  publishes zero and latches (``stream_lost``); a malformed command or one over
+  the limits latches too (``bad_command``); so does an e-stop
+  (``std_msgs/Empty`` on ``/robot_il/estop`` or the ``std_srvs/Trigger`` service of
+  that name, which also re-broadcasts the e-stop on the topic for every listener);
+* while latched every incoming command is answered with zero; only the
+  ``~/release`` service (``robot-il gate release``) re-opens it: after a crash a
+  person looks at the cell before anything moves again;
+* a client that ends cleanly sends zero with ``frame_id: end_of_stream``: the gate
+  goes back to ``idle`` without latching;
+* the state (``idle``, ``forwarding``, ``stream_lost: ...``, ``estop: ...``,
+  ``bad_command: ...``) is published, latched for late joiners, on ``~/state``.
+
+The decisions are :class:`GateLogic` (no rclpy; unit-tested directly); the node
+is a thin layer over it.
+
+    robot-il-command-gate --ros-args -p rate:=20.0 -p timeout_periods:=3 -p controller:=velocity_controller
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NODE_NAME = "robot_il_command_gate"
+COMMAND_TOPIC = "/robot_il/command"
+STATE_TOPIC = f"/{NODE_NAME}/state"
+RELEASE_SERVICE = f"/{NODE_NAME}/release"
+ESTOP_TOPIC = "/robot_il/estop"
+END_OF_STREAM = "end_of_stream"
+
+PARAMETERS: dict[str, tuple[object, str]] = {
+    "rate": (20.0, "control rate of the client, Hz (one period = 1 / rate)"),
+    "timeout_periods": (3.0, "zero and latch when no valid command arrives for this many periods"),
+    "controller": ("velocity_controller", "forward_command_controller; commands go to /<controller>/commands"),
+    "joint_names": (
+        ["joint_1", "joint_2", "joint_3", "joint_4", "joint_5", "joint_6"],
+        "joints in the controller's order; commands are matched by name",
+    ),
+    "max_velocity": ([], "per-joint bound, rad/s; a command beyond it latches (empty: no check)"),
+    "command_topic": (COMMAND_TOPIC, "where robot-il publishes its JointState commands"),
+    "estop_topic": (ESTOP_TOPIC, "std_msgs/Empty e-stop topic (a Trigger service of the same name too)"),
+}
+
+
+class GateState(enum.StrEnum):
+    IDLE = "idle"
+    FORWARDING = "forwarding"
+    STREAM_LOST = "stream_lost"
+    BAD_COMMAND = "bad_command"
+    ESTOP = "estop"
+
+
+LATCHED = {GateState.STREAM_LOST, GateState.BAD_COMMAND, GateState.ESTOP}
+
+
+@dataclass
+class GateLogic:
+    """What the gate forwards, when it stops, and what it latches. Times are seconds of one clock."""
+
+    joint_names: tuple[str, ...]
+    period: float
+    """Control period of the client, s."""
+    timeout_periods: float = 3.0
+    max_velocity: tuple[float, ...] = ()
+    state: GateState = GateState.IDLE
+    reason: str = ""
+    last_valid: float = -math.inf
+    """When the last valid command arrived (gate clock)."""
+    last_stamp: float = -math.inf
+    """The client's stamp of the last valid command."""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.period > 0 or not self.timeout_periods > 0:
+            raise ValueError(f"period ({self.period}) and timeout_periods ({self.timeout_periods}) must be positive")
+        if self.max_velocity and len(self.max_velocity) != len(self.joint_names):
+            raise ValueError(f"max_velocity has {len(self.max_velocity)} values for {len(self.joint_names)} joints")
+
+    @property
+    def latched(self) -> bool:
+        return self.state in LATCHED
+
+    @property
+    def timeout(self) -> float:
+        return self.timeout_periods * self.period
+
+    @property
+    def zero(self) -> np.ndarray:
+        return np.zeros(len(self.joint_names))
+
+    def describe(self) -> str:
+        return f"{self.state}: {self.reason}" if self.reason else str(self.state)
+
+    def _latch(self, state: GateState, reason: str) -> np.ndarray:
+        self.state, self.reason = state, reason
+        self.counts[str(state)] = self.counts.get(str(state), 0) + 1
+        return self.zero
+
+    def on_command(
+        self, names: Sequence[str], velocities: Sequence[float], stamp: float, now: float, end: bool = False
+    ) -> np.ndarray | None:
+        """The velocities to forward (in ``joint_names`` order), zero, or None to send nothing."""
+        if self.latched:
+            return self.zero  # whatever the client still sends, the arm stays stopped until released
+        if not stamp > self.last_stamp:
+            self.counts["stale_stamp"] = self.counts.get("stale_stamp", 0) + 1
+            return None  # a replayed or reordered message is no heartbeat
+        index = {n: i for i, n in enumerate(names)}
+        if len(velocities) != len(names) or any(n not in index for n in self.joint_names):
+            return self._latch(
+                GateState.BAD_COMMAND,
+                f"command names {list(names)} with {len(velocities)} velocities; expected {list(self.joint_names)}",
+            )
+        v = np.array([velocities[index[n]] for n in self.joint_names], dtype=np.float64)
+        if not np.isfinite(v).all():
+            return self._latch(GateState.BAD_COMMAND, f"non-finite command {v.tolist()}")
+        if self.max_velocity and np.any(np.abs(v) > np.asarray(self.max_velocity) + 1e-9):
+            return self._latch(GateState.BAD_COMMAND, f"command {v.tolist()} over max_velocity")
+        self.last_stamp, self.last_valid = stamp, now
+        if end:
+            self.state, self.reason = GateState.IDLE, "the client ended its stream"
+            return self.zero
+        self.state, self.reason = GateState.FORWARDING, ""
+        return v
+
+    def on_tick(self, now: float) -> np.ndarray | None:
+        """Zero (and the latch) when a forwarding stream has gone quiet for longer than the timeout."""
+        if self.state is GateState.FORWARDING and now - self.last_valid > self.timeout:
+            return self._latch(
+                GateState.STREAM_LOST,
+                f"no command for {now - self.last_valid:.3f} s "
+                f"(timeout {self.timeout_periods:g} periods = {self.timeout:.3f} s)",
+            )
+        return None
+
+    def estop(self, source: str) -> np.ndarray:
+        return self._latch(GateState.ESTOP, source)
+
+    def release(self) -> str:
+        """Re-open after a latch (a person's decision). The next stream starts from ``idle``."""
+        before = self.describe()
+        self.state, self.reason = GateState.IDLE, f"released (was {before})"
+        return before
+
+
+def usage() -> str:
+    lines = [
+        "robot-il-command-gate: forward robot-il's velocity commands to the arm's controller, and stop the arm",
+        "when the stream stops, a command is malformed, or an e-stop fires (latched until ~/release).",
+        "",
+        "usage: robot-il-command-gate [--ros-args -p NAME:=VALUE ...]",
+        "",
+        "parameters:",
+    ]
+    lines += [f"  {name:<16} {value!r:<40} {text}" for name, (value, text) in PARAMETERS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(usage())
+        return 0
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Empty, Float64MultiArray, String
+    from std_srvs.srv import Trigger
+
+    rclpy.init(args=argv)
+    node = Node(NODE_NAME)
+    p = {name: node.declare_parameter(name, value).value for name, (value, _text) in PARAMETERS.items()}
+    try:
+        logic = GateLogic(
+            joint_names=tuple(p["joint_names"]),
+            period=1.0 / float(p["rate"]),
+            timeout_periods=float(p["timeout_periods"]),
+            max_velocity=tuple(float(x) for x in p["max_velocity"]),
+        )
+    except (ValueError, ZeroDivisionError) as err:
+        node.get_logger().fatal(f"bad parameters: {err}")
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    log = node.get_logger()
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    latched_qos = QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+    )
+    controller_pub = node.create_publisher(Float64MultiArray, f"/{str(p['controller']).strip('/')}/commands", reliable)
+    state_pub = node.create_publisher(String, STATE_TOPIC, latched_qos)
+    estop_pub = node.create_publisher(Empty, str(p["estop_topic"]), reliable)
+    published = [""]
+
+    def now() -> float:
+        return node.get_clock().now().nanoseconds * 1e-9
+
+    def send(v: np.ndarray | None) -> None:
+        if v is not None:
+            controller_pub.publish(Float64MultiArray(data=[float(x) for x in v]))
+        text = logic.describe()
+        if text != published[0]:
+            published[0] = text
+            state_pub.publish(String(data=text))
+            if logic.latched:  # (rclpy refuses two severities from one call site)
+                log.warning(f"gate {text}: the arm is stopped until released")
+            else:
+                log.info(f"gate {text}")
+
+    def on_command(msg: JointState) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        send(logic.on_command(msg.name, msg.velocity, stamp, now(), end=msg.header.frame_id == END_OF_STREAM))
+
+    def on_estop_topic(_msg: Empty) -> None:
+        if logic.state is not GateState.ESTOP:
+            send(logic.estop(f"topic {p['estop_topic']}"))
+
+    def on_estop_service(_request, response):
+        send(logic.estop(f"service {p['estop_topic']}"))
+        estop_pub.publish(Empty())  # every listener (the deploy process's safety filter) latches too
+        response.success, response.message = True, "e-stop latched; the arm is stopped"
+        return response
+
+    def on_release(_request, response):
+        before = logic.release()
+        send(None)
+        response.success, response.message = True, f"released; was {before}"
+        return response
+
+    node.create_subscription(JointState, str(p["command_topic"]), on_command, reliable)
+    node.create_subscription(Empty, str(p["estop_topic"]), on_estop_topic, reliable)
+    node.create_service(Trigger, str(p["estop_topic"]), on_estop_service)
+    node.create_service(Trigger, RELEASE_SERVICE, on_release)
+    node.create_timer(logic.period / 4, lambda: send(logic.on_tick(now())))
+    send(None)
+    log.info(
+        f"command gate up: {p['command_topic']} -> /{p['controller']}/commands, zero after "
+        f"{logic.timeout_periods:g} periods of {logic.period * 1e3:.1f} ms"
+    )
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if rclpy.ok():
+            controller_pub.publish(Float64MultiArray(data=[0.0] * len(logic.joint_names)))  # the gate going away
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def call_gate_service(service: str, timeout: float = 5.0) -> str:
+    """Call one of the gate's Trigger services from a short-lived node; returns its message."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from std_srvs.srv import Trigger
+
+    from robot_il.errors import NotConnectedError
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("robot_il_gate_client", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        client = node.create_client(Trigger, service)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise NotConnectedError(
+                f"no command gate answers {service} within {timeout} s; is robot-il-command-gate running "
+                "(real.launch.py and sim.launch.py start it), on this ROS_DOMAIN_ID?"
+            )
+        future = client.call_async(Trigger.Request())
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise NotConnectedError(f"{service} did not answer within {timeout} s")
+            executor.spin_once(timeout_sec=0.05)
+        return future.result().message
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
