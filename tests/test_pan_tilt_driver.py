@@ -22,11 +22,13 @@ def fake(request):
 def test_initialisation_sets_terse_echo_off_and_reads_limits(fake: FakePTU) -> None:
     with PanTiltUnit(fake.port) as ptu:
         assert fake.received[:2] == ["FT", "ED"]
-        assert {"PR", "TR", "PN", "PX", "TN", "TX"} <= set(fake.received)
+        assert {"PR", "TR", "PN", "PX", "TN", "TX", "PL", "PU", "TL", "TU"} <= set(fake.received)
         (pmin, pmax), (tmin, tmax) = ptu.limits
         assert pmin == pytest.approx(-3090 * RES) and pmax == pytest.approx(3090 * RES)
         assert tmin == pytest.approx(-907 * RES) and tmax == pytest.approx(604 * RES)
         assert pmax == pytest.approx(2.7736, abs=1e-4)  # 158.9°: 3090 counts of 185.1428″
+        assert ptu.pan.speed_range_rad == pytest.approx((57 * RES, 2902 * RES))
+        assert ptu.tilt.speed_range_rad == pytest.approx((57 * RES, 1500 * RES))
 
 
 def test_moves_in_radians_are_sent_as_counts_and_read_back(fake: FakePTU) -> None:
@@ -46,6 +48,30 @@ def test_limits_are_enforced_before_sending(fake: FakePTU, pan: float, tilt: flo
         with pytest.raises(PTULimitError, match=axis):
             ptu.move_to(pan, tilt)
         assert len(fake.received) == sent, "a command went out despite the limit"
+
+
+@pytest.mark.parametrize(
+    ("pan", "tilt", "axis"),
+    [(0.5, 2.0, "tilt"), (0.5, 0.01, "tilt"), (3.0, 0.3, "pan"), (0.5, math.inf, "tilt")],
+    ids=["tilt_too_fast", "tilt_too_slow", "pan_too_fast", "tilt_inf"],
+)
+def test_speeds_are_checked_on_both_axes_before_either_goes_out(
+    fake: FakePTU, pan: float, tilt: float, axis: str
+) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        sent = len(fake.received)
+        with pytest.raises(PTULimitError, match=f"^{axis} speed"):
+            ptu.set_speed(pan, tilt)
+        assert fake.received[sent:] == [], "a speed went out despite the limit"
+    assert fake.speed == {"P": 1000, "T": 1000}, "the speeds were half applied"
+
+
+def test_the_fake_refuses_speeds_outside_its_limits_as_the_unit_does(fake: FakePTU) -> None:
+    with PanTiltUnit(fake.port) as ptu:
+        with pytest.raises(PTUError, match=r"refused 'TS1501': Tilt speed out of range"):
+            ptu.command("TS1501")
+        ptu.set_speed(0.5, 1500 * RES)  # the fastest tilt the unit allows
+    assert fake.speed == {"P": round(0.5 / RES), "T": 1500}
 
 
 def test_a_refusal_from_the_unit_is_a_clear_error(fake: FakePTU) -> None:

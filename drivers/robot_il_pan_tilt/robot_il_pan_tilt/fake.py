@@ -21,10 +21,14 @@ class FakePTU:
         resolution: float = 185.1428,
         pan_limits: tuple[int, int] = (-3090, 3090),
         tilt_limits: tuple[int, int] = (-907, 604),
+        pan_speed_limits: tuple[int, int] = (57, 2902),
+        tilt_speed_limits: tuple[int, int] = (57, 1500),
     ) -> None:
+        """Limits in counts and speed limits in counts/s (a PTU-D46's factory settings, roughly)."""
         self.echo = echo
         self.resolution = resolution
         self.limits = {"P": pan_limits, "T": tilt_limits}
+        self.speed_limits = {"P": pan_speed_limits, "T": tilt_speed_limits}
         self.position = {"P": 0, "T": 0}
         self.speed = {"P": 1000, "T": 1000}
         self.terse = False
@@ -119,9 +123,20 @@ class FakePTU:
                 return f"! {'Pan' if axis == 'P' else 'Tilt'} position out of range"
             self.position[axis] = target
             return "*"
+        slow, fast = self.speed_limits[axis]
+        if op == "L" and not arg:
+            return f"* {slow}"
+        if op == "U" and not arg:
+            return f"* {fast}"
         if op == "S":
             if not arg:
                 return f"* {self.speed[axis]}"
-            self.speed[axis] = int(arg)
+            try:
+                speed = int(arg)
+            except ValueError:
+                return "! Illegal argument"
+            if not slow <= speed <= fast:  # as the real unit: a refused speed leaves the axis' speed as it was
+                return f"! {'Pan' if axis == 'P' else 'Tilt'} speed out of range"
+            self.speed[axis] = speed
             return "*"
         return "! Illegal command"

@@ -7,7 +7,7 @@ each, possibly preceded by the echo of the command when echo is on. ``!P`` and
 of ``resolution`` arc-seconds; this module speaks radians and converts.
 
 >>> with PanTiltUnit("/dev/ttyUSB0") as ptu:      # terse feedback, echo off, resolution and limits read
-...     ptu.set_speed(0.5, 0.3)                     # rad/s
+...     ptu.set_speed(0.5, 0.3)                     # rad/s; outside the speed limits raises before sending
 ...     ptu.move_to(0.2, -0.1)                      # rad; outside the limits raises before sending
 ...     ptu.position()                              # (pan, tilt) in rad
 """
@@ -34,9 +34,14 @@ class PTULimitError(PTUError, ValueError):
 
 @dataclass(frozen=True)
 class AxisLimits:
+    """One axis as the unit reports it: position limits (counts), resolution (arc-seconds per count) and
+    speed limits (counts/s; the unit refuses a speed outside them)."""
+
     min_counts: int
     max_counts: int
     resolution_arcsec: float
+    min_speed_counts: int
+    max_speed_counts: int
 
     def to_rad(self, counts: float) -> float:
         return counts * self.resolution_arcsec * ARCSEC_TO_RAD
@@ -47,6 +52,11 @@ class AxisLimits:
     @property
     def range_rad(self) -> tuple[float, float]:
         return self.to_rad(self.min_counts), self.to_rad(self.max_counts)
+
+    @property
+    def speed_range_rad(self) -> tuple[float, float]:
+        """Slowest and fastest slew speed, rad/s."""
+        return self.to_rad(self.min_speed_counts), self.to_rad(self.max_speed_counts)
 
 
 class PanTiltUnit:
@@ -75,11 +85,20 @@ class PanTiltUnit:
         self._serial.reset_input_buffer()
         self.command("FT")  # terse feedback
         self.command("ED")  # echo off (replies may still carry an echo until this lands)
-        self.pan = AxisLimits(self._query_int("PN"), self._query_int("PX"), self._query_float("PR"))
-        self.tilt = AxisLimits(self._query_int("TN"), self._query_int("TX"), self._query_float("TR"))
+        self.pan, self.tilt = self._read_axis("P"), self._read_axis("T")
         for name, axis in (("pan", self.pan), ("tilt", self.tilt)):
-            if not axis.min_counts < axis.max_counts or not axis.resolution_arcsec > 0:
+            if (
+                not axis.min_counts < axis.max_counts
+                or not axis.resolution_arcsec > 0
+                or not 0 <= axis.min_speed_counts <= axis.max_speed_counts
+                or not axis.max_speed_counts > 0
+            ):
                 raise PTUError(f"{self.port}: the unit reported nonsense {name} limits or resolution: {axis}")
+
+    def _read_axis(self, axis: str) -> AxisLimits:
+        """Position limits (N, X), resolution (R) and the lower and upper speed limits (L, U) of ``axis``."""
+        q = self._query_int
+        return AxisLimits(q(f"{axis}N"), q(f"{axis}X"), self._query_float(f"{axis}R"), q(f"{axis}L"), q(f"{axis}U"))
 
     def close(self) -> None:
         if self._serial is not None:
@@ -120,12 +139,22 @@ class PanTiltUnit:
         self.command(f"TP{counts['tilt']}")
 
     def set_speed(self, pan_speed: float, tilt_speed: float) -> None:
-        """Slew speeds, rad/s (positive)."""
+        """Slew speeds, rad/s (positive). Both are checked against the unit's speed limits before either is
+        sent, so a refused tilt speed never leaves the pan speed changed."""
         self._require_open()
+        counts = {}
         for name, axis, value in (("pan", self.pan, pan_speed), ("tilt", self.tilt, tilt_speed)):
             if not (math.isfinite(value) and value > 0):
                 raise PTULimitError(f"{name} speed {value!r} rad/s must be positive and finite")
-            self.command(f"{name[0].upper()}S{max(1, axis.to_counts(value))}")
+            c = max(1, axis.to_counts(value))
+            if not axis.min_speed_counts <= c <= axis.max_speed_counts:
+                lo, hi = axis.speed_range_rad
+                raise PTULimitError(
+                    f"{name} speed {value:.4f} rad/s is outside the unit's range [{lo:.4f}, {hi:.4f}] rad/s"
+                )
+            counts[name] = c
+        self.command(f"PS{counts['pan']}")
+        self.command(f"TS{counts['tilt']}")
 
     def position(self) -> tuple[float, float]:
         """Measured (pan, tilt), rad."""
