@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from robot_il_pan_tilt.fake import FakePTU
+from robot_il_pan_tilt.node import PARAMETERS
 from robot_il_pan_tilt.protocol import ARCSEC_TO_RAD, PanTiltUnit, PTUError, PTULimitError
 
 RES = 185.1428 * ARCSEC_TO_RAD  # rad per count
+DRIVER = Path(__file__).parents[1] / "drivers" / "robot_il_pan_tilt"
+
+
+def _node_exe() -> str:
+    """The installed console script, as a launch file or a user starts it."""
+    return shutil.which("pan-tilt-node") or os.path.join(os.path.dirname(sys.executable), "pan-tilt-node")
 
 
 @pytest.fixture(params=[True, False], ids=["echo_on", "echo_off"])
@@ -123,21 +137,50 @@ def test_use_before_open_is_refused() -> None:
         PanTiltUnit("/dev/null").position()
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_node_help_lists_the_parameters_and_their_defaults(flag: str) -> None:
+    """No ROS graph and no unit needed: the default port /dev/ttyUSB0 is not opened."""
+    defaults = {
+        "port": "/dev/ttyUSB0",
+        "baudrate": "9600",
+        "timeout": "0.5",
+        "publish_rate": "20.0",
+        "pan_speed": "0.5",
+        "tilt_speed": "0.3",
+        "joint_names": "[ptu_pan, ptu_tilt]",
+    }
+    out = subprocess.run([_node_exe(), flag], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert out.stdout.startswith("usage: pan-tilt-node")
+    for name, default in defaults.items():
+        assert re.search(rf"^  {name} +{re.escape(default)} ", out.stdout, re.M), f"{name}={default}?\n{out.stdout}"
+
+
+def test_node_help_does_not_import_rclpy() -> None:
+    code = (
+        "import sys\n"
+        "from robot_il_pan_tilt.node import main\n"
+        "status = main(['pan-tilt-node', '--help'])\n"
+        "sys.exit(3 if 'rclpy' in sys.modules else status)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"exit {out.returncode} (3: rclpy was imported) {out.stderr}"
+
+
+def test_the_parameter_file_mirrors_the_node_defaults() -> None:
+    config = yaml.safe_load((DRIVER / "config" / "pan_tilt.yaml").read_text())["pan_tilt"]["ros__parameters"]
+    assert config == {name: default for name, default, _ in PARAMETERS}
+
+
 def test_the_ros2_node_publishes_state_and_moves_on_commands(ros2_domain) -> None:
     """The node as a process (console script), the fake PTU on a pty, DDS on loopback."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
     import rclpy
     from sensor_msgs.msg import JointState
 
     fake = FakePTU(echo=True)
     domain = ros2_domain + 2  # a graph of its own: the sim bridge also publishes /pan_tilt/joint_states
-    exe = shutil.which("pan-tilt-node") or os.path.join(os.path.dirname(sys.executable), "pan-tilt-node")
     proc = subprocess.Popen(
-        [exe, "--ros-args", "-p", f"port:={fake.port}"],
+        [_node_exe(), "--ros-args", "-p", f"port:={fake.port}"],
         env={**os.environ, "ROS_DOMAIN_ID": str(domain)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
