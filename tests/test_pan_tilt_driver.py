@@ -220,3 +220,46 @@ def test_the_ros2_node_publishes_state_and_moves_on_commands(ros2_domain) -> Non
         proc.terminate()
         proc.wait(timeout=10)
         fake.close()
+
+
+@pytest.mark.parametrize("fault", ["unplugged", "silent"])
+def test_the_node_exits_non_zero_when_it_loses_its_unit(ros2_domain, fault: str) -> None:
+    """A supervisor (launch respawn, systemd) restarts a node that exits; one that logs errors forever, never."""
+    lost_unit_timeout, reply_timeout, margin = 1.0, 0.2, 8.0
+    fake = FakePTU(echo=False)
+    args = [
+        "-p",
+        f"port:={fake.port}",
+        "-p",
+        f"timeout:={reply_timeout}",
+        "-p",
+        f"lost_unit_timeout:={lost_unit_timeout}",
+    ]
+    proc = subprocess.Popen(
+        [_node_exe(), "--ros-args", *args],
+        env={**os.environ, "ROS_DOMAIN_ID": str(ros2_domain + 3)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while fake.received.count("PP") < 3:  # up, and polling the position
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, f"the node never polled the unit: {fake.received}"
+            time.sleep(0.05)
+        if fault == "unplugged":
+            fake.unplug()
+        else:
+            fake.silent = True
+        lost_at = time.monotonic()
+        status = proc.wait(timeout=lost_unit_timeout + reply_timeout + margin)
+        elapsed = time.monotonic() - lost_at
+        log = proc.stderr.read().decode()
+        assert status == 1, f"exit status {status}: {log}"
+        assert elapsed >= lost_unit_timeout, f"exited {elapsed:.2f} s after the loss, before lost_unit_timeout"
+        assert f"the unit on {fake.port} has not answered for" in log and "lost_unit_timeout 1.0 s" in log, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        fake.close()

@@ -25,6 +25,8 @@ def generate_launch_description():
                 package="robot_il_pan_tilt",
                 executable="pan-tilt-node",
                 name="pan_tilt",
+                respawn=True,  # the node exits when it loses its unit (lost_unit_timeout); start it afresh
+                respawn_delay=2.0,
                 output="screen",
                 parameters=[params, {"port": LaunchConfiguration("port"), "baudrate": LaunchConfiguration("baudrate")}],
             ),

@@ -3,7 +3,10 @@
 Publishes ``~/joint_states``-style ``sensor_msgs/JointState`` (``ptu_pan``,
 ``ptu_tilt``, rad) at ``publish_rate`` on ``/pan_tilt/joint_states`` and moves the
 unit on ``sensor_msgs/JointState`` commands on ``/pan_tilt/command``. Targets
-outside the unit's limits are refused (logged) before anything is sent.
+outside the unit's limits are refused (logged) before anything is sent. A unit
+that stops answering (port gone, power off) for ``lost_unit_timeout`` seconds
+makes the node exit with status 1, so that its supervisor (the launch file's
+``respawn``, systemd) restarts it rather than it logging errors forever.
 
     pan-tilt-node --ros-args -p port:=/dev/ttyUSB0 -p baudrate:=9600
     pan-tilt-node --help        # the parameters and their defaults; needs no ROS and no unit
@@ -12,6 +15,7 @@ outside the unit's limits are refused (logged) before anything is sent.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 PARAMETERS: tuple[tuple[str, Any, str], ...] = (
@@ -22,8 +26,13 @@ PARAMETERS: tuple[tuple[str, Any, str], ...] = (
     ("pan_speed", 0.5, "rad/s, slew speed set at start (within the unit's PL/PU limits)"),
     ("tilt_speed", 0.3, "rad/s, slew speed set at start (within the unit's TL/TU limits)"),
     ("joint_names", ["ptu_pan", "ptu_tilt"], "the pan and tilt joints' names in JointState messages"),
+    ("lost_unit_timeout", 5.0, "s without an answer from the unit before the node exits (status 1) to be restarted"),
 )
 """Each ROS parameter: name, default, unit and meaning. ``config/pan_tilt.yaml`` mirrors the defaults."""
+
+
+class UnitLost(Exception):
+    """The unit has not answered for ``lost_unit_timeout`` seconds."""
 
 
 def _show(value: Any) -> str:
@@ -37,7 +46,7 @@ def usage() -> str:
         "usage: pan-tilt-node [-h] [--ros-args -p NAME:=VALUE ...]\n\n"
         "ROS 2 driver of a FLIR / Directed Perception pan-tilt unit on a serial port.\n\n"
         f"ROS parameters (name, default, meaning):\n{rows}\n\n"
-        "example: pan-tilt-node --ros-args -p port:=/dev/ttyUSB0 -p baudrate:=9600"
+        "example: pan-tilt-node --ros-args -p port:=/dev/ttyUSB0 -p lost_unit_timeout:=2.0"
     )
 
 
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = Node("pan_tilt")
     p = {name: node.declare_parameter(name, default).value for name, default, _ in PARAMETERS}
-    port, names = p["port"], list(p["joint_names"])
+    port, names, lost_unit_timeout = p["port"], list(p["joint_names"]), p["lost_unit_timeout"]
 
     ptu = PanTiltUnit(port, p["baudrate"], p["timeout"])
     try:
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 1
     state_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
+    last_answer = time.monotonic()
 
     def on_command(msg: JointState) -> None:
         target = dict(zip(msg.name, msg.position, strict=False))
@@ -82,11 +92,19 @@ def main(argv: list[str] | None = None) -> int:
             node.get_logger().error(str(err))
 
     def publish() -> None:
+        nonlocal last_answer
         try:
             pan, tilt = ptu.position()
         except PTUError as err:
+            silent = time.monotonic() - last_answer
+            if silent > lost_unit_timeout:
+                raise UnitLost(
+                    f"the unit on {port} has not answered for {silent:.1f} s (lost_unit_timeout "
+                    f"{lost_unit_timeout} s): exiting so that a supervisor restarts the node; last error: {err}"
+                ) from None
             node.get_logger().error(str(err), throttle_duration_sec=1.0)
             return
+        last_answer = time.monotonic()
         msg = JointState(name=names, position=[pan, tilt])
         msg.header.stamp = node.get_clock().now().to_msg()
         state_pub.publish(msg)
@@ -94,15 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     node.create_subscription(JointState, "/pan_tilt/command", on_command, 10)
     node.create_timer(1.0 / p["publish_rate"], publish)
     node.get_logger().info(f"pan-tilt on {port}: pan {ptu.limits[0]}, tilt {ptu.limits[1]} rad")
+    status = 0
     try:
         rclpy.spin(node)
+    except UnitLost as err:
+        node.get_logger().fatal(str(err))
+        status = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         ptu.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return status
 
 
 if __name__ == "__main__":
