@@ -342,18 +342,40 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, default=Path("runs/expert"))
     ex.set_defaults(func=lambda a: cmd_eval(argparse.Namespace(**{**vars(a), "policy": "expert"})))
 
+    gate = sub.add_parser("gate", help="the ROS 2 command gate: release it after a stop, or latch an e-stop")
+    gate.add_argument("action", choices=["release", "estop"])
+    gate.add_argument("--estop-service", default="/robot_il/estop", help="the e-stop Trigger service")
+    gate.add_argument("--timeout", type=float, default=5.0, help="how long to wait for the gate, s")
+    gate.set_defaults(func=cmd_gate)
+
     backends = sub.add_parser("backends", help="list the registered HAL backends")
     backends.set_defaults(func=lambda _a: print("\n".join(__import__("robot_il.hal").hal.backend_names())) or 0)
     return parser
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from robot_il.ros2.command_gate import RELEASE_SERVICE, call_gate_service
+
+    service = RELEASE_SERVICE if args.action == "release" else args.estop_service
+    print(f"{service}: {call_gate_service(service, args.timeout)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 a user error (one line, no traceback), 3 practice paused, 128 + N stopped by
+    signal N (130 Ctrl-C, 143 SIGTERM). A process that moves the arm sends zero on each of them."""
+    from robot_il.deploy.exits import Stopped, signals_raise_stopped
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with signals_raise_stopped():
+            return int(args.func(args))
     except RobotILError as err:
         print(f"robot-il: error: {err}", file=sys.stderr)
         return 2
+    except Stopped as stop:
+        print(f"robot-il: {stop}", file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

@@ -170,4 +170,5 @@ def deploy_episode(
             result.end_reason = result.end_reason or "max_steps"
     finally:
         worker.close()
+        controller.stop()  # every episode ends at rest, however it ends
     return result

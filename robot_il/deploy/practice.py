@@ -284,8 +284,7 @@ def practice(
         elif source.exists():
             shutil.copy(source, out / SOURCE_FILE)
     torch.set_num_threads(1)
-    session = open_session(backend, rate, limits_path, backend_config)
-    try:
+    with open_session(backend, rate, limits_path, backend_config) as session:  # zero and close on every way out
         CheckpointPolicy(out if (out / POLICY_FILE).exists() else run).check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()
@@ -294,5 +293,3 @@ def practice(
         if not resume:
             runner.save()  # the starting point, so even a kill during the first episode resumes cleanly
         return runner.run(progress_bar)
-    finally:
-        session.env.close()

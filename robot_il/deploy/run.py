@@ -13,12 +13,14 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 from rich.console import Console
 
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
+from robot_il.deploy.exits import stopping
 from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
 from robot_il.envs.insertion import PegInsertionEnv, flatten_observation
 from robot_il.hal.base import Observation
@@ -47,7 +49,11 @@ class KeyboardEStop(threading.Thread):
 
 @dataclass
 class DeploySession:
-    """A backend opened for deployment: its env (task, layout, log description) and the safety chain."""
+    """A backend opened for deployment: its env (task, layout, log description) and the safety chain.
+
+    Use it as a context manager: every way out (normal end, exception, a signal turned into
+    :class:`~robot_il.deploy.exits.Stopped`) commands zero velocity and closes the backend.
+    """
 
     env: PegInsertionEnv
     limits: SafetyLimits
@@ -71,6 +77,26 @@ class DeploySession:
         on hardware without one, every motion home goes through the filter."""
         return bool(getattr(self.robot.cfg, "reset_service", "sim"))
 
+    def close(self, why: BaseException | None = None) -> None:
+        """Zero velocity, then close the backend (which sends zero again); a signal cannot cut this short."""
+        with stopping():
+            try:
+                self.controller.stop()
+            except Exception as err:  # stale state cannot block a zero, but a dead link can: close anyway
+                console.print(f"[red]zero command failed ({err!r}); closing the backend, which sends zero too[/]")
+            finally:
+                self.env.close()
+            if why is not None:
+                console.print(f"[bold]arm stopped[/] (zero velocity sent, backend closed) after {why!r}")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(exc)
+
     def reset_cell(self, seed: int) -> None:
         """Home (through the filter where the backend cannot reset itself), then a new socket pose."""
         if not self.resets_itself():
@@ -87,12 +113,16 @@ def open_session(
 ) -> DeploySession:
     from robot_il.sim.kinematics import CellKinematics
 
-    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args
-    spec = env.backend.robot.spec
-    limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
-    kinematics = CellKinematics(env.task.cfg)
-    safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
-    return DeploySession(env, limits, safety, SafeController(env.backend.robot, safety), kinematics)
+    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args: connected
+    try:
+        spec = env.backend.robot.spec
+        limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
+        kinematics = CellKinematics(env.task.cfg)
+        safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
+        return DeploySession(env, limits, safety, SafeController(env.backend.robot, safety), kinematics)
+    except BaseException:
+        env.close()
+        raise
 
 
 def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult, attrs: dict[str, Any]) -> str:
@@ -134,10 +164,24 @@ def deploy(
 
     torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
-    session = open_session(backend, rate, limits_path, backend_config)
+    runner = CheckpointPolicy(policy_path)  # a bad policy file is refused before anything connects
+    with open_session(backend, rate, limits_path, backend_config) as session:
+        runner.check_env(session.env)
+        return _deploy_episodes(session, runner, policy_path, episodes, seed, log_path, realtime, estop_keys, max_steps)
+
+
+def _deploy_episodes(
+    session: DeploySession,
+    runner,
+    policy_path: Path | str,
+    episodes: int,
+    seed: int,
+    log_path: Path | None,
+    realtime: bool,
+    estop_keys: bool,
+    max_steps: int | None,
+) -> list[dict[str, Any]]:
     env, safety, controller = session.env, session.safety, session.controller
-    runner = CheckpointPolicy(policy_path)
-    runner.check_env(env)
 
     def policy(obs: Observation) -> np.ndarray:
         return runner(obs, session.observation_vector(obs))
@@ -172,7 +216,6 @@ def deploy(
         )
         if writer is not None:
             log_episode(writer, session, result, {"source": "deploy", "policy": str(policy_path), "seed": seed + i})
-    env.close()
     return summaries
 
 

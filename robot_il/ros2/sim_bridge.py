@@ -17,7 +17,8 @@ For fault injection (tests, the safety benchmark) it also has:
 * ``/sim_bridge/fault`` (std_msgs/String): ``freeze_joint_states`` stops
   publishing ``/joint_states`` (a dead driver; the arm keeps obeying its last
   command), ``wrench_spike`` makes the sensor read 500 N, ``clear`` (or a reset)
-  ends both;
+  ends both; ``reset_fails`` makes the next reset service call fail (a cell that
+  cannot be reset), after which the fault clears itself;
 * ``/sim_bridge/ground_truth/joint_states``: the simulated arm's true state,
   published even while ``/joint_states`` is frozen, so a test can see the arm stop.
 
@@ -40,7 +41,7 @@ from robot_il.sim.config import PegConfig
 from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
 
 WRENCH_TOPIC = "/force_torque_sensor_broadcaster/wrench"
-FAULTS = {"freeze_joint_states", "wrench_spike"}
+FAULTS = {"freeze_joint_states", "wrench_spike", "reset_fails"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     faults: set[str] = set()
     ptu_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
     wrench_pub = node.create_publisher(WrenchStamped, WRENCH_TOPIC, 10)
+    events_pub = node.create_publisher(String, "/sim_bridge/events", 10)
 
     def on_command(msg: Float64MultiArray) -> None:
         nonlocal command
@@ -106,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_reset(_request, response):
         nonlocal command, guide_from
+        if "reset_fails" in faults:
+            faults.discard("reset_fails")
+            events_pub.publish(String(data="reset_refused"))
+            response.success, response.message = False, "injected fault: the cell cannot be reset"
+            return response
         command = np.zeros(len(names))
         faults.clear()
         robot.reset()
