@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 LAUNCH_FILES = sorted(Path(__file__).parents[1].glob("drivers/*/launch/*.launch.py"))
-CONSOLE_SCRIPTS = {"robot-il", "robot-il-sim-bridge", "pan-tilt-node"}
+CONSOLE_SCRIPTS = {"robot-il", "robot-il-sim-bridge", "robot-il-command-gate", "pan-tilt-node"}
 
 
 def test_the_bringup_launch_files_exist() -> None:
@@ -35,3 +35,21 @@ def test_launch_file_starts_only_installed_programs(path: Path) -> None:
     assert started <= CONSOLE_SCRIPTS, f"{path.name} starts {started - CONSOLE_SCRIPTS}"
     for program in started:
         assert shutil.which(program) or (Path(sys.executable).parent / program).exists(), f"{program} not installed"
+
+
+@pytest.mark.parametrize("name", ["sim.launch.py", "real.launch.py"])
+def test_the_cell_launch_files_start_the_command_gate(name: str) -> None:
+    path = next(p for p in LAUNCH_FILES if p.name == name)
+    assert "robot-il-command-gate" in path.read_text(), f"{name} does not start the command gate"
+
+
+def test_the_gate_parameters_do_not_undercut_the_safety_limits() -> None:
+    """A command the safety filter allows must not latch the gate: its bounds are at least the limits file's."""
+    import yaml
+
+    root = Path(__file__).parents[1]
+    gate = yaml.safe_load((root / "drivers/robot_il_bringup/config/command_gate.yaml").read_text())
+    params = gate["robot_il_command_gate"]["ros__parameters"]
+    limits = yaml.safe_load((root / "robot_il/safety/peg_limits.yaml").read_text())["joint_limits"]
+    for name, bound in zip(params["joint_names"], params["max_velocity"], strict=True):
+        assert bound >= limits[name]["max_velocity"], f"{name}: gate {bound} < limits {limits[name]['max_velocity']}"

@@ -1,4 +1,4 @@
-"""Simulated cell over ROS 2: the sim bridge plus a robot-il deploy node.
+"""Simulated cell over ROS 2: the sim bridge, the command gate and a robot-il deploy node.
 
 ros2 launch robot_il_bringup sim.launch.py policy:=runs/main/gpril episodes:=10
 """
@@ -17,6 +17,11 @@ def generate_launch_description():
             DeclareLaunchArgument("rate", default_value="100.0", description="bridge simulation and publish rate, Hz"),
             ExecuteProcess(
                 cmd=["robot-il-sim-bridge", "--ros-args", "-p", ["rate:=", LaunchConfiguration("rate")]],
+                output="screen",
+            ),
+            # Between robot-il and the controller: zero when the deploy process dies (kill -9 included).
+            ExecuteProcess(
+                cmd=["robot-il-command-gate", "--ros-args", "-p", "rate:=20.0", "-p", "timeout_periods:=3.0"],
                 output="screen",
             ),
             ExecuteProcess(
