@@ -55,6 +55,13 @@ def test_stale_joint_states_stop_the_arm() -> None:
     assert stop_time <= 0.2, f"arm stopped {stop_time:.2f} s after the states froze"
 
 
+def test_motion_refused_by_the_hal_is_logged_as_a_stop_and_the_episode_goes_on_at_zero() -> None:
+    commands, stop_time, robot = run_with_fault(Faults(refuse_motion_at=FAULT_STEP))
+    assert_zero_from(commands, FAULT_STEP)
+    assert robot.commands_received >= 40, "the episode ended instead of holding the arm at zero"
+    assert stop_time <= 0.2, f"arm stopped {stop_time:.2f} s after the HAL refused motion"
+
+
 def test_wrench_spike_stops_the_arm_and_latches() -> None:
     commands, stop_time, _ = run_with_fault(Faults(wrench_spike_at=FAULT_STEP))
     assert_zero_from(commands, FAULT_STEP)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robot_il.errors import StaleStateError
 from robot_il.hal.base import Observation
 from robot_il.sim.config import PegConfig
 from robot_il.sim.peg_backend import SimPegRobot
@@ -22,6 +23,9 @@ class Faults:
     """From this many commands on, observe() keeps returning the last observation (a dead state topic)."""
     wrench_spike_at: int | None = None
     """From this many commands on, the F/T sensor reads 500 N."""
+    refuse_motion_at: int | None = None
+    """From this many commands on, the HAL finds its state stale when asked to move (after the loop observed):
+    it commands zero and raises StaleStateError, as the ROS 2 backend does."""
 
 
 class FaultySimRobot(SimPegRobot):
@@ -34,6 +38,12 @@ class FaultySimRobot(SimPegRobot):
     def _apply(self, joint_velocities: np.ndarray) -> None:
         super()._apply(joint_velocities)
         self.commands_received += 1
+
+    def _require_fresh_state(self) -> None:
+        at = self.faults.refuse_motion_at
+        if at is not None and self.commands_received >= at:
+            self._apply(np.zeros(self.spec.num_joints))
+            raise StaleStateError("refusing to move the arm: injected stale state")
 
     def _observe(self) -> Observation:
         at = self.faults.freeze_observations_at

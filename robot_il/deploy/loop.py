@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robot_il.deploy.watchdog import PolicyWorker, StaleObservationMonitor
+from robot_il.errors import StaleStateError
 from robot_il.hal.base import Observation, Robot
-from robot_il.safety.filter import SafeCommand, SafetyFilter
+from robot_il.safety.filter import Intervention, SafeCommand, SafetyFilter
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
 Policy = Callable[[Observation], np.ndarray]
@@ -38,7 +39,14 @@ class SafeController:
     def step(self, command: np.ndarray, obs: Observation) -> SafeCommand:
         """Filter ``command`` against the state ``obs`` (and the tool wrench) and send what survives."""
         safe = self.safety(command, obs.joint_positions, self._robot.wrench())
-        self._robot.send_action(safe.velocities)
+        try:
+            self._robot.send_action(safe.velocities)
+        except StaleStateError as err:  # the HAL refused the motion and commanded zero itself
+            self.safety.previous = np.zeros(self.spec.num_joints)  # what the arm was really sent
+            self.safety.counts["stale_state"] += 1
+            return SafeCommand(
+                np.zeros(self.spec.num_joints), [*safe.interventions, Intervention("stale_state", str(err))]
+            )
         return safe
 
     def stop(self) -> None:
@@ -86,7 +94,7 @@ class DeployResult:
     observations: list[Observation] = field(default_factory=list, repr=False)
 
 
-STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace"}
+STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace", "stale_state"}
 LATCHING = {"estop", "protective_stop", "force"}  # the filter reasons that come with a latched stop
 
 

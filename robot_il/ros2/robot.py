@@ -340,9 +340,25 @@ class Ros2Robot(Robot):
             self._call_reset()
         else:
             self._wait_home()
-        time.sleep(2 * self.cfg.stale_after)  # let fresh states arrive
+        self._wait_for_states_after(time.monotonic())
         self._next_tick = time.monotonic()
         return self._observe()
+
+    def _wait_for_states_after(self, moment: float) -> None:
+        """Block until joint and pan-tilt states received after ``moment`` (monotonic) are in: the first
+        observation after a reset shows the reset cell, however late a loaded driver publishes it."""
+        deadline = moment + self.cfg.connect_timeout
+        while True:
+            with self.link.lock:
+                fresh = self.link.joints[1] > moment and self.link.pan_tilt[1] > moment
+            if fresh:
+                return
+            if time.monotonic() > deadline:
+                raise StaleStateError(
+                    f"no {self.cfg.joint_states_topic} and {self.cfg.pan_tilt_state_topic} within "
+                    f"{self.cfg.connect_timeout} s after the reset; the driver has stopped publishing"
+                )
+            time.sleep(0.002)
 
     def _call_reset(self) -> None:
         from std_srvs.srv import Trigger
