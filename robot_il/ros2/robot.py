@@ -132,12 +132,19 @@ class _Ros2Link:
 
     def _command_watchdog(self) -> None:
         """A quiet command stream (our loop hung, or is between episodes) gets zero velocity every tick: the
-        arm must not keep the last command, and the gate sees this process is alive. Nothing is sent before
-        the first command (an observe-only client, such as kinesthetic recording, never commands)."""
+        arm must not keep the last command, and the gate sees this process is alive. A moving command on joint
+        states older than ``stale_after`` is zeroed here too, within half a period, without waiting for the
+        loop's next ``send_action``. Nothing is sent before the first command (an observe-only client, such as
+        kinesthetic recording, never commands)."""
         with self.lock:
             sent_at, values = self.last_command
+            state_age = time.monotonic() - self.joints[1] if self.joints else 0.0
+        if values is None or self.closed:
+            return
         timeout = self.cfg.command_timeout_periods / self.cfg.control_rate_hz
-        if values is not None and not self.closed and time.monotonic() - sent_at > timeout:
+        quiet = time.monotonic() - sent_at > timeout
+        blind = any(values) and state_age > self.cfg.stale_after  # moving on states too old to act on
+        if quiet or blind:
             self.watchdog_stops += int(any(values))
             self.publish_command([0.0] * len(values))
 
