@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robot_il.cell.config import JACO_HOME, PegConfig
+from robot_il.cell.kinematics import CellKinematics
 from robot_il.deploy import SafeController, deploy_episode
-from robot_il.deploy.faults import Faults, FaultySimRobot
 from robot_il.envs.insertion import flatten_observation
 from robot_il.hal import make_backend
 from robot_il.nn.policy import GaussianPolicy
 from robot_il.safety import SafetyFilter, default_peg_limits
-from robot_il.sim.config import JACO_HOME, PegConfig
-from robot_il.sim.kinematics import CellKinematics
+from robot_il.sim.faults import Faults, FaultySimRobot
 from robot_il.tasks import PegInsertionTask
 
 CFG = PegConfig(pan_range=(0.0, 0.0), tilt_range=(0.0, 0.0))
@@ -97,15 +97,14 @@ def loop_latency(seconds: float) -> dict:
     task = PegInsertionTask(CFG)
     net = GaussianPolicy(19, 6, -np.asarray(CFG.max_joint_velocity), np.asarray(CFG.max_joint_velocity))
     torch.set_num_threads(1)
+    backend.robot.realtime = True  # the robot holds the 20 Hz rate in wall-clock time
     with backend:
         backend.robot.reset()
         safety = make_filter(CellKinematics(CFG), backend.robot.spec.joint_names, backend.robot.spec.control_period)
         controller = SafeController(backend.robot, safety)
         steps = round(seconds * CFG.control_rate_hz)
         t0 = time.monotonic()
-        result = deploy_episode(
-            controller, lambda o: 0.1 * net.act(flatten_observation(o)), task, max_steps=steps, realtime=True
-        )
+        result = deploy_episode(controller, lambda o: 0.1 * net.act(flatten_observation(o)), task, max_steps=steps)
         wall = time.monotonic() - t0
     ms = np.array(result.latency_s) * 1e3
     return {

@@ -27,7 +27,7 @@ import mujoco
 import numpy as np
 
 from robot_il.envs import PEG_INSERTION_ID
-from robot_il.sim.expert import ScriptedPegExpert
+from robot_il.tasks.peg_expert import ScriptedPegExpert
 
 TARGET_RATIO = 1.3
 

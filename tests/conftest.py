@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from robot_il.sim.config import PegConfig
-from robot_il.sim.expert import ScriptedPegExpert
+from robot_il.cell.config import PegConfig
+from robot_il.tasks.peg_expert import ScriptedPegExpert
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from robot_il.cell.config import PegConfig
 from robot_il.config import from_dict, load_yaml
 from robot_il.errors import ConfigError
 from robot_il.hal import make_backend
-from robot_il.sim.config import PegConfig
 
 
 def test_unknown_backend_lists_the_available_ones() -> None:

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from robot_il.cell.config import PegConfig
+from robot_il.cell.kinematics import CellKinematics
 from robot_il.deploy import SafeController, deploy_episode
-from robot_il.deploy.faults import Faults, FaultySimRobot
 from robot_il.safety import SafetyFilter, default_peg_limits
-from robot_il.sim.config import PegConfig
-from robot_il.sim.kinematics import CellKinematics
+from robot_il.sim.faults import Faults, FaultySimRobot
 from robot_il.tasks import PegInsertionTask
 
 CFG = PegConfig(pan_range=(0.0, 0.0), tilt_range=(0.0, 0.0))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from robot_il.cell.config import PegConfig
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.hal import make_backend
-from robot_il.sim.config import PegConfig
 from robot_il.tasks import PegInsertionTask
 
 

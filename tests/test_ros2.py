@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robot_il.cell.config import PegConfig
 from robot_il.config import load_yaml
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal import make_backend
 from robot_il.rollout import evaluate
 from robot_il.ros2.config import Ros2Config
-from robot_il.sim.config import PegConfig
 
 CONFIG = Path(__file__).parents[1] / "robot_il" / "ros2" / "jaco_sim.yaml"
 
@@ -133,9 +133,9 @@ def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, releas
     from std_msgs.msg import Empty
     from std_srvs.srv import Trigger
 
+    from robot_il.cell.kinematics import CellKinematics
     from robot_il.deploy import SafeController
     from robot_il.safety import SafetyFilter, default_peg_limits
-    from robot_il.sim.kinematics import CellKinematics
 
     backend = make_backend("ros2", str(CONFIG))
     kin = CellKinematics()
@@ -239,9 +239,9 @@ class _Operator:
 @pytest.mark.parametrize("fault", ["freeze_joint_states", "wrench_spike", "nan", "raises"])
 def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault: str) -> None:
     """Fault injection through the real ROS 2 path, the deploy loop in real time at 20 Hz."""
+    from robot_il.cell.kinematics import CellKinematics
     from robot_il.deploy import SafeController, deploy_episode
     from robot_il.safety import SafetyFilter, default_peg_limits
-    from robot_il.sim.kinematics import CellKinematics
     from robot_il.tasks import PegInsertionTask
 
     fault_step, moving = 10, np.array([0.3, 0.0, 0.0, 0.0, 0.0, 0.0])
@@ -273,7 +273,7 @@ def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault:
                 return moving
 
             result = deploy_episode(
-                SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24, realtime=True
+                SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24
             )
             time.sleep(0.5)
     finally:

@@ -11,13 +11,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from robot_il.cell.config import JACO_HOME, PegConfig
+from robot_il.cell.kinematics import CellKinematics
 from robot_il.deploy import SafeController, deploy_episode
 from robot_il.errors import ConfigError
 from robot_il.hal import make_backend
 from robot_il.safety import SafetyFilter, default_peg_limits, load_limits
 from robot_il.safety.limits import limits_from_dict
-from robot_il.sim.config import JACO_HOME, PegConfig
-from robot_il.sim.kinematics import CellKinematics
 from robot_il.tasks import PegInsertionTask
 
 JOINTS = tuple(f"jaco_arm/joint_{i}" for i in range(1, 7))

@@ -18,7 +18,7 @@ import numpy as np
 from robot_il.deploy.watchdog import PolicyWorker, StaleObservationMonitor
 from robot_il.errors import StaleStateError
 from robot_il.hal.base import Observation, Robot
-from robot_il.safety.filter import Intervention, SafeCommand, SafetyFilter
+from robot_il.safety.filter import SafeCommand, SafetyFilter
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
 Policy = Callable[[Observation], np.ndarray]
@@ -37,15 +37,24 @@ class SafeController:
         return self._robot.observe()
 
     def step(self, command: np.ndarray, obs: Observation) -> SafeCommand:
-        """Filter ``command`` against the state ``obs`` (and the tool wrench) and send what survives."""
-        safe = self.safety(command, obs.joint_positions, self._robot.wrench())
+        """Filter ``command`` against the state ``obs`` (and the tool wrench) and send what survives.
+
+        Returns what the robot applied: the filter's command, or, where the HAL clipped it to its bounds or
+        refused it on stale state (commanding zero itself), that, with the reason added."""
+        return self._send(self.safety(command, obs.joint_positions, self._robot.wrench()))
+
+    def hold(self, reason: str, detail: str = "") -> SafeCommand:
+        """Zero this period for a fault the loop knows (named, not disguised as a NaN command)."""
+        return self._send(self.safety.hold(reason, detail))
+
+    def _send(self, safe: SafeCommand) -> SafeCommand:
         try:
-            self._robot.send_action(safe.velocities)
-        except StaleStateError as err:  # the HAL refused the motion and commanded zero itself
-            self.safety.previous = np.zeros(self.spec.num_joints)  # what the arm was really sent
-            self.safety.counts["stale_state"] += 1
-            return SafeCommand(
-                np.zeros(self.spec.num_joints), [*safe.interventions, Intervention("stale_state", str(err))]
+            applied = self._robot.send_action(safe.velocities)
+        except StaleStateError as err:
+            return self.safety.applied(safe, np.zeros(self.spec.num_joints), "stale_state", str(err))
+        if applied.was_clipped:
+            return self.safety.applied(
+                safe, applied.velocities, "hal_clip", f"joints {np.flatnonzero(applied.clipped)}"
             )
         return safe
 
@@ -95,6 +104,7 @@ class DeployResult:
 
 
 STOP_REASONS = {"estop", "protective_stop", "non_finite", "bad_state", "force", "workspace", "stale_state"}
+FAULTS = {"stale_observation", "policy_late", "policy_busy", "policy_error"}  # the loop's own, via hold()
 LATCHING = {"estop", "protective_stop", "force"}  # the filter reasons that come with a latched stop
 
 
@@ -103,7 +113,6 @@ def deploy_episode(
     policy: Policy,
     task: PegInsertionTask,
     max_steps: int | None = None,
-    realtime: bool = False,
     deadline: float | None = None,
     stale_after_periods: int = 1,
     stop_on_intervention: bool = False,
@@ -113,9 +122,9 @@ def deploy_episode(
     The policy runs in a worker thread with ``deadline`` seconds (default: 80% of
     the period) to answer. A late, hung, failing or NaN-returning policy, an
     observation that cannot be read or has not changed for ``stale_after_periods``
-    periods, all give zero velocity in that period. With ``realtime`` the loop
-    sleeps to hold the rate (hardware); in simulation the backend advances time
-    itself.
+    periods, all give zero velocity in that period, named as such in the log. The
+    robot holds the rate (``Robot.realtime``: always on hardware; in simulation
+    each command advances time by one period, in wall-clock time when asked).
     """
     period = controller.spec.control_period
     max_steps = max_steps or round(task.cfg.episode_seconds / period)
@@ -124,32 +133,30 @@ def deploy_episode(
     result = DeployResult(steps=0, success=False, end_reason="")
     obs = controller.observe()
     result.observations.append(obs)
-    next_tick = time.monotonic()
     try:
         for step in range(max_steps):
             tick = time.perf_counter()
-            fault = None
+            command, fault = np.full(controller.spec.num_joints, np.nan), None
             if controller.safety.latched:  # latched after the last command went out: zero now, say why, stop
                 command = np.zeros(controller.spec.num_joints)
             elif freshness.stale(obs):
-                fault = "stale_observation"
-                command = None
+                fault = ("stale_observation", f"the state has not changed for {stale_after_periods} period(s)")
             else:
-                command, status = worker(obs)
-                if status != "ok":
-                    fault = "policy_" + status.split(":")[0]
-            if fault is not None:
-                result.interventions[fault] += 1
-                controller.safety.counts[fault] += 1
-                command = np.full(controller.spec.num_joints, np.nan)
-            safe = controller.step(command, obs)
+                answer, status = worker(obs)
+                if status == "ok":
+                    command = answer
+                else:
+                    fault = ("policy_" + status.split(":")[0], status)
+            safe = controller.hold(*fault) if fault else controller.step(command, obs)
             result.latency_s.append(time.perf_counter() - tick)
             result.commands.append(safe.velocities)
             result.requested.append(np.asarray(command, dtype=np.float64))
-            result.step_reasons.append(([fault] if fault else []) + [n.reason for n in safe.interventions])
+            result.step_reasons.append([n.reason for n in safe.interventions])
             for note in safe.interventions:
                 result.interventions[note.reason] += 1
-            if result.stopped_at_step is None and (fault or any(n.reason in STOP_REASONS for n in safe.interventions)):
+            if result.stopped_at_step is None and any(
+                n.reason in STOP_REASONS or n.reason in FAULTS for n in safe.interventions
+            ):
                 result.stopped_at_step = step
             try:
                 obs = controller.observe()
@@ -171,9 +178,6 @@ def deploy_episode(
             if stop_on_intervention and result.stopped_at_step is not None:
                 result.end_reason = result.end_reason or "safety_stop"
                 break
-            if realtime:
-                next_tick += period
-                time.sleep(max(0.0, next_tick - time.monotonic()))
         else:
             result.end_reason = result.end_reason or "max_steps"
     finally:

@@ -1,4 +1,4 @@
-"""GPRIL practice on a robot: ``robot-il deploy --practice N --policy runs/gpril``.
+"""GPRIL practice on a robot: ``robot-il practice --policy runs/gpril --episodes N``.
 
 GPRIL improves from its own self-supervised episodes. On hardware those
 episodes are real motions, so each one runs through the deploy path (the
@@ -117,12 +117,11 @@ class Practice:
         out: Path,
         progress: PracticeProgress,
         seed: int,
-        realtime: bool,
         max_steps: int | None = None,
         reset: SafeResetConfig | None = None,
     ) -> None:
         self.session, self.learner, self.out, self.progress = session, learner, out, progress
-        self.seed, self.realtime, self.max_steps = seed, realtime, max_steps
+        self.seed, self.max_steps = seed, max_steps
         self.reset_cfg = reset or SafeResetConfig()
         self.writer = DemoWriter(out / PRACTICE_LOG, session.env.env_args())
 
@@ -163,9 +162,7 @@ class Practice:
             return policy.act(vector(obs), deterministic=False, generator=gen)
 
         t0 = time.perf_counter()
-        result = deploy_episode(
-            self.session.controller, act, self.session.task, max_steps=self.max_steps, realtime=self.realtime
-        )
+        result = deploy_episode(self.session.controller, act, self.session.task, max_steps=self.max_steps)
         record = {
             "episode": k,
             "seed": episode_seed,
@@ -241,6 +238,7 @@ class Practice:
 
 def practice(
     policy_path: Path | str,
+    *,
     episodes: int,
     out: Path | str | None = None,
     demos: Path | str | None = None,
@@ -284,12 +282,14 @@ def practice(
         elif source.exists():
             shutil.copy(source, out / SOURCE_FILE)
     torch.set_num_threads(1)
-    with open_session(backend, rate, limits_path, backend_config) as session:  # zero and close on every way out
+    with open_session(
+        backend, rate, limits_path, backend_config, realtime
+    ) as session:  # zero and close on every way out
         CheckpointPolicy(out if (out / POLICY_FILE).exists() else run).check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()
             console.print("e-stop: press Enter (or e + Enter); r + Enter releases it")
-        runner = Practice(session, learner, out, progress, seed, realtime, max_steps)
+        runner = Practice(session, learner, out, progress, seed, max_steps)
         if not resume:
             runner.save()  # the starting point, so even a kill during the first episode resumes cleanly
         return runner.run(progress_bar)

@@ -75,7 +75,7 @@ class DeploySession:
     def resets_itself(self) -> bool:
         """Whether the backend can put the cell back by itself (the simulator, or a bridge's reset service);
         on hardware without one, every motion home goes through the filter."""
-        return bool(getattr(self.robot.cfg, "reset_service", "sim"))
+        return self.robot.spec.resets_itself
 
     def close(self, why: BaseException | None = None) -> None:
         """Zero velocity, then close the backend (which sends zero again); a signal cannot cut this short."""
@@ -110,11 +110,16 @@ def open_session(
     rate: float = 20.0,
     limits_path: Path | None = None,
     backend_config: Path | str | None = None,
+    realtime: bool = False,
 ) -> DeploySession:
-    from robot_il.sim.kinematics import CellKinematics
+    """Connect the backend and build the safety chain. ``realtime`` makes the simulator hold the control rate in
+    wall-clock time (hardware always does)."""
+    from robot_il.cell.kinematics import CellKinematics
 
     env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args: connected
     try:
+        if realtime and not env.backend.robot.realtime:
+            env.backend.robot.realtime = True
         spec = env.backend.robot.spec
         limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
         kinematics = CellKinematics(env.task.cfg)
@@ -147,6 +152,7 @@ def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult
 
 def deploy(
     policy_path: Path | str,
+    *,
     backend: str = "sim:peg",
     rate: float = 20.0,
     episodes: int = 1,
@@ -165,9 +171,9 @@ def deploy(
     torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
     runner = CheckpointPolicy(policy_path)  # a bad policy file is refused before anything connects
-    with open_session(backend, rate, limits_path, backend_config) as session:
+    with open_session(backend, rate, limits_path, backend_config, realtime) as session:
         runner.check_env(session.env)
-        return _deploy_episodes(session, runner, policy_path, episodes, seed, log_path, realtime, estop_keys, max_steps)
+        return _deploy_episodes(session, runner, policy_path, episodes, seed, log_path, estop_keys, max_steps)
 
 
 def _deploy_episodes(
@@ -177,7 +183,6 @@ def _deploy_episodes(
     episodes: int,
     seed: int,
     log_path: Path | None,
-    realtime: bool,
     estop_keys: bool,
     max_steps: int | None,
 ) -> list[dict[str, Any]]:
@@ -199,7 +204,7 @@ def _deploy_episodes(
             console.print(f"releasing the protective stop of the last episode ({safety.latched}) after reset")
             safety.reset()
         session.reset_cell(seed + i)
-        result = deploy_episode(controller, policy, session.task, max_steps=max_steps, realtime=realtime)
+        result = deploy_episode(controller, policy, session.task, max_steps=max_steps)
         summary = {
             "episode": i,
             "seed": seed + i,

@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from robot_il.cell.config import PegConfig
 from robot_il.hal.base import Observation, observation_fields
 from robot_il.hal.factory import Backend, make_backend
-from robot_il.sim.config import PegConfig
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
 NUM_JOINTS = 6

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -43,6 +44,9 @@ class RobotSpec:
     action_unit: str = "rad/s"
     home_joint_positions: np.ndarray | None = None
     """The home pose, rad: where ``reset`` brings the arm and where safe reset motions go."""
+    resets_itself: bool = False
+    """Whether ``reset`` puts the cell back by itself (a simulator, a cell with a reset service); otherwise
+    every motion home must go through the safety filter (or a person's hands) before ``reset``."""
 
     @property
     def num_joints(self) -> int:
@@ -122,9 +126,14 @@ class Robot(abc.ABC):
     filter turns them into a stop before they get here).
     """
 
+    realtime: bool = False
+    """Hold the control rate in wall-clock time: ``send_action`` returns at the next period's tick. The robot
+    owns the rate (no loop above it sleeps); hardware backends are always real time, the simulator when asked."""
+
     def __init__(self) -> None:
         self._connected = False
         self._estop_listeners: list = []
+        self._next_tick = 0.0
 
     def add_estop_listener(self, callback) -> None:
         """Call ``callback(source: str)`` when the backend receives an e-stop (a ROS topic, a button)."""
@@ -146,6 +155,7 @@ class Robot(abc.ABC):
         if not self._connected:
             self._connect()
             self._connected = True
+            self._next_tick = time.monotonic()
 
     def close(self) -> None:
         if self._connected:
@@ -177,6 +187,9 @@ class Robot(abc.ABC):
         if applied.velocities.any():
             self._require_fresh_state()
         self._apply(applied.velocities)
+        if self.realtime:
+            self._next_tick = max(self._next_tick + self.spec.control_period, time.monotonic())
+            time.sleep(max(0.0, self._next_tick - time.monotonic()))
         return applied
 
     def _require_fresh_state(self) -> None:
@@ -195,7 +208,9 @@ class Robot(abc.ABC):
     def reset(self) -> Observation:
         """Move to the home pose and return the first observation there."""
         self._require_connected("reset")
-        return self._reset()
+        obs = self._reset()
+        self._next_tick = time.monotonic()
+        return obs
 
     def _require_connected(self, what: str) -> None:
         if not self._connected:

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
 from robot_il.envs.insertion import PegInsertionEnv
-from robot_il.sim.expert import ScriptedPegExpert
+from robot_il.tasks.peg_expert import ScriptedPegExpert
 
 
 def record_expert(

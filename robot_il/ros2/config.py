@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from robot_il.cell.config import JACO_HOME, JACO_MAX_VELOCITY, PegConfig
 from robot_il.config import require_positive
 from robot_il.errors import ConfigError
-from robot_il.sim.config import JACO_HOME, JACO_MAX_VELOCITY, PegConfig
 
 
 @dataclass(frozen=True)

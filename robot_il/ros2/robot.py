@@ -225,17 +225,22 @@ class Ros2Robot(Robot):
             action_high=v,
             control_rate_hz=cfg.control_rate_hz,
             home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
+            resets_itself=bool(cfg.reset_service),
         )
         self.link: _Ros2Link | None = None
         self._kinematics = None
-        self._next_tick = 0.0
+
+    @property
+    def realtime(self) -> bool:
+        """A real arm runs in real time: ``send_action`` always waits out the control period."""
+        return True
 
     @property
     def spec(self) -> RobotSpec:
         return self._spec
 
     def _connect(self) -> None:
-        from robot_il.sim.kinematics import CellKinematics
+        from robot_il.cell.kinematics import CellKinematics
 
         self._kinematics = CellKinematics(self.cfg.cell)
         self.link = _Ros2Link(self.cfg, self.node_name)
@@ -246,7 +251,6 @@ class Ros2Robot(Robot):
             self.link.close()
             self.link = None
             raise
-        self._next_tick = time.monotonic()
 
     def _wait_for_cell(self) -> None:
         """The first joint and pan-tilt states, and (with a gate) an open command gate listening to us."""
@@ -339,8 +343,6 @@ class Ros2Robot(Robot):
 
     def _apply(self, joint_velocities: np.ndarray) -> None:
         self._publish(joint_velocities)
-        self._next_tick = max(self._next_tick + self.spec.control_period, time.monotonic())
-        time.sleep(max(0.0, self._next_tick - time.monotonic()))
 
     def _reset(self) -> Observation:
         if self.cfg.reset_service:
@@ -348,7 +350,6 @@ class Ros2Robot(Robot):
         else:
             self._wait_home()
         self._wait_for_states_after(time.monotonic())
-        self._next_tick = time.monotonic()
         return self._observe()
 
     def _wait_for_states_after(self, moment: float) -> None:

@@ -101,6 +101,17 @@ class SafetyFilter:
         self.previous = np.zeros(self.n)
         self._wrench_window.clear()
 
+    def hold(self, reason: str, detail: str = "") -> SafeCommand:
+        """Zero for a fault the caller already knows (a late policy, a stale observation), named as such."""
+        return self._emit(np.zeros(self.n), [Intervention(reason, detail)])
+
+    def applied(self, safe: SafeCommand, velocities: np.ndarray, reason: str, detail: str) -> SafeCommand:
+        """What the robot really applied, when it differs from what the filter let out (the HAL clipped or
+        refused it): the filter's memory of the last command (for the acceleration limit) follows the robot."""
+        self.counts[reason] += 1
+        self.previous = np.array(velocities, dtype=np.float64)
+        return SafeCommand(self.previous.copy(), [*safe.interventions, Intervention(reason, detail)])
+
     # The filter -------------------------------------------------------------------------------
 
     def __call__(

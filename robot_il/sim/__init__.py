@@ -1,14 +1,4 @@
-"""MuJoCo backends, tasks and the scripted expert.
+"""The MuJoCo backend of the cell model (:mod:`robot_il.cell`), its ROS 2 bridge, and a fault-injecting variant
+for tests and benchmarks."""
 
-MuJoCo picks its OpenGL back-end from ``MUJOCO_GL`` when it is first imported,
-so the default is set here, before any submodule imports ``mujoco``: OSMesa
-(software, Debian's ``libosmesa6``, installed by ``make``) when there is no
-display. Export ``MUJOCO_GL=egl`` on a machine with a GPU.
-"""
-
-import os
-
-if "MUJOCO_GL" not in os.environ:
-    os.environ["MUJOCO_GL"] = "glfw" if os.environ.get("DISPLAY") else "osmesa"
-if os.environ["MUJOCO_GL"] == "osmesa":
-    os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+import robot_il.cell  # noqa: F401  (sets the MUJOCO_GL default before mujoco is imported)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from robot_il.cell.config import PegConfig
+from robot_il.cell.scene import ARM, JOINTS, SceneIndex, compile_scene
 from robot_il.config import from_dict
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
 from robot_il.hal.factory import Backend
-from robot_il.sim.config import PegConfig
-from robot_il.sim.scene import ARM, JOINTS, SceneIndex, compile_scene
 
 
 class SimCell:
@@ -56,6 +56,7 @@ class SimPegRobot(Robot):
             action_high=np.asarray(cfg.max_joint_velocity, dtype=np.float64),
             control_rate_hz=cfg.control_rate_hz,
             home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
+            resets_itself=True,
         )
 
     @property

@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
+from robot_il.cell.config import PegConfig
 from robot_il.hal.base import Observation, PanTilt
-from robot_il.sim.config import PegConfig
 
 EndReason = Literal["success", "left_workspace", "time_limit", ""]
 

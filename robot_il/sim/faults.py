@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robot_il.cell.config import PegConfig
 from robot_il.errors import StaleStateError
 from robot_il.hal.base import Observation
-from robot_il.sim.config import PegConfig
 from robot_il.sim.peg_backend import SimPegRobot
 
 

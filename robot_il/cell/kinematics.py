@@ -10,8 +10,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from robot_il.sim.config import PegConfig
-from robot_il.sim.scene import compile_scene
+from robot_il.cell.config import PegConfig
+from robot_il.cell.scene import compile_scene
 
 
 class CellKinematics:

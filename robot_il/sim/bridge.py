@@ -37,7 +37,7 @@ import sys
 
 import numpy as np
 
-from robot_il.sim.config import PegConfig
+from robot_il.cell.config import PegConfig
 from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
 
 WRENCH_TOPIC = "/force_torque_sensor_broadcaster/wrench"
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     command = np.zeros(robot.spec.num_joints)
     hand = None
     if guide == "expert":
-        from robot_il.sim.expert import ScriptedPegExpert
+        from robot_il.tasks.peg_expert import ScriptedPegExpert
 
         hand = ScriptedPegExpert(cfg)
     elif guide:

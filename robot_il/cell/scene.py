@@ -13,7 +13,7 @@ from importlib import resources
 import mujoco
 import numpy as np
 
-from robot_il.sim.config import PegConfig
+from robot_il.cell.config import PegConfig
 
 ASSETS = resources.files("robot_il.sim_assets")
 

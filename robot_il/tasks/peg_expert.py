@@ -1,0 +1,99 @@
+"""Scripted expert for peg insertion: Cartesian servoing along the hole's axis.
+
+The expert is a function of the HAL observation (joint angles and the socket
+quaternion) plus privileged knowledge of the cell's geometry; it computes the
+arm's kinematics with its own MuJoCo model of the cell. It therefore drives any
+backend of the same cell (direct simulation or the ROS 2 sim bridge) and can
+be queried at arbitrary states, as DAgger and AggreVaTeD need.
+
+The control law is stateless: while the peg is misaligned with the hole's axis
+or off it laterally, the tip is servoed to a stand-off point in front of the
+mouth; once aligned and centred, it is servoed along the axis to just past the
+success depth. A peg that jams is therefore pulled back and re-aligned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from robot_il.cell.config import PegConfig
+from robot_il.cell.kinematics import CellKinematics
+from robot_il.hal.base import Observation
+from robot_il.tasks.peg_insertion import PegInsertionTask
+
+
+@dataclass(frozen=True)
+class ExpertGains:
+    standoff: float = 0.02
+    """Distance in front of the mouth where the peg lines up, m."""
+    kp: float = 5.0
+    """Tip position gain, 1/s."""
+    kr: float = 4.0
+    """Peg axis alignment gain, 1/s."""
+    max_speed: float = 0.10
+    """Tip speed limit in free space, m/s."""
+    insert_speed: float = 0.02
+    """Axial tip speed limit near and in the hole, m/s."""
+    max_rate: float = 0.5
+    """Peg angular speed limit, rad/s."""
+    align_tol: float = 0.02
+    """Peg-to-axis angle below which insertion may proceed, rad."""
+    lateral_tol: float = 0.001
+    """Tip-to-axis distance below which insertion may proceed, m."""
+    damping: float = 0.02
+    """Damped least squares regulariser."""
+
+
+class ScriptedPegExpert:
+    """Maps an observation to the joint velocities (rad/s) that insert the peg."""
+
+    def __init__(self, cfg: PegConfig | None = None, gains: ExpertGains | None = None) -> None:
+        self.cfg = cfg or PegConfig()
+        self.gains = gains or ExpertGains()
+        self.task = PegInsertionTask(self.cfg)
+        self.kinematics = CellKinematics(self.cfg)
+        self._vmax = np.asarray(self.cfg.max_joint_velocity)
+
+    def __call__(self, obs: Observation) -> np.ndarray:
+        return self.act(obs)
+
+    def act(self, obs: Observation) -> np.ndarray:
+        g = self.gains
+        tip, peg_dir, jac = self.kinematics.tip(obs.joint_positions)
+
+        frame = self.task.hole_frame(obs)
+        rel = tip - frame.mouth
+        depth = float(rel @ frame.axis)
+        lateral_vec = rel - depth * frame.axis
+        lateral = float(np.linalg.norm(lateral_vec))
+        misalign = float(np.arccos(np.clip(peg_dir @ frame.axis, -1.0, 1.0)))
+
+        # How deep the tip may go: all the way once lined up, else back to the stand-off point.
+        if depth < -g.standoff:
+            lined_up = misalign < 5 * g.align_tol and lateral < 10 * g.lateral_tol
+        elif depth < 0.0:
+            lined_up = misalign < g.align_tol and lateral < g.lateral_tol
+        else:  # inside the hole the walls centre the peg; only a tilted peg jams
+            lined_up = misalign < 2 * g.align_tol
+        goal_depth = self.cfg.success_depth + 0.005 if lined_up else -g.standoff
+        axial_speed = g.max_speed if depth < -2 * g.standoff else g.insert_speed
+        v_axial = float(np.clip(g.kp * (goal_depth - depth), -axial_speed, axial_speed))
+        v_lateral = -g.kp * lateral_vec
+        lat_speed = np.linalg.norm(v_lateral)
+        if lat_speed > g.max_speed:
+            v_lateral *= g.max_speed / lat_speed
+        v = v_axial * frame.axis + v_lateral
+        w = g.kr * np.cross(peg_dir, frame.axis)
+        rate = np.linalg.norm(w)
+        if rate > g.max_rate:
+            w *= g.max_rate / rate
+
+        twist = np.concatenate([v, w])
+        qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
+        # Scale the whole command (not each joint) so the tip keeps its direction.
+        scale = np.max(np.abs(qdot) / self._vmax)
+        if scale > 1.0:
+            qdot /= scale
+        return np.clip(qdot, -self._vmax, self._vmax)  # guards against rounding past the bound
