@@ -282,9 +282,8 @@ def practice(
         elif source.exists():
             shutil.copy(source, out / SOURCE_FILE)
     torch.set_num_threads(1)
-    with open_session(
-        backend, rate, limits_path, backend_config, realtime
-    ) as session:  # zero and close on every way out
+    # The session commands zero and closes the backend on every way out.
+    with open_session(backend, rate, limits_path, backend_config, realtime) as session:
         CheckpointPolicy(out if (out / POLICY_FILE).exists() else run).check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()
