@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import robot_il  # noqa: F401  (registers the env)
 from robot_il.envs import PEG_INSERTION_ID, PegInsertionEnv, observation_layout
+from robot_il.tasks import task_names
 
 
 def test_make_by_id_and_pass_the_env_checker() -> None:
@@ -82,3 +83,30 @@ def test_offscreen_render_gives_a_picture() -> None:
 def test_bad_render_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         PegInsertionEnv(render_mode="human")
+
+
+@pytest.mark.parametrize("name", task_names())
+def test_every_registered_task_builds_an_env_that_its_expert_solves(name: str) -> None:
+    """A second task plugs in by registration: env, task rules and expert found by name alone."""
+    from robot_il.envs import InsertionEnv
+    from robot_il.tasks import task_entry
+
+    entry = task_entry(name)
+    env = InsertionEnv(task=name)
+    expert = entry.make_expert(env.task.cfg)
+    env.reset(seed=3)
+    for _ in range(round(env.task.cfg.episode_seconds * env.task.cfg.control_rate_hz)):
+        _obs, _r, terminated, truncated, info = env.step(expert(env.last_observation))
+        if terminated or truncated:
+            break
+    env.close()
+    assert info["is_success"], f"the {name} expert did not succeed on seed 3"
+    assert env.env_args()["env_name"] == entry.env_id
+
+
+def test_an_unknown_task_names_the_registered_ones() -> None:
+    from robot_il.envs import InsertionEnv
+    from robot_il.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown task 'plug'; registered: peg"):
+        InsertionEnv(task="plug")

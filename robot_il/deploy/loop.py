@@ -19,7 +19,7 @@ from robot_il.deploy.watchdog import PolicyWorker, StaleObservationMonitor
 from robot_il.errors import StaleStateError
 from robot_il.hal.base import Observation, Robot
 from robot_il.safety.filter import SafeCommand, SafetyFilter
-from robot_il.tasks.peg_insertion import PegInsertionTask
+from robot_il.tasks.base import Task
 
 Policy = Callable[[Observation], np.ndarray]
 
@@ -111,7 +111,7 @@ LATCHING = {"estop", "protective_stop", "force"}  # the filter reasons that come
 def deploy_episode(
     controller: SafeController,
     policy: Policy,
-    task: PegInsertionTask,
+    task: Task,
     max_steps: int | None = None,
     deadline: float | None = None,
     stale_after_periods: int = 1,

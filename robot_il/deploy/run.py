@@ -22,7 +22,7 @@ from rich.console import Console
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
 from robot_il.deploy.exits import stopping
 from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
-from robot_il.envs.insertion import PegInsertionEnv, flatten_observation
+from robot_il.envs.insertion import InsertionEnv, flatten_observation
 from robot_il.hal.base import Observation
 from robot_il.safety import SafetyFilter, SafetyLimits, default_peg_limits, load_limits
 
@@ -55,7 +55,7 @@ class DeploySession:
     :class:`~robot_il.deploy.exits.Stopped`) commands zero velocity and closes the backend.
     """
 
-    env: PegInsertionEnv
+    env: InsertionEnv
     limits: SafetyLimits
     safety: SafetyFilter
     controller: SafeController
@@ -111,12 +111,13 @@ def open_session(
     limits_path: Path | None = None,
     backend_config: Path | str | None = None,
     realtime: bool = False,
+    task: str = "peg",
 ) -> DeploySession:
     """Connect the backend and build the safety chain. ``realtime`` makes the simulator hold the control rate in
     wall-clock time (hardware always does)."""
     from robot_il.cell.kinematics import CellKinematics
 
-    env = _make_env(backend, backend_config, rate)  # the backend, its task and the log's env_args: connected
+    env = _make_env(backend, backend_config, rate, task)  # the backend, its task and the log's env_args: connected
     try:
         if realtime and not env.backend.robot.realtime:
             env.backend.robot.realtime = True
@@ -224,17 +225,19 @@ def _deploy_episodes(
     return summaries
 
 
-def _make_env(backend: str, backend_config: Path | str | None, rate: float) -> PegInsertionEnv:
-    """The sim takes the rate directly; other backends come from their YAML config (rate overridden)."""
+def _make_env(backend: str, backend_config: Path | str | None, rate: float, task: str = "peg") -> InsertionEnv:
+    """The task's simulated backend takes the rate directly; other backends come from their YAML config (rate
+    overridden)."""
     import dataclasses
 
     from robot_il.config import load_yaml
     from robot_il.hal import make_backend
+    from robot_il.tasks import task_entry
 
-    if backend == "sim:peg":
-        return PegInsertionEnv(backend, {"control_rate_hz": rate})
+    if backend == task_entry(task).backend:
+        return InsertionEnv(backend, {"control_rate_hz": rate}, task=task)
     if backend != "ros2":
-        return PegInsertionEnv(backend)
+        return InsertionEnv(backend, task=task)
     from robot_il.ros2.config import Ros2Config
 
     if backend_config is None:
@@ -242,7 +245,7 @@ def _make_env(backend: str, backend_config: Path | str | None, rate: float) -> P
 
         backend_config = str(resources.files("robot_il.ros2").joinpath("jaco_sim.yaml"))
     cfg = dataclasses.replace(load_yaml(Ros2Config, backend_config), control_rate_hz=rate)
-    return PegInsertionEnv(make_backend("ros2", cfg), dataclasses.replace(cfg.cell, control_rate_hz=rate))
+    return InsertionEnv(make_backend("ros2", cfg), dataclasses.replace(cfg.cell, control_rate_hz=rate), task=task)
 
 
 def _tip(kinematics, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

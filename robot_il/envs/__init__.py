@@ -6,7 +6,13 @@
 
 import gymnasium
 
-from robot_il.envs.insertion import PegInsertionEnv, flatten_observation, observation_layout, observation_shapes
+from robot_il.envs.insertion import (
+    InsertionEnv,
+    PegInsertionEnv,
+    flatten_observation,
+    observation_layout,
+    observation_shapes,
+)
 
 PEG_INSERTION_ID = "robot_il/PegInsertion-v0"
 POINT_REACH_ID = "robot_il/PointReach-v0"
@@ -29,7 +35,14 @@ def task_observation_shapes(env_name: str | None) -> dict[str, tuple[int, ...]] 
 
     None for a task that records no demo files (PointReach, tests' toy tasks): nothing to check against.
     """
-    return observation_shapes() if env_name == PEG_INSERTION_ID else None
+    from robot_il.errors import ConfigError
+    from robot_il.tasks import task_entry
+
+    try:
+        task_entry(env_name or "")
+    except ConfigError:
+        return None
+    return observation_shapes()
 
 
 register_envs()
@@ -37,6 +50,7 @@ register_envs()
 __all__ = [
     "PEG_INSERTION_ID",
     "POINT_REACH_ID",
+    "InsertionEnv",
     "PegInsertionEnv",
     "flatten_observation",
     "observation_layout",

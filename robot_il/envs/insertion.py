@@ -1,4 +1,4 @@
-"""A gymnasium env over any HAL backend and the peg-insertion task.
+"""A gymnasium env over any HAL backend and any registered insertion task (``robot_il.tasks``; the peg by default).
 
 Observation: a flat float32 vector, laid out as the GPRIL paper's peg task
 (``OBS_LAYOUT``; joint efforts are appended with ``include_efforts=True``, as in
@@ -30,10 +30,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from robot_il.cell.config import PegConfig
 from robot_il.hal.base import Observation, observation_fields
 from robot_il.hal.factory import Backend, make_backend
-from robot_il.tasks.peg_insertion import PegInsertionTask
+from robot_il.tasks.base import task_entry
 
 NUM_JOINTS = 6
 """The peg task's arm: the flat layout below and the task's demo files are sized for six joints."""
@@ -68,26 +67,32 @@ def flatten_observation(obs: Observation, include_efforts: bool = False) -> np.n
     return np.concatenate(parts).astype(np.float32)
 
 
-class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
-    """Peg insertion into a socket on a randomised pan-tilt unit."""
+class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Insertion into a socket on a randomised pan-tilt unit: the task ``task`` (registered in robot_il.tasks)
+    over ``backend`` (default: the task's simulated backend)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(
         self,
-        backend: str | Backend = "sim:peg",
-        config: PegConfig | Mapping[str, Any] | None = None,
+        backend: str | Backend | None = None,
+        config: Any | Mapping[str, Any] | None = None,
         include_efforts: bool = False,
         render_mode: str | None = None,
         camera: str = "overview",
         width: int = 320,
         height: int = 240,
+        task: str = "peg",
     ) -> None:
         from robot_il.config import from_dict
 
-        cfg = config if isinstance(config, PegConfig) else from_dict(PegConfig, config or {})
+        entry = task_entry(task)
+        config_class = entry.config_class()
+        cfg = config if isinstance(config, config_class) else from_dict(config_class, config or {})
+        backend = entry.backend if backend is None else backend
+        self.env_id = entry.env_id
         self.backend = make_backend(backend, cfg) if isinstance(backend, str) else backend
-        self.task = PegInsertionTask(cfg)
+        self.task = entry.make_task(cfg)
         self.include_efforts = include_efforts
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             modes = self.metadata["render_modes"]
@@ -123,7 +128,7 @@ class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
 
         spec = self.backend.robot.spec
         return make_env_args(
-            env_name="robot_il/PegInsertion-v0",
+            env_name=self.env_id,
             backend=self.backend.name,
             task_config=dataclasses.asdict(self.task.cfg),
             obs_spec={k: {"shape": list(f.shape), "unit": f.unit} for k, f in spec.observation.items()},
@@ -184,3 +189,7 @@ class PegInsertionEnv(gym.Env[np.ndarray, np.ndarray]):
             self._renderer.close()
             self._renderer = None
         self.backend.close()
+
+
+PegInsertionEnv = InsertionEnv
+"""The insertion env with its default task, the peg (``robot_il/PegInsertion-v0``)."""

@@ -1,5 +1,6 @@
-"""Tasks: randomisation, success and termination over any Robot + PanTilt backend."""
+"""Tasks: randomisation, success and termination over any Robot + PanTilt backend, and their registry."""
 
-from robot_il.tasks.peg_insertion import PegInsertionTask, StepOutcome
+from robot_il.tasks.base import StepOutcome, Task, TaskEntry, register_task, task_entry, task_names
+from robot_il.tasks.peg_insertion import PegInsertionTask
 
-__all__ = ["PegInsertionTask", "StepOutcome"]
+__all__ = ["PegInsertionTask", "StepOutcome", "Task", "TaskEntry", "register_task", "task_entry", "task_names"]

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from robot_il.cell.config import PegConfig
 from robot_il.hal.base import Observation, PanTilt
-
-EndReason = Literal["success", "left_workspace", "time_limit", ""]
+from robot_il.tasks.base import EndReason, StepOutcome
 
 
 def _axis_z(q: np.ndarray) -> tuple[float, float, float]:
@@ -38,18 +36,6 @@ class HoleFrame:
     """Centre of the hole's mouth, base frame, m."""
     axis: np.ndarray
     """Unit insertion direction, base frame."""
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    success: bool
-    terminated: bool
-    truncated: bool
-    reason: EndReason
-    depth: float
-    """How far the tip is past the hole's mouth along the axis, m (negative: outside)."""
-    lateral: float
-    """Distance of the tip from the hole's axis, m."""
 
 
 class PegInsertionTask:
