@@ -1,24 +1,35 @@
-"""The ``robot-il`` command line: record, demos, train, eval, run."""
+"""The ``robot-il`` command line: record, demos, train, eval, deploy, practice, run.
+
+The same names mean the same thing in every verb: ``--demos`` is a demo file,
+``--out`` (``-o``) what a verb writes, ``--seed`` the first episode's seed,
+``--episodes`` how many episodes, ``--config`` a YAML of the verb's config
+dataclass. ``train`` takes one flag per field of the algorithm's config
+(:func:`robot_il.config.add_config_flags`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from robot_il.config import add_config_flags, build_config, given_flags, read_yaml
 from robot_il.errors import RobotILError
 
 
 def _add_env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="sim:peg", help="HAL backend (default: sim:peg)")
-    p.add_argument("--config", type=Path, help="YAML file of PegConfig fields (see robot_il/sim/config.py)")
+    p.add_argument("--config", type=Path, help="YAML file of PegConfig fields (see robot_il/cell/config.py)")
 
 
 def _make_env(args: argparse.Namespace, render: bool = False):
+    from robot_il.cell.config import PegConfig
     from robot_il.config import load_yaml
     from robot_il.envs.insertion import PegInsertionEnv
-    from robot_il.sim.config import PegConfig
 
     cfg = load_yaml(PegConfig, args.config) if args.config else PegConfig()
     return PegInsertionEnv(args.backend, cfg, render_mode="rgb_array" if render else None)
@@ -34,7 +45,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         from robot_il.record.expert import record_expert
 
         env = _make_env(args)
-        names = record_expert(env, args.output, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
+        names = record_expert(env, args.out, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
     elif args.source == "kinesthetic":
         if args.backend != "ros2":
             raise RobotILError("--source kinesthetic needs a real (or bridged) arm: --backend ros2")
@@ -43,11 +54,11 @@ def cmd_record(args: argparse.Namespace) -> int:
 
         env = make_backend_env("ros2", args.backend_config, args.rate)
         with env.backend:
-            names = record_kinesthetic(env, args.output, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
+            names = record_kinesthetic(env, args.out, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
     else:
         raise RobotILError("--source teleop: no teleop device driver yet; use expert (sim) or kinesthetic (ros2)")
     env.close()
-    print(f"recorded {len(names)} {args.source} demos into {args.output} ({names[0]} .. {names[-1]})")
+    print(f"recorded {len(names)} {args.source} demos into {args.out} ({names[0]} .. {names[-1]})")
     return 0
 
 
@@ -88,7 +99,7 @@ def cmd_demos_info(args: argparse.Namespace) -> int:
 def cmd_demos_sparsify(args: argparse.Namespace) -> int:
     from robot_il.data import sparsify
 
-    out = sparsify(args.file, args.output, every=args.every, final_only=args.final_only)
+    out = sparsify(args.file, args.out, every=args.every, final_only=args.final_only)
     print(f"wrote {out}")
     return 0
 
@@ -96,20 +107,86 @@ def cmd_demos_sparsify(args: argparse.Namespace) -> int:
 def cmd_demos_strip(args: argparse.Namespace) -> int:
     from robot_il.data import strip_actions
 
-    print(f"wrote {strip_actions(args.file, args.output)}")
+    print(f"wrote {strip_actions(args.file, args.out)}")
     return 0
 
 
 # train / eval -------------------------------------------------------------------------------------
 
 
-def cmd_train_bc(args: argparse.Namespace) -> int:
-    from robot_il.algos.bc import BCConfig, train_bc
+FLAG_ALIASES = {
+    "gpril": {"num_actors": ["--actors"]},
+    "gail": {"num_envs": ["--envs"], "total_steps": ["--steps"]},
+}
+"""Short names the train verbs took before every config field was a flag; they still work."""
 
-    overrides = {
-        k: v for k, v in (("max_steps", args.max_steps), ("lr", args.lr), ("seed", args.seed)) if v is not None
-    }
-    summary = train_bc(args.demos, args.out, BCConfig(**overrides))
+
+def _algo(name: str) -> tuple[type, dict[str, Any] | None]:
+    """The config dataclass of a learner and its presets (None: the dataclass's defaults are the only ones)."""
+    if name == "bc":
+        from robot_il.algos.bc import BCConfig
+
+        return BCConfig, None
+    if name == "gpril":
+        from robot_il.algos.gpril import PRESETS, GPRILConfig
+
+        return GPRILConfig, PRESETS
+    from robot_il.algos.gail import PRESETS, GAILConfig
+
+    return GAILConfig, PRESETS
+
+
+def train_config(args: argparse.Namespace) -> Any:
+    """The config ``robot-il train ALGO ...`` trains with: the preset <- ``--config`` YAML <- the flags given."""
+    cls, presets = _algo(args.algo)
+    return build_config(
+        cls,
+        preset=presets[args.preset] if presets else None,
+        config_file=args.config,
+        flags=given_flags(cls, args),
+    )
+
+
+def _user_settings(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
+    """The fields the user set (in the YAML or as flags), with their values: what a learner must not override."""
+    cls, _ = _algo(args.algo)
+    keys = {*(read_yaml(args.config) if args.config else {}), *given_flags(cls, args)}
+    return {k: getattr(cfg, k) for k in keys}
+
+
+def _add_train_args(p: argparse.ArgumentParser, algo: str) -> None:
+    """The arguments of ``train ALGO``: added on first use, as the config classes import torch (seconds)."""
+    cls, presets = _algo(algo)
+    p.add_argument("--demos", type=Path, required=True, metavar="FILE", help="demo file (HDF5)")
+    p.add_argument(
+        "--out", "-o", type=Path, required=True, metavar="DIR", help="run directory (a killed run resumes from it)"
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help=f"YAML file of {cls.__name__} fields, over the {'preset' if presets else 'defaults'}; flags override it",
+    )
+    defaults = None
+    if presets:
+        p.add_argument(
+            "--preset",
+            choices=sorted(presets),
+            default="fast",
+            help="starting values of every field (default: fast; the defaults shown below are fast's)",
+        )
+        defaults = presets["fast"]
+        what = "beta_pi = 0" if algo == "gpril" else "D on (s, s') or s"
+        p.add_argument("--state-only", action="store_true", help=f"ignore demonstrated actions ({what})")
+    group = p.add_argument_group(f"{cls.__name__} (one flag per field; see {cls.__module__})")
+    add_config_flags(group, cls, defaults=defaults, aliases=FLAG_ALIASES.get(algo))
+
+
+def cmd_train_bc(args: argparse.Namespace) -> int:
+    from robot_il.algos.bc import train_bc
+
+    cfg = train_config(args)
+    summary = train_bc(args.demos, args.out, cfg)
     print(
         f"BC: {summary['steps']} steps ({summary['stopped_by']}), best validation NLL "
         f"{summary['best_valid_nll']:.3f}, {summary['wall_clock_s']:.0f} s -> {args.out}/policy.pt"
@@ -118,17 +195,10 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 def cmd_train_gail(args: argparse.Namespace) -> int:
-    from robot_il.algos.gail import PRESETS, train_gail_from_file
+    from robot_il.algos.gail import train_gail_from_file
 
-    pairs = (
-        ("num_envs", args.envs),
-        ("total_steps", args.steps),
-        ("disc_input", args.disc_input),
-        ("reward", args.reward),
-        ("seed", args.seed),
-    )
-    overrides = {k: v for k, v in pairs if v is not None}
-    summary = train_gail_from_file(args.demos, args.out, PRESETS[args.preset], args.state_only, overrides)
+    cfg = train_config(args)
+    summary = train_gail_from_file(args.demos, args.out, cfg, args.state_only)
     c = summary["counters"]
     print(
         f"GAIL (D on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
@@ -138,14 +208,12 @@ def cmd_train_gail(args: argparse.Namespace) -> int:
 
 
 def cmd_train_gpril(args: argparse.Namespace) -> int:
-    from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+    from robot_il.algos.gpril import train_gpril_from_file
 
-    overrides = {
-        k: v
-        for k, v in (("iterations", args.iterations), ("num_actors", args.actors), ("seed", args.seed))
-        if v is not None
-    }
-    summary = train_gpril_from_file(args.demos, args.out, PRESETS[args.preset], args.state_only, overrides)
+    cfg = train_config(args)
+    # What the user set is passed as overrides too, so that the learner's own choices for sparse demos
+    # (norm_episodes) give way to it.
+    summary = train_gpril_from_file(args.demos, args.out, cfg, args.state_only, _user_settings(args, cfg))
     c = summary["counters"]
     print(
         f"GPRIL: {c['iteration']} iterations, {c['episodes']} practice episodes, final evaluation success "
@@ -171,67 +239,124 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from robot_il.deploy.run import deploy
 
-    realtime = args.realtime or args.backend != "sim:peg"  # hardware runs in real time, always
     if args.practice is not None:
-        from robot_il.deploy.practice import PracticePaused, practice
-
+        print(
+            f"robot-il: note: `deploy --practice N` is deprecated; use `robot-il practice --episodes {args.practice}`"
+            " (--practice-out is now --out)",
+            file=sys.stderr,
+        )
         if args.log:
             raise RobotILError("--practice logs to <practice dir>/practice.h5; drop --log")
-        try:
-            summary = practice(
-                args.policy,
-                args.practice,
-                out=args.practice_out,
-                demos=args.demos,
-                backend=args.backend,
-                rate=args.rate,
-                seed=args.seed,
-                limits_path=args.limits,
-                realtime=realtime,
-                estop_keys=args.estop_keys,
-                backend_config=args.backend_config,
-                max_steps=args.max_steps,
-            )
-        except PracticePaused as err:
-            print(f"practice paused: {err}", file=sys.stderr)
-            return 3
-        print(
-            f"practice: {summary['done']}/{summary['target']} episodes, {summary['successes']} successful; "
-            f"interventions {summary['interventions']}; policy and log in {Path(summary['log']).parent}"
-        )
-        return 0
+        return cmd_practice(argparse.Namespace(**{**vars(args), "episodes": args.practice, "out": args.practice_out}))
+    if args.practice_out or args.demos:
+        raise RobotILError("--practice-out and --demos belong to practice: `robot-il practice --out DIR --demos FILE`")
     summaries = deploy(
         args.policy,
-        args.backend,
-        args.rate,
-        args.episodes,
-        args.seed,
-        args.log,
-        args.limits,
-        realtime,
-        args.estop_keys,
-        args.backend_config,
-        args.max_steps,
+        backend=args.backend,
+        rate=args.rate,
+        episodes=args.episodes,
+        seed=args.seed,
+        log_path=args.log,
+        limits_path=args.limits,
+        realtime=_realtime(args),
+        estop_keys=args.estop_keys,
+        backend_config=args.backend_config,
+        max_steps=args.max_steps,
     )
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from robot_il.pipeline import run_main_job
+def cmd_practice(args: argparse.Namespace) -> int:
+    from robot_il.deploy.practice import PracticePaused, practice
 
-    run_main_job(Path(args.out), num_demos=args.demos, eval_episodes=args.episodes, seed=args.seed)
+    try:
+        summary = practice(
+            args.policy,
+            episodes=args.episodes,
+            out=args.out,
+            demos=args.demos,
+            backend=args.backend,
+            rate=args.rate,
+            seed=args.seed,
+            limits_path=args.limits,
+            realtime=_realtime(args),
+            estop_keys=args.estop_keys,
+            backend_config=args.backend_config,
+            max_steps=args.max_steps,
+        )
+    except PracticePaused as err:
+        print(f"practice paused: {err}", file=sys.stderr)
+        return 3
+    print(
+        f"practice: {summary['done']}/{summary['target']} episodes, {summary['successes']} successful; "
+        f"interventions {summary['interventions']}; policy and log in {Path(summary['log']).parent}"
+    )
     return 0
 
 
+def _realtime(args: argparse.Namespace) -> bool:
+    return args.realtime or args.backend != "sim:peg"  # hardware runs in real time, always
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from robot_il.pipeline import run_main_job
+
+    run_main_job(Path(args.out), num_demos=args.num_demos, eval_episodes=args.episodes, seed=args.seed)
+    return 0
+
+
+class _LazyParser(argparse.ArgumentParser):
+    """A sub-command's parser whose arguments are added on first use (``populate``): the train verbs' flags
+    come from the learners' config classes, whose modules import torch, which every other verb is spared."""
+
+    def __init__(self, *args: Any, populate: Callable[[argparse.ArgumentParser], None] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self._populate = populate
+
+    def _ready(self) -> None:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._ready()
+        return super().format_help()
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _add_robot_args(p: argparse.ArgumentParser) -> None:
+    """What deploy and practice share: the backend, the policy, the safety filter, the loop."""
+    p.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
+    p.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
+    p.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
+    p.add_argument("--rate", type=float, default=20.0, help="control rate, Hz")
+    p.add_argument(
+        "--seed", type=int, default=30_000, help="seed of the first episode's socket pose; later ones count up"
+    )
+    p.add_argument("--max-steps", type=int, help="cut episodes short (default: the task's 50 s)")
+    p.add_argument("--limits", type=Path, help="joint_limits.yaml-style safety limits (default: the sim cell's)")
+    p.add_argument("--realtime", action="store_true", help="hold the rate in wall-clock time (always on hardware)")
+    p.add_argument("--estop-keys", action="store_true", help="Enter latches the e-stop, r + Enter releases it")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="robot-il", description=__doc__)
+    parser = argparse.ArgumentParser(prog="robot-il", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="the main job on the simulation: demos, training, evaluation, report")
-    run.add_argument("--out", default="runs/main", help="output directory")
-    run.add_argument("--demos", type=int, default=25, help="expert demos to record")
+    run.add_argument("--out", "-o", default="runs/main", help="output directory")
+    run.add_argument("--num-demos", type=int, default=25, help="expert demos to record")
     run.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(func=cmd_run)
@@ -241,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--config", type=Path, help="YAML file of PegConfig fields (sim)")
     rec.add_argument("--source", choices=["expert", "kinesthetic", "teleop"], default="expert")
     rec.add_argument("-n", "--num-demos", type=int, default=25)
-    rec.add_argument("-o", "--output", type=Path, required=True, help="HDF5 file (appended to if it exists)")
+    rec.add_argument("--out", "-o", type=Path, required=True, help="HDF5 file (appended to if it exists)")
     rec.add_argument("--seed", type=int, default=0, help="seed of the first episode; later ones count up")
     rec.add_argument("--keep-failures", action="store_true", help="also keep episodes the expert failed")
     rec.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
@@ -263,44 +388,22 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--every", type=int)
     g.add_argument("--final-only", action="store_true")
-    s.add_argument("-o", "--output", type=Path, required=True)
+    s.add_argument("--out", "-o", type=Path, required=True)
     s.set_defaults(func=cmd_demos_sparsify)
     st = dsub.add_parser("strip-actions", help="a state-only copy, as kinesthetic teaching records")
     st.add_argument("file", type=Path)
-    st.add_argument("-o", "--output", type=Path, required=True)
+    st.add_argument("--out", "-o", type=Path, required=True)
     st.set_defaults(func=cmd_demos_strip)
 
-    train = sub.add_parser("train", help="train a policy")
-    tsub = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
-    bc = tsub.add_parser("bc", help="behavioural cloning")
-    bc.add_argument("--demos", type=Path, required=True)
-    bc.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
-    bc.add_argument("--max-steps", type=int)
-    bc.add_argument("--lr", type=float)
-    bc.add_argument("--seed", type=int)
-    bc.set_defaults(func=cmd_train_bc)
-
-    gp = tsub.add_parser("gpril", help="generative predecessor models (states only and sparse demos work)")
-    gp.add_argument("--demos", type=Path, required=True)
-    gp.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
-    gp.add_argument("--state-only", action="store_true", help="ignore demonstrated actions (beta_pi = 0)")
-    gp.add_argument("--preset", choices=["fast", "peg_sim", "peg_real", "clip_sim"], default="fast")
-    gp.add_argument("--iterations", type=int)
-    gp.add_argument("--actors", type=int, help="actor processes (0: roll out in the learner's process)")
-    gp.add_argument("--seed", type=int)
-    gp.set_defaults(func=cmd_train_gpril)
-
-    ga = tsub.add_parser("gail", help="GAIL baseline: PPO generator against a discriminator, N env processes")
-    ga.add_argument("--demos", type=Path, required=True)
-    ga.add_argument("--out", type=Path, required=True, help="run directory (a killed run resumes from it)")
-    ga.add_argument("--state-only", action="store_true", help="ignore demonstrated actions: D on (s, s') or s")
-    ga.add_argument("--preset", choices=["fast", "peg_sim", "clip_sim"], default="fast")
-    ga.add_argument("--envs", type=int, help="environment processes (paper: 16)")
-    ga.add_argument("--steps", type=int, help="environment steps to train for, all envs together")
-    ga.add_argument("--disc-input", choices=["auto", "sa", "ss", "s"], help="what D sees (default: auto)")
-    ga.add_argument("--reward", choices=["gail", "logit"], help="-log(1 - D), or the lower-variance logit")
-    ga.add_argument("--seed", type=int)
-    ga.set_defaults(func=cmd_train_gail)
+    train = sub.add_parser("train", help="train a policy (every field of the learner's config is a flag)")
+    tsub = train.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=_LazyParser)
+    for algo, help_text, func in (
+        ("bc", "behavioural cloning", cmd_train_bc),
+        ("gpril", "generative predecessor models (states only and sparse demos work)", cmd_train_gpril),
+        ("gail", "GAIL baseline: PPO generator against a discriminator, N env processes", cmd_train_gail),
+    ):
+        t = tsub.add_parser(algo, help=help_text, description=help_text, populate=partial(_add_train_args, algo=algo))
+        t.set_defaults(func=func)
 
     ev = sub.add_parser("eval", help="success rate of a trained policy")
     _add_env_args(ev)
@@ -308,38 +411,37 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=int, default=100)
     ev.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (demos use 0..)")
     ev.add_argument("--video", type=int, default=0, help="episodes to render into a video")
-    ev.add_argument("--out", type=Path, help="output directory (default: <policy run>/eval)")
+    ev.add_argument("--out", "-o", type=Path, help="output directory (default: <policy run>/eval)")
     ev.set_defaults(func=cmd_eval)
 
     dep = sub.add_parser("deploy", help="run a policy through the safety filter, logging to HDF5")
-    dep.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
-    dep.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
-    dep.add_argument("--max-steps", type=int, help="cut episodes short (default: the task's 50 s)")
-    dep.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
-    dep.add_argument("--rate", type=float, default=20.0, help="control rate, Hz")
+    _add_robot_args(dep)
     dep.add_argument("--episodes", type=int, default=1)
-    dep.add_argument("--seed", type=int, default=30_000)
-    dep.add_argument("--limits", type=Path, help="joint_limits.yaml-style safety limits (default: the sim cell's)")
     dep.add_argument("--log", type=Path, help="HDF5 file for the rollouts and interventions")
-    dep.add_argument("--realtime", action="store_true", help="hold the rate in wall-clock time (always on hardware)")
-    dep.add_argument("--estop-keys", action="store_true", help="Enter latches the e-stop, r + Enter releases it")
-    dep.add_argument(
-        "--practice",
-        type=int,
-        metavar="N",
-        help="GPRIL: run N self-supervised practice episodes (safe reset between them) and keep learning; "
-        "running it again continues where it stopped",
-    )
-    dep.add_argument("--practice-out", type=Path, help="practice directory (default: <policy run>/practice)")
-    dep.add_argument("--demos", type=Path, help="practice: the demos to keep imitating (default: the run's own)")
+    # Deprecated: practice is its own verb. Hidden, and still working, for the commands already written down.
+    dep.add_argument("--practice", type=int, metavar="N", help=argparse.SUPPRESS)
+    dep.add_argument("--practice-out", type=Path, help=argparse.SUPPRESS)
+    dep.add_argument("--demos", type=Path, help=argparse.SUPPRESS)
     dep.set_defaults(func=cmd_deploy)
+
+    pr = sub.add_parser(
+        "practice",
+        help="GPRIL: practise on the robot through the deploy path (safe reset between episodes), keep learning",
+        description="Run N self-supervised practice episodes of a GPRIL run through the safety filter, training "
+        "between them; running it again with a larger N continues where it stopped.",
+    )
+    _add_robot_args(pr)
+    pr.add_argument("--episodes", type=_positive_int, required=True, help="practice episodes in all (done ones count)")
+    pr.add_argument("--out", "-o", type=Path, help="practice directory (default: <policy run>/practice)")
+    pr.add_argument("--demos", type=Path, help="demo file to keep imitating (default: the run's own)")
+    pr.set_defaults(func=cmd_practice)
 
     ex = sub.add_parser("rollout", help="roll out the scripted expert and report its success")
     _add_env_args(ex)
     ex.add_argument("--episodes", type=int, default=50)
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--video", type=int, default=0, help="episodes to render into a video")
-    ex.add_argument("--out", type=Path, default=Path("runs/expert"))
+    ex.add_argument("--out", "-o", type=Path, default=Path("runs/expert"))
     ex.set_defaults(func=lambda a: cmd_eval(argparse.Namespace(**{**vars(a), "policy": "expert"})))
 
     gate = sub.add_parser("gate", help="the ROS 2 command gate: release it after a stop, or latch an e-stop")
