@@ -1,6 +1,6 @@
 """GPRIL's sample efficiency on sim peg insertion, from full, sparse and state-only demos, against BC.
 
-    python benchmarks/peg_sample_efficiency.py [--seeds 0 1 2] [--iterations 150]
+    python benchmarks/peg_sample_efficiency.py [--seeds 0 1 2] [--iterations 150] [--gpril-gamma 0.98 ...]
 
 25 scripted-expert demos (seeds 0..24) give four demo sets: full (states and
 actions), every 10th state, final state only, and states only (actions
@@ -28,10 +28,12 @@ import numpy as np
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.algos.gpril import PRESETS, GPRILConfig, train_gpril_from_file
 from robot_il.checkpoint import BEST_POLICY_FILE
+from robot_il.config import add_config_flags, build_config, given_flags
 from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.errors import ConfigError
 from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import record_expert
 from robot_il.stats import wilson_interval
@@ -84,13 +86,26 @@ def _setting(text: str) -> tuple[str, object]:
         return key, value
 
 
+GPRIL_FLAG_PREFIX = "gpril-"
+GPRIL_OWN_FLAGS = ("iterations", "seed")
+"""GPRIL fields the benchmark sets from its own flags (--iterations, --seeds)."""
+
+
+def gpril_settings(args: argparse.Namespace) -> dict[str, object]:
+    """GPRIL fields given on the command line (--gpril-FIELD, or the older --gpril-set KEY=VALUE), checked and
+    typed by GPRILConfig: a typo or a bad value raises ConfigError naming the field."""
+    given = {**dict(args.gpril_set), **given_flags(GPRILConfig, args, prefix=GPRIL_FLAG_PREFIX)}
+    cfg = build_config(GPRILConfig, preset=PRESETS["fast"], flags=given)
+    return {key: getattr(cfg, key) for key in given}
+
+
 def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None:
     record = results / f"gpril_{variant}_seed{seed}.json"
     if record.exists():
         return
     run = args.work / f"gpril_{variant}_seed{seed}"
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
-    overrides.update(args.gpril_set)
+    overrides.update(gpril_settings(args))
     summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gpril",
@@ -287,7 +302,7 @@ def _plot(runs: list[dict], table: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     choices = [*VARIANTS, "bc", *GAIL_VARIANTS]
@@ -295,19 +310,27 @@ def main() -> None:
     parser.add_argument("--gail-steps", type=int, default=300_000, help="environment steps per GAIL run")
     parser.add_argument("--gail-eval-every", type=int, default=10, help="GAIL rollouts between evaluations")
     parser.add_argument("--iterations", type=int, default=150)
-    parser.add_argument(
-        "--gpril-set",
-        type=_setting,
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="GPRIL settings over the fast preset, e.g. gamma=0.98 (numbers are parsed as JSON)",
-    )
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--aggregate-only", action="store_true")
+    gpril = parser.add_argument_group(
+        "GPRIL settings over the fast preset (eval_every 10, eval_episodes 20 unless given here)"
+    )
+    add_config_flags(gpril, GPRILConfig, defaults=PRESETS["fast"], prefix=GPRIL_FLAG_PREFIX, exclude=GPRIL_OWN_FLAGS)
+    gpril.add_argument(  # the spelling before every field was a flag, kept for the commands written down with it
+        "--gpril-set", type=_setting, nargs="+", default=[], metavar="KEY=VALUE", help=argparse.SUPPRESS
+    )
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
+    try:  # a typo or a bad value fails now, not after the demos are recorded
+        gpril_settings(args)
+    except ConfigError as err:
+        parser.error(str(err))
     results = args.out / "peg_sample_efficiency"
     results.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/peg_sample_efficiency.py " + shlex.join(sys.argv[1:])
