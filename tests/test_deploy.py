@@ -64,7 +64,6 @@ def test_keyboard_estop_stops_a_realtime_deploy(policy: Path, tmp_path: Path) ->
                 break
             assert time.monotonic() < deadline
         time.sleep(1.0)  # 20 periods of the real-time loop
-        pressed = time.monotonic()
         proc.stdin.write("\n")
         proc.stdin.flush()
         _, err = proc.communicate(timeout=120)
@@ -78,8 +77,10 @@ def test_keyboard_estop_stops_a_realtime_deploy(policy: Path, tmp_path: Path) ->
         reasons = [r.decode() for r in demo["interventions"][()]]
         first = next(i for i, r in enumerate(reasons) if "estop" in r)
         assert np.all(demo["actions"][first:] == 0)
-        assert 10 <= first <= 60, f"e-stop took effect at step {first}"
-    assert time.monotonic() - pressed < 60
+        assert np.any(demo["actions"][:first]), "the arm never moved before the e-stop"
+        # Counted in control periods, not wall-clock time: the zero command is logged and the episode ends
+        # within two periods of the latch, however loaded the machine.
+        assert len(demo["actions"]) - first <= 2, f"e-stop at step {first}, episode ended {len(demo['actions'])}"
     assert "no further episodes" in err
 
 
