@@ -269,7 +269,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-    from robot_il.deploy.practice import PracticePaused, practice
+    from robot_il.practice import PracticePaused, practice
 
     try:
         summary = practice(

@@ -16,7 +16,7 @@ from robot_il.algos.gpril import CHECKPOINT_FILE, PRESETS, train_gpril_from_file
 from robot_il.cli import main as cli
 from robot_il.data import validate
 from robot_il.deploy.loop import deploy_episode
-from robot_il.deploy.practice import SafeResetConfig, retreat
+from robot_il.practice import SafeResetConfig, retreat
 from robot_il.deploy.run import open_session
 
 DEMOS = Path(__file__).parents[1] / "demos" / "peg_25.h5"

@@ -21,7 +21,7 @@ import numpy as np
 
 from robot_il.data import schema
 from robot_il.data.writer import DemoFileError
-from robot_il.envs import task_observation_shapes
+from robot_il.tasks.base import task_observation_shapes
 
 ARRAY_KEYS = ("actions", "rewards", "dones", "time_index")
 

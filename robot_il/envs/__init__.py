@@ -11,7 +11,6 @@ from robot_il.envs.insertion import (
     PegInsertionEnv,
     flatten_observation,
     observation_layout,
-    observation_shapes,
 )
 
 PEG_INSERTION_ID = "robot_il/PegInsertion-v0"
@@ -30,21 +29,6 @@ def register_envs() -> None:
         gymnasium.register(id=POINT_REACH_ID, entry_point="robot_il.envs.toy:PointReachEnv")
 
 
-def task_observation_shapes(env_name: str | None) -> dict[str, tuple[int, ...]] | None:
-    """The observation fields' shapes the task ``env_name`` expects in demo files and policies.
-
-    None for a task that records no demo files (PointReach, tests' toy tasks): nothing to check against.
-    """
-    from robot_il.errors import ConfigError
-    from robot_il.tasks import task_entry
-
-    try:
-        task_entry(env_name or "")
-    except ConfigError:
-        return None
-    return observation_shapes()
-
-
 register_envs()
 
 __all__ = [
@@ -55,5 +39,4 @@ __all__ = [
     "flatten_observation",
     "observation_layout",
     "register_envs",
-    "task_observation_shapes",
 ]

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from robot_il.hal.base import Observation, observation_fields
+from robot_il.hal.base import Observation
 from robot_il.hal.factory import Backend, make_backend
 from robot_il.tasks.base import task_entry
 
@@ -44,11 +44,6 @@ OBS_LAYOUT: tuple[tuple[str, str, int, str], ...] = (
     ("socket_quat", "socket", 4, "1"),
 )
 EFFORT_LAYOUT = ("joint_efforts", "tau", NUM_JOINTS, "N·m")
-
-
-def observation_shapes() -> dict[str, tuple[int, ...]]:
-    """Each HAL observation field's shape in this task: what its demo files must hold, row by row."""
-    return {name: spec.shape for name, spec in observation_fields(NUM_JOINTS).items()}
 
 
 def observation_layout(include_efforts: bool = False) -> list[dict[str, Any]]:

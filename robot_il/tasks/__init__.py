@@ -1,6 +1,23 @@
 """Tasks: randomisation, success and termination over any Robot + PanTilt backend, and their registry."""
 
-from robot_il.tasks.base import StepOutcome, Task, TaskEntry, register_task, task_entry, task_names
+from robot_il.tasks.base import (
+    StepOutcome,
+    Task,
+    TaskEntry,
+    register_task,
+    task_entry,
+    task_names,
+    task_observation_shapes,
+)
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
-__all__ = ["PegInsertionTask", "StepOutcome", "Task", "TaskEntry", "register_task", "task_entry", "task_names"]
+__all__ = [
+    "PegInsertionTask",
+    "StepOutcome",
+    "Task",
+    "TaskEntry",
+    "register_task",
+    "task_entry",
+    "task_names",
+    "task_observation_shapes",
+]

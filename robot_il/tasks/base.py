@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from robot_il.errors import ConfigError
-from robot_il.hal.base import Observation, PanTilt
+from robot_il.hal.base import Observation, PanTilt, observation_fields
 
 EndReason = Literal["success", "left_workspace", "time_limit", ""]
 
@@ -67,6 +67,12 @@ class TaskEntry:
     """The simulated backend's name in the HAL factory."""
     expert: str | None = None
     """A scripted expert built from a config instance (callable obs -> joint velocities), if there is one."""
+    num_joints: int = 6
+    """Joints of the cell's arm: the width of the joint fields in observations and demo files."""
+
+    def observation_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each HAL observation field's shape in this task: what its demo files must hold, row by row."""
+        return {name: spec.shape for name, spec in observation_fields(self.num_joints).items()}
 
     def config_class(self) -> type:
         return _load(self.config)
@@ -97,6 +103,15 @@ def task_entry(name: str) -> TaskEntry:
 
 def task_names() -> list[str]:
     return sorted(_TASKS)
+
+
+def task_observation_shapes(env_name: str | None) -> dict[str, tuple[int, ...]] | None:
+    """The observation fields' shapes the task whose gymnasium id is ``env_name`` expects in demo files and
+    policies; None for an id no registered task has (the toy tasks of tests): nothing to check against."""
+    try:
+        return task_entry(env_name or "").observation_shapes()
+    except ConfigError:
+        return None
 
 
 def _load(path: str):
