@@ -89,8 +89,7 @@ def test_deploy_over_ros2_stops_a_policy_leaving_the_workspace(sim_bridge, tmp_p
     from robot_il.deploy.run import deploy
 
     class Upwards:
-        def __init__(self, *_a, **_k) -> None:
-            self.meta = {"env_args": {"obs_layout": None}, "path": "upwards"}
+        """A policy object (deploy takes one as well as a file)."""
 
         def check_env(self, env) -> None:
             """Any layout: it ignores the observation."""
@@ -98,15 +97,8 @@ def test_deploy_over_ros2_stops_a_policy_leaving_the_workspace(sim_bridge, tmp_p
         def __call__(self, obs, vec) -> np.ndarray:
             return np.array([0.0, -0.6, 0.0, 0.0, 0.0, 0.0])
 
-    import robot_il.policies
-
-    original = robot_il.policies.CheckpointPolicy
-    robot_il.policies.CheckpointPolicy = Upwards
-    try:
-        log = tmp_path / "ros2.h5"
-        (summary,) = deploy("upwards", backend="ros2", rate=20.0, episodes=1, log_path=log, realtime=True, max_steps=80)
-    finally:
-        robot_il.policies.CheckpointPolicy = original
+    log = tmp_path / "ros2.h5"
+    (summary,) = deploy(Upwards(), backend="ros2", rate=20.0, episodes=1, log_path=log, max_steps=80)
     assert summary["interventions"].get("workspace", 0) > 0, summary
     with h5py.File(log) as f:
         tips = np.concatenate([f["data/demo_0/obs/ee_position"][()], f["data/demo_0/next_obs/ee_position"][-1:]])

@@ -14,7 +14,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 from rich.console import Console
@@ -151,8 +151,16 @@ def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult
     )
 
 
+class DeployPolicy(Protocol):
+    """What deploy needs of a policy: a check against the env's observation layout, and an action per state."""
+
+    def check_env(self, env: InsertionEnv) -> None: ...
+
+    def __call__(self, obs: Observation, obs_vec: np.ndarray) -> np.ndarray: ...
+
+
 def deploy(
-    policy_path: Path | str,
+    policy: Path | str | DeployPolicy,
     *,
     backend: str = "sim:peg",
     rate: float = 20.0,
@@ -165,22 +173,24 @@ def deploy(
     backend_config: Path | str | None = None,
     max_steps: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes."""
     import torch
 
     from robot_il.policies import CheckpointPolicy
 
     torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
-    runner = CheckpointPolicy(policy_path)  # a bad policy file is refused before anything connects
+    runner = CheckpointPolicy(policy) if isinstance(policy, str | Path) else policy  # refused before connecting
+    name = str(policy) if isinstance(policy, str | Path) else type(policy).__name__
     with open_session(backend, rate, limits_path, backend_config, realtime) as session:
         runner.check_env(session.env)
-        return _deploy_episodes(session, runner, policy_path, episodes, seed, log_path, estop_keys, max_steps)
+        return _deploy_episodes(session, runner, name, episodes, seed, log_path, estop_keys, max_steps)
 
 
 def _deploy_episodes(
     session: DeploySession,
-    runner,
-    policy_path: Path | str,
+    runner: DeployPolicy,
+    policy_name: str,
     episodes: int,
     seed: int,
     log_path: Path | None,
@@ -221,7 +231,7 @@ def _deploy_episodes(
             f"{result.steps} steps; interventions {dict(result.interventions)}"
         )
         if writer is not None:
-            log_episode(writer, session, result, {"source": "deploy", "policy": str(policy_path), "seed": seed + i})
+            log_episode(writer, session, result, {"source": "deploy", "policy": policy_name, "seed": seed + i})
     return summaries
 
 
