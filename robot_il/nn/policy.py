@@ -38,8 +38,33 @@ class Normalizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.std + self.mean
 
-class GaussianPolicy(nn.Module):
+
+class ActionScaler(nn.Module):
+    """Joint velocities (rad/s) to [-1, 1] and back, by the action bounds: ``a = center + half_range * z``.
+
+    The bounds are buffers named ``action_center`` and ``action_half_range``, the names policy files
+    store; the modules that take or give actions (the policy, GAIL's discriminator) are scalers, so
+    their checkpoints keep those keys.
+    """
+
+    def __init__(self, action_low: np.ndarray, action_high: np.ndarray) -> None:
+        super().__init__()
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("action_center", (high + low) / 2)
+        self.register_buffer("action_half_range", (high - low) / 2)
+
+    def normalize(self, a: torch.Tensor) -> torch.Tensor:
+        return (a - self.action_center) / self.action_half_range
+
+    def denormalize(self, z: torch.Tensor) -> torch.Tensor:
+        return self.action_center + self.action_half_range * z
+
+
+class GaussianPolicy(ActionScaler):
     """π(a|s) = N(μ(s), diag σ(s)²) over joint velocities, rad/s.
 
     μ is squashed into the action bounds and σ into ``[sigma_min, sigma_max]``
@@ -58,23 +83,19 @@ class GaussianPolicy(nn.Module):
         sigma_min: float = 0.01,
         sigma_max: float = 0.1,
     ) -> None:
-        super().__init__()
+        super().__init__(action_low, action_high)
         if not 0 < sigma_min < sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max, got ({sigma_min}, {sigma_max})")
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
         self.normalizer = normalizer or Normalizer(np.zeros(obs_dim), np.ones(obs_dim))
         self.body = mlp([obs_dim, *hidden, 2 * act_dim])
-        low = torch.as_tensor(action_low, dtype=torch.float32)
-        high = torch.as_tensor(action_high, dtype=torch.float32)
-        self.register_buffer("action_center", (high + low) / 2)
-        self.register_buffer("action_half_range", (high - low) / 2)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of the action distribution."""
         out = self.body(self.normalizer(obs))
         raw_mu, raw_sigma = out[..., : self.act_dim], out[..., self.act_dim :]
-        mu = self.action_center + self.action_half_range * torch.tanh(raw_mu)
+        mu = self.denormalize(torch.tanh(raw_mu))
         sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * torch.sigmoid(raw_sigma)
         return mu, sigma
 
