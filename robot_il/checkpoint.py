@@ -8,6 +8,7 @@ training config.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -27,6 +28,11 @@ START_AFRESH = "move it away or delete it to start the run afresh"
 POLICY_FILE = "policy.pt"
 BEST_POLICY_FILE = "policy_best.pt"
 """In a run directory: the policy of the evaluation with the highest success so far (validation seeds)."""
+CHECKPOINT_FILE = "checkpoint.pt"
+"""In a run directory: the whole training state, to resume from."""
+LOG_FILE = "train_log.json"
+EVAL_DIR = "eval"
+"""In a run directory: where `robot-il eval` reports by default."""
 
 
 class CheckpointError(RobotILError):
@@ -144,8 +150,6 @@ def keep_if_best(
 
 def config_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as plain JSON values (tuples become lists), as checkpoints store it."""
-    import dataclasses
-
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 

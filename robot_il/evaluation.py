@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from robot_il.checkpoint import EVAL_DIR
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.report import plot_episodes
 from robot_il.rollout import evaluate, save_video, summarize
@@ -39,7 +40,7 @@ def evaluate_policy(
     act, name = make_policy(env, policy)
     if out is None:
         base = Path(policy)
-        out = (base if base.is_dir() else base.parent) / "eval"
+        out = (base if base.is_dir() else base.parent) / EVAL_DIR
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

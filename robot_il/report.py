@@ -32,12 +32,7 @@ def plot_episodes(episodes: list[Episode], path: str | Path, title: str) -> Path
     ax1.set_ylabel("episodes")
     ax1.legend(loc="best")
     rate = sum(e.success for e in episodes) / len(episodes)
-    fig.suptitle(f"{title}: success {rate:.1%} over {len(episodes)} episodes")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, f"{title}: success {rate:.1%} over {len(episodes)} episodes")
 
 
 def plot_learning_curve(
@@ -53,8 +48,28 @@ def plot_learning_curve(
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel("success rate")
     axes[0][0].legend(loc="best")
+    return _save(fig, path, title)
+
+
+def plot_likelihood_curves(log: list[dict], path: str | Path, title: str) -> Path:
+    """Behavioural cloning's curves: train and validation NLL, and the validation MSE of the mean, per step."""
+    steps = [r["step"] for r in log]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax0.plot(steps, [r["train_nll"] for r in log], label="train")
+    ax0.plot(steps, [r["valid_nll"] for r in log], label="validation")
+    ax0.set_xlabel("gradient step")
+    ax0.set_ylabel("negative log-likelihood")
+    ax0.legend()
+    ax1.semilogy(steps, [r["valid_mse"] for r in log], color="tab:orange")
+    ax1.set_xlabel("gradient step")
+    ax1.set_ylabel("validation MSE of the mean, (rad/s)²")
+    return _save(fig, path, title)
+
+
+def _save(fig: plt.Figure, path: str | Path, title: str) -> Path:
     fig.suptitle(title)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)

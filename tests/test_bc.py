@@ -12,10 +12,10 @@ import pytest
 import torch
 from helpers import known_policy, sigkill_when, synthetic_state, write_synthetic_demos
 
-from robot_il.algos.bc import CHECKPOINT_FILE, BCConfig, _split, train_bc
-from robot_il.checkpoint import CheckpointError, load_policy
+from robot_il.algos.bc import BCConfig, _split, train_bc
+from robot_il.algos.common import DemoData
+from robot_il.checkpoint import CHECKPOINT_FILE, CheckpointError, load_policy
 from robot_il.cli import main as cli
-from robot_il.data import load_demos
 from robot_il.data.arrays import flat_obs
 from robot_il.envs.insertion import observation_layout
 
@@ -125,7 +125,7 @@ def test_the_last_steps_are_validated_and_the_best_policy_kept(tmp_path: Path) -
     assert [r["step"] for r in summary["log"]] == [50, 100, 120]
     assert summary["best_valid_nll"] == min(r["valid_nll"] for r in summary["log"])
     policy, _ = load_policy(tmp_path / "run")
-    _, (x_valid, y_valid) = _split(load_demos(demos))
+    _, (x_valid, y_valid) = _split(DemoData.load(demos))
     with torch.no_grad():
         x, y = torch.as_tensor(x_valid, dtype=torch.float32), torch.as_tensor(y_valid, dtype=torch.float32)
         nll = float(-policy.log_prob(x, y).mean())

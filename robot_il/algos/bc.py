@@ -13,9 +13,7 @@ The run directory holds ``policy.pt`` (the best policy so far), ``checkpoint.pt`
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robot_il.checkpoint import POLICY_FILE, load_resumable, save_atomic, save_policy
+from robot_il.algos.common import DemoData, RunDir, policy_spec, rng_state, set_rng_state
+from robot_il.checkpoint import config_dict
 from robot_il.config import require_positive
-from robot_il.data.arrays import all_states, state_action_pairs
-from robot_il.data.reader import DemoSet, load_demos
+from robot_il.data.writer import DemoFileError
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy, Normalizer
 
-CHECKPOINT_FILE = "checkpoint.pt"
+CURVES_FILE = "train_curves.png"
 
 
 @dataclass(frozen=True)
@@ -67,14 +65,30 @@ class BCConfig:
             raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
 
-def _split(demos: DemoSet) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _split(demos: DemoData) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Train and validation pairs; without a validation mask, the last demo validates."""
-    train = state_action_pairs(demos, "train")
-    if any(not d.state_only for d in demos.split("valid")):
-        return train, state_action_pairs(demos, "valid")
-    last = demos.split("train")[-1]
-    held = len(last.actions)
+    train = demos.pairs(demos.split("train"))
+    if train is None:
+        raise DemoFileError(
+            f"{demos.path}: no demos with actions in mask/train; "
+            "behavioural cloning needs actions (use GPRIL with --state-only for state-only or sparse demos)"
+        )
+    if (valid := demos.pairs(demos.split("valid"))) is not None:
+        return train, valid
+    held = len(demos.actions[demos.split("train")[-1]])
     return (train[0][:-held], train[1][:-held]), (train[0][-held:], train[1][-held:])
+
+
+def likelihood_step(
+    policy: GaussianPolicy, optimizer: torch.optim.Optimizer, states: torch.Tensor, actions: torch.Tensor, l2: float = 0
+) -> torch.Tensor:
+    """One step of maximum likelihood (plus ``l2`` times the squared weights); returns the batch's NLL."""
+    nll = -policy.log_prob(states, actions).mean()
+    loss = nll + l2 * policy.l2_penalty() if l2 else nll
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return nll
 
 
 def train_bc(
@@ -82,39 +96,29 @@ def train_bc(
 ) -> dict[str, Any]:
     """Train (or resume) a BC policy; returns the training summary written to ``train_log.json``."""
     cfg = cfg or BCConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    demos = load_demos(demos_path)
+    demos = DemoData.load(demos_path)
     (x_train, y_train), (x_valid, y_valid) = _split(demos)
-    env_args = demos.env_args
+    run = RunDir(out, "bc", cfg, demos.env_args, curves_png=CURVES_FILE)
 
+    # Networks.
     torch.manual_seed(cfg.seed)
     policy = GaussianPolicy(
-        x_train.shape[1],
-        y_train.shape[1],
-        action_low=np.asarray(env_args["action_low"]),
-        action_high=np.asarray(env_args["action_high"]),
-        normalizer=Normalizer.fit(all_states(demos), cfg.obs_std_floor),
-        hidden=cfg.hidden,
-        sigma_min=cfg.sigma_min,
-        sigma_max=cfg.sigma_max,
+        **policy_spec(demos, cfg.hidden, cfg.sigma_min, cfg.sigma_max),
+        normalizer=Normalizer.fit(demos.all_states, cfg.obs_std_floor),
     )
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     state = {"step": 0, "best_valid_nll": float("inf"), "evals_since_best": 0, "log": [], "wall_s": 0.0}
-
-    ckpt_path = out / CHECKPOINT_FILE
-    if (ckpt := load_resumable(ckpt_path, cfg, "BC")) is not None:
+    if (ckpt := run.resume()) is not None:
         policy.load_state_dict(ckpt["policy"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        rng.bit_generator.state = json.loads(ckpt["numpy_rng"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        set_rng_state(rng, ckpt)
         state = json.loads(ckpt["state"])
 
     xt, yt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(y_train, dtype=torch.float32)
     xv, yv = torch.as_tensor(x_valid, dtype=torch.float32), torch.as_tensor(y_valid, dtype=torch.float32)
     bar = tqdm(total=cfg.max_steps, initial=state["step"], desc="BC", unit="step", disable=not progress)
-    t0 = time.perf_counter() - state["wall_s"]
+    run.start_clock(state["wall_s"])
     train_nll: list[float] = []
 
     def check() -> None:
@@ -125,10 +129,10 @@ def train_bc(
             valid_mse = float(((policy(xv)[0] - yv) ** 2).mean())
         if valid_nll < state["best_valid_nll"]:
             state["best_valid_nll"], state["evals_since_best"] = valid_nll, 0
-            save_policy(out / POLICY_FILE, policy, algo="bc", config=_jsonable(cfg), env_args=env_args)
+            run.save_policy(policy)
         else:
             state["evals_since_best"] += 1
-        state["wall_s"] = time.perf_counter() - t0
+        state["wall_s"] = run.wall_s
         state["log"].append(
             {
                 "step": state["step"],
@@ -140,26 +144,20 @@ def train_bc(
         )
         train_nll = []
         bar.set_postfix(train_nll=f"{state['log'][-1]['train_nll']:.2f}", valid_nll=f"{valid_nll:.2f}")
-        save_atomic(
+        run.save_checkpoint(
             {
-                "config": json.dumps(_jsonable(cfg)),
+                "config": json.dumps(config_dict(cfg)),
                 "policy": policy.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "numpy_rng": json.dumps(rng.bit_generator.state),
-                "torch_rng": torch.get_rng_state(),
+                **rng_state(rng),
                 "state": json.dumps(state),
-            },
-            ckpt_path,
+            }
         )
 
+    # The loop: maximum likelihood on random batches, validated every eval_every steps.
     while state["step"] < cfg.max_steps and state["evals_since_best"] < cfg.patience:
         idx = torch.as_tensor(rng.integers(0, len(xt), size=cfg.batch_size))
-        nll = -policy.log_prob(xt[idx], yt[idx]).mean()
-        loss = nll + cfg.l2 * policy.l2_penalty()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        train_nll.append(nll.item())
+        train_nll.append(likelihood_step(policy, optimizer, xt[idx], yt[idx], cfg.l2).item())
         state["step"] += 1
         bar.update(1)
         if state["step"] % cfg.eval_every == 0:
@@ -168,47 +166,23 @@ def train_bc(
     if not state["log"] or state["log"][-1]["step"] != state["step"]:
         check()  # max_steps is no multiple of eval_every: the last steps count too, and leave a policy
     bar.close()
-    summary = {
-        "algo": "bc",
-        "demos": str(demos_path),
-        "train_pairs": len(x_train),
-        "valid_pairs": len(x_valid),
-        "steps": state["step"],
-        "stopped_by": stopped,
-        "best_valid_nll": state["best_valid_nll"],
-        "wall_clock_s": state["wall_s"],
-        "config": _jsonable(cfg),
-        "log": state["log"],
-    }
-    (out / "train_log.json").write_text(json.dumps(summary, indent=2))
-    _plot_curves(summary, out / "train_curves.png")
+    summary = run.write_log(
+        {
+            "algo": "bc",
+            "demos": str(demos_path),
+            "train_pairs": len(x_train),
+            "valid_pairs": len(x_valid),
+            "steps": state["step"],
+            "stopped_by": stopped,
+            "best_valid_nll": state["best_valid_nll"],
+            "wall_clock_s": state["wall_s"],
+            "config": config_dict(cfg),
+            "log": state["log"],
+        }
+    )
+    if summary["log"]:
+        from robot_il.report import plot_likelihood_curves
+
+        title = f"BC on {Path(summary['demos']).name}: {summary['train_pairs']} pairs, {summary['stopped_by']}"
+        plot_likelihood_curves(summary["log"], run.curves, title)
     return summary
-
-
-def _jsonable(cfg: BCConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
-def _plot_curves(summary: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    log = summary["log"]
-    if not log:
-        return
-    steps = [r["step"] for r in log]
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax0.plot(steps, [r["train_nll"] for r in log], label="train")
-    ax0.plot(steps, [r["valid_nll"] for r in log], label="validation")
-    ax0.set_xlabel("gradient step")
-    ax0.set_ylabel("negative log-likelihood")
-    ax0.legend()
-    ax1.semilogy(steps, [r["valid_mse"] for r in log], color="tab:orange")
-    ax1.set_xlabel("gradient step")
-    ax1.set_ylabel("validation MSE of the mean, (rad/s)²")
-    fig.suptitle(f"BC on {Path(summary['demos']).name}: {summary['train_pairs']} pairs, {summary['stopped_by']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
