@@ -16,7 +16,8 @@ import torch
 from helpers import sigkill_when
 
 from robot_il.algos.actors import ActorPool, EnvFactory
-from robot_il.algos.gpril import CHECKPOINT_FILE, Demonstrations, GPRILConfig, train_gpril
+from robot_il.algos.common import DemoData
+from robot_il.algos.gpril import CHECKPOINT_FILE, GPRILConfig, train_gpril
 from robot_il.algos.replay import TrajectoryReplay
 from robot_il.checkpoint import load_policy
 from robot_il.envs.toy import GOAL, goal_states
@@ -46,10 +47,11 @@ TOY = GPRILConfig(
 TOY_FACTORY = EnvFactory("robot_il/PointReach-v0")
 
 
-def toy_demos(n: int = 25) -> Demonstrations:
+def toy_demos(n: int = 25) -> DemoData:
     """Final states only: 25 points inside the goal region, no actions."""
     bound = np.full(2, 0.1, dtype=np.float32)
-    return Demonstrations(states=goal_states(n, np.random.default_rng(0)), action_low=-bound, action_high=bound)
+    goals = goal_states(n, np.random.default_rng(0))
+    return DemoData(states=[g[None] for g in goals], action_low=-bound, action_high=bound, dense=False)
 
 
 def test_flow_learns_a_known_conditional_density() -> None:
@@ -276,11 +278,11 @@ def test_final_state_demos_are_normalised_with_the_first_practice_episodes() -> 
     finally:
         actors.close()
     practice = learner.replay.states[: len(learner.replay)]
-    both = np.concatenate([toy_demos().states, practice])
+    both = np.concatenate([toy_demos().all_states, practice])
     np.testing.assert_allclose(learner.obs_norm.std.numpy(), both.std(0), rtol=1e-4)
     assert torch.all(learner.obs_norm.std > 3 * demo_std), "practice did not widen the statistics"
     assert torch.equal(learner.policy.normalizer.std, learner.obs_norm.std)
-    np.testing.assert_allclose(learner.target_states.numpy(), learner._norm_s(toy_demos().states).numpy())
+    np.testing.assert_allclose(learner.target_states.numpy(), learner._norm_s(toy_demos().all_states).numpy())
 
     restored = GPRIL(cfg, toy_demos(), TOY_FACTORY, {})
     restored.load_state_dict(learner.state_dict())

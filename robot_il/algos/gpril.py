@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +30,27 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robot_il.algos.actors import ActorPool, EnvFactory, run_episode
-from robot_il.algos.replay import TrajectoryReplay
-from robot_il.checkpoint import (
-    POLICY_FILE,
-    START_AFRESH,
-    config_dict,
-    keep_if_best,
-    load_checkpoint,
-    load_resumable,
-    save_atomic,
-    save_policy,
+from robot_il.algos.actors import ActorPool, EnvFactory
+from robot_il.algos.common import (
+    RECENT_EPISODES,
+    DemoData,
+    RunDir,
+    curve_point,
+    policy_spec,
+    rng_state,
+    set_rng_state,
 )
+from robot_il.algos.replay import TrajectoryReplay
+from robot_il.checkpoint import CHECKPOINT_FILE, START_AFRESH, config_dict, load_checkpoint
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
-from robot_il.nn.policy import GaussianPolicy, Normalizer
+from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer
 
-CHECKPOINT_FILE = "checkpoint.pt"
+SPARSE_NORM_BELOW = 2
+SPARSE_NORM_EPISODES = 5
+SOURCE_FILE = "source.json"
+"""In a GPRIL run directory: the demo file it learnt from (practice continues from the same demos)."""
 
 
 @dataclass(frozen=True)
@@ -186,75 +188,28 @@ PRESETS: dict[str, GPRILConfig] = {
 }
 
 
-@dataclass
-class Demonstrations:
-    """What GPRIL needs from demos: all demonstrated states (targets), and pairs when actions are known."""
-
-    states: np.ndarray
-    """(N, obs_dim) every demonstrated state, any sparsity."""
-    pair_states: np.ndarray | None = None
-    pair_actions: np.ndarray | None = None
-    action_low: np.ndarray = field(default_factory=lambda: np.array([]))
-    action_high: np.ndarray = field(default_factory=lambda: np.array([]))
-    num_demos: int = 0
-
-    @property
-    def states_per_demo(self) -> float:
-        return len(self.states) / max(self.num_demos, 1)
-
-    @classmethod
-    def from_file(cls, path: str | Path, state_only: bool = False) -> tuple[Demonstrations, dict[str, Any]]:
-        from robot_il.data import load_demos
-        from robot_il.data.arrays import all_states, state_action_pairs
-
-        demos = load_demos(path)
-        pairs = None
-        if not state_only and not demos.state_only:
-            pairs = state_action_pairs(demos)
-        env_args = demos.env_args
-        return (
-            cls(
-                states=all_states(demos).astype(np.float32),
-                pair_states=None if pairs is None else pairs[0].astype(np.float32),
-                pair_actions=None if pairs is None else pairs[1].astype(np.float32),
-                action_low=np.asarray(env_args["action_low"], dtype=np.float32),
-                action_high=np.asarray(env_args["action_high"], dtype=np.float32),
-                num_demos=len(demos.demos),
-            ),
-            env_args,
-        )
-
-
 class GPRIL:
     """The learner: flows, policy, replay buffer and the actors feeding it."""
 
-    def __init__(self, cfg: GPRILConfig, demos: Demonstrations, factory: EnvFactory, env_args: dict[str, Any]):
-        if cfg.beta_pi > 0 and demos.pair_actions is None:
+    def __init__(self, cfg: GPRILConfig, demos: DemoData, factory: EnvFactory, env_args: dict[str, Any]):
+        pairs = demos.pairs()
+        if cfg.beta_pi > 0 and pairs is None:
             raise ConfigError(
                 "beta_pi", "the demos have no actions (state-only or sparse); train with --state-only (beta_pi=0)"
             )
-        self.cfg, self.demos, self.factory, self.env_args = cfg, demos, factory, env_args
+        self.cfg, self.factory, self.env_args = cfg, factory, env_args
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
-        obs_dim, act_dim = demos.states.shape[1], len(demos.action_low)
-        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.demo_states = demos.all_states.astype(np.float32)  # the s̄ pairs are generated at, any sparsity
+        self.net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
+        obs_dim, act_dim = self.net_spec["obs_dim"], self.net_spec["act_dim"]
 
         # Normalisation: states from the demos, actions from their bounds.
-        norm = Normalizer.fit(demos.states)
+        norm = Normalizer.fit(self.demo_states)
         self.obs_norm = norm
-        self.act_center = torch.as_tensor((demos.action_high + demos.action_low) / 2)
-        self.act_scale = torch.as_tensor((demos.action_high - demos.action_low) / 2)
+        self.act_scaler = ActionScaler(demos.action_low, demos.action_high)
 
-        self.net_spec = {
-            "obs_dim": obs_dim,
-            "act_dim": act_dim,
-            "action_low": demos.action_low,
-            "action_high": demos.action_high,
-            "hidden": cfg.policy_hidden,
-            "sigma_min": cfg.sigma_min,
-            "sigma_max": cfg.sigma_max,
-        }
         self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, norm.std))
         flow = {"hidden": cfg.flow_hidden, "mades": cfg.flow_mades, "min_sigma": cfg.flow_min_sigma}
         self.flow_s = conditional_maf(obs_dim, obs_dim, **flow)
@@ -264,10 +219,11 @@ class GPRIL:
         self.opt_a = torch.optim.Adam(self.flow_a.parameters(), lr=cfg.flow_lr, weight_decay=cfg.flow_l2)
         self.replay = TrajectoryReplay(cfg.replay_size, obs_dim, act_dim)
 
-        self.target_states = self._norm_s(demos.states)
+        self.target_states = self._norm_s(self.demo_states)
         self.norm_fitted = cfg.norm_episodes == 0
-        self.pair_states = None if demos.pair_states is None else torch.as_tensor(demos.pair_states)
-        self.pair_actions = None if demos.pair_actions is None else torch.as_tensor(demos.pair_actions)
+        self.pair_states, self.pair_actions = (
+            (None, None) if pairs is None else (torch.as_tensor(x, dtype=torch.float32) for x in pairs)
+        )
         self.counters = {
             "iteration": 0,
             "episodes": 0,
@@ -281,21 +237,14 @@ class GPRIL:
         self.curve: list[dict[str, Any]] = []
         self.recent: list[bool] = []
         self.actor_episodes: list[int] | None = None
-        self.eval_env = None
 
     # Normalisation helpers ------------------------------------------------------------------------
 
     def _norm_s(self, s: np.ndarray | torch.Tensor) -> torch.Tensor:
         return self.obs_norm(torch.as_tensor(s, dtype=torch.float32))
 
-    def _denorm_s(self, z: torch.Tensor) -> torch.Tensor:
-        return z * self.obs_norm.std + self.obs_norm.mean
-
     def _norm_a(self, a: np.ndarray | torch.Tensor) -> torch.Tensor:
-        return (torch.as_tensor(a, dtype=torch.float32) - self.act_center) / self.act_scale
-
-    def _denorm_a(self, z: torch.Tensor) -> torch.Tensor:
-        return z * self.act_scale + self.act_center
+        return self.act_scaler.normalize(torch.as_tensor(a, dtype=torch.float32))
 
     # Algorithm 1 ----------------------------------------------------------------------------------
 
@@ -320,7 +269,7 @@ class GPRIL:
         target = self.target_states[idx]
         s = self.flow_s(target).sample()
         a = self.flow_a(torch.cat([s, target], dim=1)).sample()
-        return self._denorm_s(s), self._denorm_a(a)
+        return self.obs_norm.inverse(s), self.act_scaler.denormalize(a)
 
     def policy_step(self, pool: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, float]:
         """Lines 10-14: β_π log π(a|s) on demos + β_d log π(ã|s̃) on generated pairs, B of each."""
@@ -349,7 +298,7 @@ class GPRIL:
             self.counters["episodes"] += 1
             self.counters["env_steps"] += ep.steps
             self.counters["successes"] += int(ep.success)
-            self.recent = [*self.recent, ep.success][-50:]
+            self.recent = [*self.recent, ep.success][-RECENT_EPISODES:]
 
     def iteration(self, actors: ActorPool) -> dict[str, float]:
         """Wait for ``episodes_per_iteration`` episodes, then learn; publish the policy every ``weight_sync_every``."""
@@ -382,7 +331,7 @@ class GPRIL:
 
     def _fit_normalizer_with_practice(self) -> None:
         """Refit the state normaliser on the demos plus the practice so far (once, before any learning)."""
-        states = np.concatenate([self.demos.states, self.replay.states[: len(self.replay)]])
+        states = np.concatenate([self.demo_states, self.replay.states[: len(self.replay)]])
         fitted = Normalizer.fit(states)
         self._set_normalizer(fitted.mean, fitted.std)
         self.norm_fitted = True
@@ -391,17 +340,7 @@ class GPRIL:
         for norm in (self.obs_norm, self.policy.normalizer):
             norm.mean.copy_(mean)
             norm.std.copy_(std)
-        self.target_states = self._norm_s(self.demos.states)
-
-    def evaluate(self) -> float:
-        """Success rate of the deterministic policy on the fixed evaluation seeds."""
-        if self.eval_env is None:
-            self.eval_env = self.factory.make()
-        wins = 0
-        for k in range(self.cfg.eval_episodes):
-            _, _, success = run_episode(self.eval_env, self.policy, self.cfg.eval_seed + k, True, None)
-            wins += success
-        return wins / max(self.cfg.eval_episodes, 1)
+        self.target_states = self._norm_s(self.demo_states)
 
     # Checkpoints ----------------------------------------------------------------------------------
 
@@ -415,8 +354,7 @@ class GPRIL:
             "opt_s": self.opt_s.state_dict(),
             "opt_a": self.opt_a.state_dict(),
             "replay": self.replay.state_dict(),
-            "numpy_rng": json.dumps(self.rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
+            **rng_state(self.rng),
             "counters": json.dumps(self.counters),
             "curve": json.dumps(self.curve),
             "recent": json.dumps(self.recent),
@@ -433,8 +371,7 @@ class GPRIL:
         self.opt_s.load_state_dict(state["opt_s"])
         self.opt_a.load_state_dict(state["opt_a"])
         self.replay.load_state_dict(state["replay"])
-        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        set_rng_state(self.rng, state)
         self.counters = json.loads(state["counters"])
         self.curve = json.loads(state["curve"])
         self.recent = json.loads(state["recent"])
@@ -445,7 +382,7 @@ class GPRIL:
 
 
 def train_gpril(
-    demos: Demonstrations,
+    demos: DemoData,
     env_args: dict[str, Any],
     factory: EnvFactory,
     out: str | Path,
@@ -453,11 +390,9 @@ def train_gpril(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) GPRIL into ``out``; returns the summary also written to ``train_log.json``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir(out, "gpril", cfg, env_args, factory)
     learner = GPRIL(cfg, demos, factory, env_args)
-    ckpt_path = out / CHECKPOINT_FILE
-    if (state := load_resumable(ckpt_path, cfg, "GPRIL")) is not None:
+    if (state := run.resume()) is not None:
         learner.load_state_dict(state)
     actors = ActorPool(
         cfg.num_actors, factory, learner.net_spec, base_seed=cfg.seed * 7_919 + 1, first_episode=learner.actor_episodes
@@ -466,10 +401,11 @@ def train_gpril(
     bar = tqdm(
         total=cfg.iterations, initial=learner.counters["iteration"], desc="GPRIL", unit="it", disable=not progress
     )
-    t0 = time.perf_counter() - learner.counters["wall_s"]
+    run.start_clock(learner.counters["wall_s"])
     try:
         if not learner.curve:
-            learner.curve.append(_curve_point(learner, learner.evaluate(), t0))
+            success = run.evaluate(learner.policy)
+            learner.curve.append(curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent))
         while learner.counters["iteration"] < cfg.iterations:
             stats = learner.iteration(actors)
             if not stats:
@@ -482,19 +418,18 @@ def train_gpril(
                 eval=f"{learner.curve[-1]['eval_success']:.2f}",
             )
             if it % cfg.eval_every == 0 or it == cfg.iterations:
-                learner.counters["wall_s"] = time.perf_counter() - t0
-                success = learner.evaluate()
-                learner.curve.append({**_curve_point(learner, success, t0), **stats})
+                learner.counters["wall_s"] = run.wall_s
+                success = run.evaluate(learner.policy)
+                point = curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent)
+                learner.curve.append({**point, **stats})
                 learner.actor_episodes = list(actors.episodes_started)
-                meta = {"algo": "gpril", "config": config_dict(cfg), "env_args": env_args}
-                save_policy(out / POLICY_FILE, learner.policy, **meta)
-                keep_if_best(out, learner.policy, success, learner.counters, {"best_iteration": it}, **meta)
-                save_atomic(learner.state_dict(), ckpt_path)
-                _write_curves(out, learner)
+                run.save(learner, success, {"best_iteration": it})
+                _write_curves(run, learner)
     finally:
         actors.close()
         bar.close()
-    return _write_curves(out, learner)
+        run.close()
+    return _write_curves(run, learner)
 
 
 def train_gpril_from_file(
@@ -511,24 +446,20 @@ def train_gpril_from_file(
     (at most ``SPARSE_NORM_BELOW`` states per demo) are too few to normalise states by: unless the
     overrides say otherwise, the first ``SPARSE_NORM_EPISODES`` practice episodes join them.
     """
-    demos, env_args = Demonstrations.from_file(demos_path, state_only=state_only)
+    demos = DemoData.load(demos_path, state_only=state_only)
+    env_args = demos.env_args
+    state_only = demos.pairs() is None
     changes = dict(overrides or {})
-    if demos.pair_actions is None:
+    if state_only:
         changes["beta_pi"] = 0.0
     if demos.states_per_demo <= SPARSE_NORM_BELOW and not preset.norm_episodes:
         changes.setdefault("norm_episodes", SPARSE_NORM_EPISODES)
     cfg = dataclasses.replace(preset, **changes)
     factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
     Path(out).mkdir(parents=True, exist_ok=True)
-    source = {"demos": str(Path(demos_path).resolve()), "state_only": demos.pair_actions is None}
+    source = {"demos": str(Path(demos_path).resolve()), "state_only": state_only}
     (Path(out) / SOURCE_FILE).write_text(json.dumps(source, indent=1))
     return train_gpril(demos, env_args, factory, out, cfg, progress=progress)
-
-
-SPARSE_NORM_BELOW = 2
-SPARSE_NORM_EPISODES = 5
-SOURCE_FILE = "source.json"
-"""In a GPRIL run directory: the demo file it learnt from (practice continues from the same demos)."""
 
 
 def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL:
@@ -551,38 +482,14 @@ def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL
         state_only = cfg.beta_pi == 0
     if not Path(demos_path).exists():
         raise ConfigError("demos", f"{demos_path} (the demos of {run}) does not exist; pass --demos FILE")
-    demos, env_args = Demonstrations.from_file(demos_path, state_only=state_only)
-    factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
-    learner = GPRIL(cfg, demos, factory, env_args)
+    demos = DemoData.load(demos_path, state_only=state_only)
+    factory = EnvFactory(demos.env_args["env_name"], {"config": demos.env_args["env_kwargs"]["config"]})
+    learner = GPRIL(cfg, demos, factory, demos.env_args)
     learner.load_state_dict(state)
     return learner
 
 
-def _curve_point(learner: GPRIL, eval_success: float, t0: float) -> dict[str, Any]:
-    c = learner.counters
-    return {
-        "iteration": c["iteration"],
-        "episodes": c["episodes"],
-        "env_steps": c["env_steps"],
-        "wall_s": time.perf_counter() - t0,
-        "eval_success": eval_success,
-        "practice_success": float(np.mean(learner.recent)) if learner.recent else 0.0,
-    }
-
-
-def _write_curves(out: Path, learner: GPRIL) -> dict[str, Any]:
-    summary = {
-        "algo": "gpril",
-        "config": config_dict(learner.cfg),
-        "counters": learner.counters,
-        "final_eval_success": learner.curve[-1]["eval_success"] if learner.curve else None,
-        "curve": learner.curve,
-    }
-    (out / "train_log.json").write_text(json.dumps(summary, indent=2))
-    from robot_il.report import plot_learning_curve
-
+def _write_curves(run: RunDir, learner: GPRIL) -> dict[str, Any]:
     axes = (("episodes", "self-supervised episodes"), ("wall_s", "wall-clock time (s)"))
-    plot_learning_curve(
-        learner.curve, out / "learning_curve.png", axes, "GPRIL learning curve", "practice (last 50, stochastic)"
-    )
-    return summary
+    title, practice = "GPRIL learning curve", "practice (last 50, stochastic)"
+    return run.write_curves(learner.counters, learner.curve, axes, title, practice)
