@@ -136,18 +136,6 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
     return policy, meta
 
 
-def keep_if_best(
-    out: Path, policy: GaussianPolicy, success: float, counters: dict[str, Any], at: dict[str, int], **meta: Any
-) -> bool:
-    """Save ``policy_best.pt`` if ``success`` is at least the best so far (of equal ones the later, more
-    trained policy); ``counters`` records ``best_eval_success`` and ``at`` (e.g. the iteration)."""
-    if success < counters.get("best_eval_success", -1.0):
-        return False
-    counters.update(best_eval_success=success, **at)
-    save_policy(Path(out) / BEST_POLICY_FILE, policy, **meta)
-    return True
-
-
 def config_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as plain JSON values (tuples become lists), as checkpoints store it."""
     return json.loads(json.dumps(dataclasses.asdict(cfg)))

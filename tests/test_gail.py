@@ -15,16 +15,17 @@ from helpers import sigkill_when
 
 import robot_il  # noqa: F401  (registers the envs)
 from robot_il.algos.actors import EnvFactory
+from robot_il.algos.common import DemoData
 from robot_il.algos.gail import (
-    CHECKPOINT_FILE,
     BootstrapAlways,
     Discriminator,
     GAILConfig,
-    GAILDemos,
+    disc_input,
     discriminator_step,
+    expert_transitions,
     train_gail,
 )
-from robot_il.checkpoint import load_policy
+from robot_il.checkpoint import CHECKPOINT_FILE, load_policy
 from robot_il.cli import main as cli
 from robot_il.envs.toy import GOAL, STEP
 from robot_il.errors import ConfigError
@@ -50,7 +51,7 @@ TOY = GAILConfig(
 )
 
 
-def toy_expert_demos(n: int = 20, seed: int = 0) -> GAILDemos:
+def toy_expert_demos(n: int = 20, seed: int = 0) -> DemoData:
     """Straight to the goal at full speed: the known answer of the reaching task."""
     env = gymnasium.make("robot_il/PointReach-v0")
     states, actions = [], []
@@ -66,7 +67,7 @@ def toy_expert_demos(n: int = 20, seed: int = 0) -> GAILDemos:
         states.append(np.array(s, np.float32))
         actions.append(np.array(a, np.float32))
     bound = np.full(2, STEP, np.float32)
-    return GAILDemos(states, actions, True, -bound, bound)
+    return DemoData(states, -bound, bound, actions, dense=True)
 
 
 def test_discriminator_separates_two_known_distributions() -> None:
@@ -116,13 +117,13 @@ def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path) -
 
 
 def test_state_only_and_sparse_demos_choose_their_discriminator_input() -> None:
-    demos, _ = GAILDemos.from_file(DEMOS)
-    assert demos.disc_input("auto") == "sa"
-    states_only, _ = GAILDemos.from_file(DEMOS, state_only=True)
-    assert states_only.actions is None and states_only.disc_input("auto") == "ss"
+    demos = DemoData.load(DEMOS)
+    assert disc_input(demos, "auto") == "sa"
+    states_only = DemoData.load(DEMOS, state_only=True)
+    assert not states_only.has_actions and disc_input(states_only, "auto") == "ss"
     with pytest.raises(ConfigError, match="disc_input"):
-        states_only.disc_input("sa")
-    s, a, s_next = states_only.transitions("ss")
+        disc_input(states_only, "sa")
+    s, a, s_next = expert_transitions(states_only, "ss")
     assert a.shape[1] == 0 and len(s) == len(s_next) and np.all(s[1] == s_next[0])
 
 

@@ -6,6 +6,16 @@ generator is trained by PPO (stable-baselines3) on the gymnasium env with the
 reward ``-log(1 - D)`` (or the lower-variance logit ``log D - log(1 - D)``,
 ``reward="logit"``), rolled out in N environment processes.
 
+One iteration, read in :class:`GAILCallback` (PPO's ``learn()`` calls it):
+
+1. PPO collects a rollout of ``num_envs x n_steps`` steps, each rewarded by D
+   (:class:`DiscriminatorReward`);
+2. D takes BCE steps on the rollout's transitions against as many demonstrated
+   ones (:meth:`GAIL.train_discriminator`);
+3. PPO updates actor and critic on the rollout;
+4. every ``eval_every`` rollouts the deterministic policy is evaluated and the
+   run saved (:class:`RunDir`).
+
 What D sees (``disc_input``):
 
 * ``"sa"``: (s, a), demos with actions (the paper's GAIL);
@@ -39,7 +49,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,12 +63,22 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvW
 from torch import nn
 from tqdm import tqdm
 
-from robot_il.algos.actors import EnvFactory, run_episode
-from robot_il.checkpoint import POLICY_FILE, config_dict, keep_if_best, load_resumable, save_atomic, save_policy
+from robot_il.algos.actors import EnvFactory
+from robot_il.algos.bc import likelihood_step
+from robot_il.algos.common import (
+    RECENT_EPISODES,
+    DemoData,
+    RunDir,
+    Transitions,
+    curve_point,
+    policy_spec,
+    rng_state,
+    set_rng_state,
+)
+from robot_il.checkpoint import config_dict
 from robot_il.errors import ConfigError
-from robot_il.nn.policy import GaussianPolicy, Normalizer, mlp
+from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, mlp
 
-CHECKPOINT_FILE = "checkpoint.pt"
 DISC_INPUTS = ("auto", "sa", "ss", "s")
 REWARDS = ("gail", "logit")
 
@@ -152,70 +171,33 @@ PRESETS: dict[str, GAILConfig] = {
 # Demonstrations ----------------------------------------------------------------------------------
 
 
-@dataclass
-class GAILDemos:
-    """What GAIL needs from demos: per demo, its states (in order) and, when known, its actions."""
-
-    states: list[np.ndarray]
-    """Per demo, (T_i, obs_dim) states, any sparsity."""
-    actions: list[np.ndarray] | None
-    """Per demo, (T_i - 1, act_dim) actions, or None (state-only)."""
-    dense: bool
-    """Consecutive states are consecutive time steps in every demo."""
-    action_low: np.ndarray
-    action_high: np.ndarray
-
-    @classmethod
-    def from_file(cls, path: str | Path, state_only: bool = False) -> tuple[GAILDemos, dict[str, Any]]:
-        from robot_il.data import load_demos
-        from robot_il.data.arrays import flat_obs
-
-        demos = load_demos(path)
-        layout = demos.env_args["obs_layout"]
-        states, actions, dense = [], [], True
-        for d in demos.demos:
-            obs, index = d.states()
-            states.append(flat_obs(obs, layout).astype(np.float32))
-            dense &= len(index) > 1 and bool(np.all(np.diff(index) == 1))
-            if not d.state_only:
-                actions.append(np.asarray(d.actions, dtype=np.float32))
-        use_actions = not state_only and not demos.state_only and dense and len(actions) == len(states)
-        env_args = demos.env_args
-        return (
-            cls(
-                states=states,
-                actions=actions if use_actions else None,
-                dense=dense,
-                action_low=np.asarray(env_args["action_low"], dtype=np.float32),
-                action_high=np.asarray(env_args["action_high"], dtype=np.float32),
-            ),
-            env_args,
-        )
-
-    def disc_input(self, requested: str) -> str:
-        if requested == "auto":
-            return "sa" if self.actions is not None else ("ss" if self.dense else "s")
-        if requested == "sa" and self.actions is None:
-            raise ConfigError("disc_input", "'sa' needs demos with actions; use --state-only ('ss' or 's')")
-        if requested == "ss" and not self.dense:
-            raise ConfigError("disc_input", "'ss' needs dense demos; sparse demos only support 's'")
-        return requested
-
-    def transitions(self, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(s, a, s') rows of the demos for D; a is empty for state-only kinds."""
-        if kind == "s":
-            s = np.concatenate(self.states)
-            return s, np.zeros((len(s), 0), np.float32), s
-        s = np.concatenate([x[:-1] for x in self.states])
-        s_next = np.concatenate([x[1:] for x in self.states])
-        a = np.concatenate(self.actions) if kind == "sa" else np.zeros((len(s), 0), np.float32)
-        return s, a, s_next
+def disc_input(demos: DemoData, requested: str) -> str:
+    """What D sees of these demos: ``requested``, or for 'auto' the first of 'sa', 'ss', 's' they support."""
+    with_actions = demos.has_actions and demos.dense
+    if requested == "auto":
+        return "sa" if with_actions else ("ss" if demos.dense else "s")
+    if requested == "sa" and not with_actions:
+        raise ConfigError("disc_input", "'sa' needs demos with actions; use --state-only ('ss' or 's')")
+    if requested == "ss" and not demos.dense:
+        raise ConfigError("disc_input", "'ss' needs dense demos; sparse demos only support 's'")
+    return requested
 
 
-# Discriminator -----------------------------------------------------------------------------------
+def expert_transitions(demos: DemoData, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(s, a, s') rows of the demos for D, float32; a is empty for the state-only kinds."""
+    if kind == "s":
+        s = demos.all_states
+        steps = Transitions(s, None, s)
+    else:
+        steps = demos.transitions()
+    a = steps.actions if kind == "sa" else np.zeros((len(steps.states), 0))
+    return steps.states.astype(np.float32), a.astype(np.float32), steps.next_states.astype(np.float32)
 
 
-class Discriminator(nn.Module):
+# Networks: the discriminator, and PPO's actor-critic over the project's Gaussian policy ---------------
+
+
+class Discriminator(ActionScaler):
     """D(x) = σ(f(x)) = the probability that x is demonstrated; x built from (s, a, s') by ``kind``."""
 
     def __init__(
@@ -228,19 +210,15 @@ class Discriminator(nn.Module):
         action_high: np.ndarray,
         hidden: tuple[int, ...] = (150, 100),
     ) -> None:
-        super().__init__()
+        super().__init__(action_low, action_high)
         self.kind = kind
         in_dim = {"sa": obs_dim + act_dim, "ss": 2 * obs_dim, "s": obs_dim}[kind]
         self.net = mlp([in_dim, *hidden, 1])
         self.state_norm = state_norm
-        low = torch.as_tensor(action_low, dtype=torch.float32)
-        high = torch.as_tensor(action_high, dtype=torch.float32)
-        self.register_buffer("action_center", (high + low) / 2)
-        self.register_buffer("action_half_range", (high - low) / 2)
 
     def features(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
         if self.kind == "sa":
-            return torch.cat([self.state_norm(s), (a - self.action_center) / self.action_half_range], dim=-1)
+            return torch.cat([self.state_norm(s), self.normalize(a)], dim=-1)
         if self.kind == "ss":
             return torch.cat([self.state_norm(s), self.state_norm(s_next)], dim=-1)
         return self.state_norm(s_next)
@@ -260,24 +238,6 @@ class Discriminator(nn.Module):
         return r.numpy().astype(np.float32)
 
 
-def discriminator_step(
-    disc: Discriminator, opt: torch.optim.Optimizer, expert: torch.Tensor, generated: torch.Tensor
-) -> dict[str, float]:
-    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
-    logits_e, logits_g = disc.logits(expert), disc.logits(generated)
-    bce = nn.functional.binary_cross_entropy_with_logits
-    loss = bce(logits_e, torch.ones_like(logits_e)) + bce(logits_g, torch.zeros_like(logits_g))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    with torch.no_grad():
-        accuracy = 0.5 * ((logits_e > 0).float().mean() + (logits_g < 0).float().mean())
-    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item()}
-
-
-# The generator: PPO with the project's Gaussian policy as its actor ---------------------------------
-
-
 class GaussianActorCritic(ActorCriticPolicy):
     """SB3's actor-critic interface over :class:`GaussianPolicy` and an MLP critic on normalised states."""
 
@@ -287,17 +247,9 @@ class GaussianActorCritic(ActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kw)
 
     def _build(self, lr_schedule) -> None:
-        spec = self._net_spec
-        self.actor = GaussianPolicy(
-            spec["obs_dim"],
-            spec["act_dim"],
-            spec["action_low"],
-            spec["action_high"],
-            normalizer=Normalizer(spec["obs_mean"], spec["obs_std"]),
-            hidden=spec["hidden"],
-            sigma_min=spec["sigma_min"],
-            sigma_max=spec["sigma_max"],
-        )
+        spec = dict(self._net_spec)
+        normalizer = Normalizer(spec.pop("obs_mean"), spec.pop("obs_std"))
+        self.actor = GaussianPolicy(**spec, normalizer=normalizer)
         self.critic = mlp([spec["obs_dim"], *self._critic_hidden, 1])
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
@@ -338,14 +290,15 @@ def _make_env(factory: EnvFactory):
 
 
 class DiscriminatorReward(VecEnvWrapper):
-    """Replaces the env's reward with the discriminator's and keeps the transitions D trains on."""
+    """Replaces the env's reward with D's, and keeps the rollout's transitions and episode outcomes until drained."""
 
-    def __init__(self, venv, trainer: GAIL) -> None:
+    def __init__(self, venv, disc: Discriminator, reward: str) -> None:
         super().__init__(venv)
-        self.trainer = trainer
+        self.disc, self.reward_kind = disc, reward
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
-        self.buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.transitions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.outcomes: list[bool] = []
 
     def reset(self):
         self._obs = self.venv.reset()
@@ -361,38 +314,51 @@ class DiscriminatorReward(VecEnvWrapper):
         for i, done in enumerate(dones):
             if done:
                 s_next[i] = infos[i]["terminal_observation"]
-                self.trainer.episode_finished(bool(infos[i].get("is_success", False)))
-        rewards = self.trainer.disc.reward(self._obs, self._actions, s_next, self.trainer.cfg.reward)
-        self.buffer.append((self._obs.astype(np.float32), self._actions.astype(np.float32), s_next))
+                self.outcomes.append(bool(infos[i].get("is_success", False)))
+        rewards = self.disc.reward(self._obs, self._actions, s_next, self.reward_kind)
+        self.transitions.append((self._obs.astype(np.float32), self._actions.astype(np.float32), s_next))
         self._obs = obs
         return obs, rewards, dones, infos
 
+    def drain(self) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[bool]]:
+        """The (s, a, s') batches and the successes of the episodes that ended, since the last call."""
+        drained = self.transitions, self.outcomes
+        self.transitions, self.outcomes = [], []
+        return drained
 
-# The trainer ------------------------------------------------------------------------------------
+
+# Updates: D's step, the BC warm start; PPO's own update runs inside its learn() ----------------------
+
+
+def discriminator_step(
+    disc: Discriminator, opt: torch.optim.Optimizer, expert: torch.Tensor, generated: torch.Tensor
+) -> dict[str, float]:
+    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
+    logits_e, logits_g = disc.logits(expert), disc.logits(generated)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    loss = bce(logits_e, torch.ones_like(logits_e)) + bce(logits_g, torch.zeros_like(logits_g))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        accuracy = 0.5 * ((logits_e > 0).float().mean() + (logits_g < 0).float().mean())
+    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item()}
 
 
 class GAIL:
-    def __init__(self, cfg: GAILConfig, demos: GAILDemos, factory: EnvFactory, env_args: dict[str, Any]) -> None:
-        self.cfg, self.demos, self.factory, self.env_args = cfg, demos, factory, env_args
+    """D and its optimiser, and PPO over the Gaussian actor, rolled out in ``num_envs`` envs rewarded by D."""
+
+    def __init__(self, cfg: GAILConfig, demos: DemoData, factory: EnvFactory) -> None:
+        self.cfg, self.demos = cfg, demos
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.kind = demos.disc_input(cfg.disc_input)
-        states = np.concatenate(demos.states)
-        obs_dim, act_dim = states.shape[1], len(demos.action_low)
-        norm = Normalizer.fit(states)
-        self.net_spec = {
-            "obs_dim": obs_dim,
-            "act_dim": act_dim,
-            "action_low": demos.action_low,
-            "action_high": demos.action_high,
-            "hidden": cfg.policy_hidden,
-            "sigma_min": cfg.sigma_min,
-            "sigma_max": cfg.sigma_max,
-        }
+        self.kind = disc_input(demos, cfg.disc_input)
+        norm = Normalizer.fit(demos.all_states.astype(np.float32))
+        net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
         self.disc = Discriminator(
             self.kind,
-            obs_dim,
-            act_dim,
+            net_spec["obs_dim"],
+            net_spec["act_dim"],
             Normalizer(norm.mean, norm.std),
             demos.action_low,
             demos.action_high,
@@ -400,11 +366,11 @@ class GAIL:
         )
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
         with torch.no_grad():
-            self.expert_features = self.disc.features(*(torch.as_tensor(x) for x in demos.transitions(self.kind)))
+            self.expert_features = self.disc.features(*map(torch.as_tensor, expert_transitions(demos, self.kind)))
 
         make = functools.partial(_make_env, factory)
         vec = SubprocVecEnv if cfg.vec_env == "subproc" and cfg.num_envs > 1 else DummyVecEnv
-        self.venv = DiscriminatorReward(vec([make] * cfg.num_envs), self)
+        self.venv = DiscriminatorReward(vec([make] * cfg.num_envs), self.disc, cfg.reward)
         self.model = PPO(
             GaussianActorCritic,
             self.venv,
@@ -422,7 +388,7 @@ class GAIL:
             seed=cfg.seed,
             device="cpu",
             policy_kwargs={
-                "net_spec": {**self.net_spec, "obs_mean": norm.mean, "obs_std": norm.std},
+                "net_spec": {**net_spec, "obs_mean": norm.mean, "obs_std": norm.std},
                 "critic_hidden": cfg.critic_hidden,
             },
         )
@@ -430,34 +396,31 @@ class GAIL:
         self.counters = {"rollouts": 0, "episodes": 0, "env_steps": 0, "successes": 0, "wall_s": 0.0, "disc_steps": 0}
         self.recent: list[bool] = []
         self.curve: list[dict[str, Any]] = []
-        self.eval_env = None
 
     @property
-    def actor(self) -> GaussianPolicy:
+    def policy(self) -> GaussianPolicy:
+        """The actor: what policy.pt holds."""
         return self.model.policy.actor
 
     def episode_finished(self, success: bool) -> None:
         self.counters["episodes"] += 1
         self.counters["successes"] += int(success)
-        self.recent = [*self.recent, success][-50:]
+        self.recent = [*self.recent, success][-RECENT_EPISODES:]
 
-    def bc_warm_start(self) -> float | None:
+    def bc_warm_start(self) -> None:
         """Fit the actor to the demonstrated pairs (maximum likelihood), before any GAIL update."""
-        if self.cfg.bc_warm_start_steps <= 0 or self.demos.actions is None:
-            return None
-        s = torch.as_tensor(np.concatenate([x[:-1] for x in self.demos.states]))
-        a = torch.as_tensor(np.concatenate(self.demos.actions))
-        opt = torch.optim.Adam(self.actor.parameters(), lr=self.cfg.bc_lr)
+        if self.cfg.bc_warm_start_steps <= 0 or not (self.demos.has_actions and self.demos.dense):
+            return
+        steps = self.demos.transitions()
+        s, a = (torch.as_tensor(x, dtype=torch.float32) for x in (steps.states, steps.actions))
+        opt = torch.optim.Adam(self.policy.parameters(), lr=self.cfg.bc_lr)
         gen = torch.Generator().manual_seed(self.cfg.seed)
         for _ in range(self.cfg.bc_warm_start_steps):
             i = torch.randint(0, len(s), (min(256, len(s)),), generator=gen)
-            loss = -self.actor.log_prob(s[i], a[i]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return -loss.item()
+            likelihood_step(self.policy, opt, s[i], a[i])
 
     def train_discriminator(self, buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """``disc_epochs`` passes of BCE steps over a rollout's transitions, each against as many demonstrated."""
         s, a, s_next = (torch.as_tensor(np.concatenate([b[k] for b in buffer])) for k in range(3))
         with torch.no_grad():
             generated = self.disc.features(s, a, s_next)
@@ -472,15 +435,6 @@ class GAIL:
                 self.counters["disc_steps"] += 1
         return stats
 
-    def evaluate(self) -> float:
-        if self.eval_env is None:
-            self.eval_env = self.factory.make()
-        wins = 0
-        for k in range(self.cfg.eval_episodes):
-            _, _, success = run_episode(self.eval_env, self.actor, self.cfg.eval_seed + k, True, None)
-            wins += success
-        return wins / max(self.cfg.eval_episodes, 1)
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": json.dumps(config_dict(self.cfg)),
@@ -493,8 +447,7 @@ class GAIL:
             "counters": json.dumps(self.counters),
             "recent": json.dumps(self.recent),
             "curve": json.dumps(self.curve),
-            "numpy_rng": json.dumps(self.rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
+            **rng_state(self.rng),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -507,48 +460,60 @@ class GAIL:
         self.counters = json.loads(state["counters"])
         self.recent = json.loads(state["recent"])
         self.curve = json.loads(state["curve"])
-        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        set_rng_state(self.rng, state)
 
     def close(self) -> None:
         self.venv.close()
-        if self.eval_env is not None:
-            self.eval_env.close()
+
+
+# The loop: PPO's learn(), with D's step and the evaluations in its callback -------------------------
 
 
 class GAILCallback(BaseCallback):
-    """Trains D after each rollout; evaluates and checkpoints between rollouts (after PPO's update)."""
+    """After each rollout D learns from it; every ``eval_every`` rollouts, before the next one (so after PPO's
+    update), the policy is evaluated and the run saved."""
 
-    def __init__(self, trainer: GAIL, save, bar) -> None:
+    def __init__(self, learner: GAIL, run: RunDir, bar: tqdm) -> None:
         super().__init__()
-        self.trainer, self.save, self.bar = trainer, save, bar
+        self.learner, self.run, self.bar = learner, run, bar
         self.disc_stats: dict[str, float] = {}
 
     def _on_step(self) -> bool:
         return True
 
     def _on_rollout_start(self) -> None:
-        t = self.trainer
-        if t.counters["rollouts"] and t.counters["rollouts"] % t.cfg.eval_every == 0:
-            self.save(self.disc_stats)
+        rollouts = self.learner.counters["rollouts"]
+        if rollouts and rollouts % self.learner.cfg.eval_every == 0:
+            self.evaluate_and_save(self.disc_stats)
 
     def _on_rollout_end(self) -> None:
-        t = self.trainer
-        self.disc_stats = t.train_discriminator(t.venv.buffer)
-        t.venv.buffer.clear()
-        t.counters["rollouts"] += 1
-        t.actor.requires_grad_(t.counters["rollouts"] > t.cfg.critic_warmup_rollouts)  # for PPO's update next
-        t.counters["env_steps"] = int(t.model.num_timesteps)
-        self.bar.update(t.cfg.n_steps * t.cfg.num_envs)
+        g = self.learner
+        transitions, outcomes = g.venv.drain()
+        for success in outcomes:
+            g.episode_finished(success)
+        self.disc_stats = g.train_discriminator(transitions)
+        g.counters["rollouts"] += 1
+        g.policy.requires_grad_(g.counters["rollouts"] > g.cfg.critic_warmup_rollouts)  # for PPO's update next
+        g.counters["env_steps"] = int(g.model.num_timesteps)
+        self.bar.update(g.cfg.n_steps * g.cfg.num_envs)
         self.bar.set_postfix(
-            practice=f"{np.mean(t.recent):.2f}" if t.recent else "-",
-            eval=f"{t.curve[-1]['eval_success']:.2f}" if t.curve else "-",
+            practice=f"{np.mean(g.recent):.2f}" if g.recent else "-",
+            eval=f"{g.curve[-1]['eval_success']:.2f}" if g.curve else "-",
             D=f"{self.disc_stats.get('disc/accuracy', float('nan')):.2f}",
         )
 
+    def evaluate_and_save(self, stats: dict[str, float]) -> None:
+        g, run = self.learner, self.run
+        g.counters["wall_s"] = run.wall_s
+        g.counters["env_steps"] = int(g.model.num_timesteps)
+        success = run.evaluate(g.policy)
+        g.curve.append({**curve_point(g.counters, "rollouts", g.counters["wall_s"], success, g.recent), **stats})
+        run.save(g, success, {"best_env_steps": g.counters["env_steps"]})
+        _write_curves(run, g)
+
 
 def train_gail(
-    demos: GAILDemos,
+    demos: DemoData,
     env_args: dict[str, Any],
     factory: EnvFactory,
     out: str | Path,
@@ -556,42 +521,29 @@ def train_gail(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) GAIL into ``out``; returns the summary also written to ``train_log.json``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    trainer = GAIL(cfg, demos, factory, env_args)
-    ckpt = out / CHECKPOINT_FILE
-    if (state := load_resumable(ckpt, cfg, "GAIL")) is not None:
-        trainer.load_state_dict(state)
-    t0 = time.perf_counter() - trainer.counters["wall_s"]
-
-    def save(stats: dict[str, float]) -> None:
-        trainer.counters["wall_s"] = time.perf_counter() - t0
-        trainer.counters["env_steps"] = int(trainer.model.num_timesteps)
-        success = trainer.evaluate()
-        trainer.curve.append({**_curve_point(trainer, success), **stats})
-        meta = {"algo": "gail", "config": config_dict(cfg), "env_args": env_args}
-        save_policy(out / POLICY_FILE, trainer.actor, **meta)
-        at = {"best_env_steps": trainer.counters["env_steps"]}
-        keep_if_best(out, trainer.actor, success, trainer.counters, at, **meta)
-        save_atomic(trainer.state_dict(), ckpt)
-        _write_curves(out, trainer)
-
+    run = RunDir(out, "gail", cfg, env_args, factory)
+    learner = GAIL(cfg, demos, factory)
+    if (state := run.resume()) is not None:
+        learner.load_state_dict(state)
+    run.start_clock(learner.counters["wall_s"])
     bar = tqdm(
-        total=cfg.total_steps, initial=trainer.model.num_timesteps, desc="GAIL", unit="step", disable=not progress
+        total=cfg.total_steps, initial=learner.model.num_timesteps, desc="GAIL", unit="step", disable=not progress
     )
+    loop = GAILCallback(learner, run, bar)
     try:
-        if not trainer.curve:
-            trainer.bc_warm_start()
-            save({})
-        remaining = cfg.total_steps - trainer.model.num_timesteps
+        if not learner.curve:
+            learner.bc_warm_start()
+            loop.evaluate_and_save({})
+        remaining = cfg.total_steps - learner.model.num_timesteps
         if remaining > 0:
-            trainer.model.learn(remaining, callback=GAILCallback(trainer, save, bar), reset_num_timesteps=False)
-            if trainer.curve[-1]["env_steps"] != trainer.model.num_timesteps:
-                save({})
+            learner.model.learn(remaining, callback=loop, reset_num_timesteps=False)
+            if learner.curve[-1]["env_steps"] != learner.model.num_timesteps:
+                loop.evaluate_and_save({})
     finally:
         bar.close()
-        trainer.close()
-    return _write_curves(out, trainer)
+        learner.close()
+        run.close()
+    return _write_curves(run, learner)
 
 
 def train_gail_from_file(
@@ -603,37 +555,13 @@ def train_gail_from_file(
     progress: bool = True,
 ) -> dict[str, Any]:
     """The ``robot-il train gail`` entry: demos from an HDF5 file, rollouts in the env they were recorded in."""
-    demos, env_args = GAILDemos.from_file(demos_path, state_only=state_only)
+    demos = DemoData.load(demos_path, state_only=state_only)
     cfg = dataclasses.replace(preset, **(overrides or {}))
-    factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
-    return train_gail(demos, env_args, factory, out, cfg, progress=progress)
+    factory = EnvFactory(demos.env_args["env_name"], {"config": demos.env_args["env_kwargs"]["config"]})
+    return train_gail(demos, demos.env_args, factory, out, cfg, progress=progress)
 
 
-def _curve_point(trainer: GAIL, eval_success: float) -> dict[str, Any]:
-    c = trainer.counters
-    return {
-        "rollouts": c["rollouts"],
-        "episodes": c["episodes"],
-        "env_steps": int(trainer.model.num_timesteps),
-        "wall_s": c["wall_s"],
-        "eval_success": eval_success,
-        "practice_success": float(np.mean(trainer.recent)) if trainer.recent else 0.0,
-    }
-
-
-def _write_curves(out: Path, trainer: GAIL) -> dict[str, Any]:
-    summary = {
-        "algo": "gail",
-        "disc_input": trainer.kind,
-        "config": config_dict(trainer.cfg),
-        "counters": trainer.counters,
-        "final_eval_success": trainer.curve[-1]["eval_success"] if trainer.curve else None,
-        "curve": trainer.curve,
-    }
-    (out / "train_log.json").write_text(json.dumps(summary, indent=2))
-    from robot_il.report import plot_learning_curve
-
+def _write_curves(run: RunDir, learner: GAIL) -> dict[str, Any]:
     axes = (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)"))
-    title = f"GAIL learning curve (D on {trainer.kind})"
-    plot_learning_curve(trainer.curve, out / "learning_curve.png", axes, title, "rollouts (last 50)")
-    return summary
+    title = f"GAIL learning curve (D on {learner.kind})"
+    return run.write_curves(learner.counters, learner.curve, axes, title, "rollouts (last 50)", disc_input=learner.kind)
