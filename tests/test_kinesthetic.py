@@ -19,14 +19,27 @@ def _exe(name: str) -> str:
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 
-def test_kinesthetic_demos_are_state_only_and_end_inserted(tmp_path: Path, ros2_domain: int) -> None:
-    env = {**os.environ, "ROS_DOMAIN_ID": str(ros2_domain + 1)}  # a graph of its own: this bridge is guided
+def start_guided_cell(env: dict[str, str]) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """The sim bridge with its scripted hand guiding the arm, and the command gate the ros2 backend connects
+    through (an observe-only client too: it refuses to start without one)."""
     bridge = subprocess.Popen(
         [_exe("robot-il-sim-bridge"), "--ros-args", "-p", "guide:=expert"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    gate = subprocess.Popen(
+        [_exe("robot-il-command-gate"), "--ros-args", "-p", "rate:=20.0", "-p", "timeout_periods:=3.0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return bridge, gate
+
+
+def test_kinesthetic_demos_are_state_only_and_end_inserted(tmp_path: Path, ros2_domain: int) -> None:
+    env = {**os.environ, "ROS_DOMAIN_ID": str(ros2_domain + 1)}  # a graph of its own: this bridge is guided
+    bridge, gate = start_guided_cell(env)
     out = tmp_path / "kinesthetic.h5"
     try:
         run = subprocess.run(
@@ -50,8 +63,9 @@ def test_kinesthetic_demos_are_state_only_and_end_inserted(tmp_path: Path, ros2_
             timeout=300,
         )
     finally:
-        bridge.terminate()
-        bridge.wait(timeout=10)
+        for proc in (bridge, gate):
+            proc.terminate()
+            proc.wait(timeout=10)
     assert run.returncode == 0, run.stderr[-2000:]
     assert validate(out) == []
     demos = load_demos(out)
