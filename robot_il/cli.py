@@ -39,6 +39,8 @@ def _make_env(args: argparse.Namespace, render: bool = False):
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    if args.source == "teleop" or args.gui or args.terminal:
+        return _record_interactive(args)
     if args.source == "expert":
         if args.backend != "sim:peg":
             raise RobotILError("--source expert records in simulation (--backend sim:peg)")
@@ -55,11 +57,62 @@ def cmd_record(args: argparse.Namespace) -> int:
         env = make_backend_env("ros2", args.backend_config, args.rate)
         with env.backend:
             names = record_kinesthetic(env, args.out, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
-    else:
-        raise RobotILError("--source teleop: no teleop device driver yet; use expert (sim) or kinesthetic (ros2)")
     env.close()
     print(f"recorded {len(names)} {args.source} demos into {args.out} ({names[0]} .. {names[-1]})")
     return 0
+
+
+def _record_interactive(args: argparse.Namespace) -> int:
+    """Teleop or kinesthetic demos that a person starts, keeps and discards: the window (default) or the
+    terminal. Teleop commands go through the deploy session's safety filter."""
+    if args.source == "expert":
+        raise RobotILError(
+            "--gui and --terminal record teleop or kinesthetic demos; the scripted expert as a "
+            "teleop device: --source teleop --device scripted"
+        )
+    if args.source == "kinesthetic" and args.backend != "ros2":
+        raise RobotILError("--source kinesthetic needs a real (or bridged) arm: --backend ros2")
+    if args.config is not None:
+        raise RobotILError(
+            "--config applies to --source expert; interactive recording uses the cell of the "
+            "deploy session (--backend-config for ros2, --rate)"
+        )
+    gui = not args.terminal
+    if gui:
+        from robot_il.record.gui import run_gui  # before connecting: a missing PySide6 is one line
+    from robot_il.deploy.run import open_session
+    from robot_il.record.recorder import Recorder
+    from robot_il.record.speech import Speaker
+    from robot_il.record.teleop import KeyboardTeleop, open_device
+    from robot_il.record.terminal import run_terminal
+
+    with open_session(args.backend, args.rate, args.limits, args.backend_config) as session:
+        device = open_device(args.device, session.task.cfg, args.speed, task=session.env.env_id)
+        try:
+            recorder = Recorder(
+                session,
+                args.out,
+                mode="kinesthetic" if args.source == "kinesthetic" else "teleop",
+                device=device,
+                target=args.num_demos,
+                seed=args.seed,
+                only_successes=args.only_successes,
+                auto_keep=args.auto_keep,
+                auto_start=args.auto_start,
+                realtime=args.realtime,
+                max_seconds=args.max_seconds,
+                speaker=Speaker(enabled=args.speech),
+            )
+            keyboard = device if isinstance(device, KeyboardTeleop) else None
+            if gui:
+                code = run_gui(recorder, keyboard, close_when_done=args.auto_start and args.auto_keep)
+            else:
+                code = run_terminal(recorder, keyboard)
+        finally:
+            device.close()
+    s = recorder.status
+    print(f"{s.kept} demos in {args.out} ({s.discarded} discarded this session)")
+    return code
 
 
 # demos --------------------------------------------------------------------------------------------
@@ -365,13 +418,50 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
     rec.add_argument("--config", type=Path, help="YAML file of PegConfig fields (sim)")
     rec.add_argument("--source", choices=["expert", "kinesthetic", "teleop"], default="expert")
-    rec.add_argument("-n", "--num-demos", type=int, default=25)
+    rec.add_argument(
+        "-n",
+        "--num-demos",
+        type=int,
+        default=25,
+        help="demos to append; --gui/--terminal: record until the file holds this many (resumes)",
+    )
     rec.add_argument("--out", "-o", type=Path, required=True, help="HDF5 file (appended to if it exists)")
     rec.add_argument("--seed", type=int, default=0, help="seed of the first episode; later ones count up")
     rec.add_argument("--keep-failures", action="store_true", help="also keep episodes the expert failed")
     rec.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
-    rec.add_argument("--rate", type=float, default=20.0, help="recording rate for kinesthetic demos, Hz")
+    rec.add_argument("--rate", type=float, default=20.0, help="control / recording rate (teleop, kinesthetic), Hz")
     rec.add_argument("--max-seconds", type=float, default=60.0, help="longest kinesthetic demo, s")
+    ui = rec.add_mutually_exclusive_group()
+    ui.add_argument("--gui", action="store_true", help="the recording window (default for --source teleop)")
+    ui.add_argument("--terminal", action="store_true", help="keys from the terminal, for machines without a display")
+    rec.add_argument(
+        "--device",
+        default="keyboard",
+        choices=["keyboard", "spacemouse", "gamepad", "scripted"],
+        help="teleop device (scripted: the scripted expert, hands-free)",
+    )
+    rec.add_argument("--speed", type=float, default=0.02, help="keyboard teleop tip speed, m/s")
+    rec.add_argument("--only-successes", action="store_true", help="keep only episodes where the peg went in")
+    rec.add_argument("--auto-start", action="store_true", help="start each episode once the cell is reset")
+    rec.add_argument(
+        "--auto-keep",
+        action="store_true",
+        help="when the task ends an episode, keep a success and discard a failure (no review)",
+    )
+    rec.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="hold the control rate in wall-clock time in simulation (--no-realtime: a scripted "
+        "device, as fast as it goes)",
+    )
+    rec.add_argument(
+        "--speech",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="spoken prompts where espeak-ng is installed",
+    )
+    rec.add_argument("--limits", type=Path, help="safety limits for teleop (default: the sim cell's)")
     rec.set_defaults(func=cmd_record)
 
     demos = sub.add_parser("demos", help="inspect and transform demo files")
