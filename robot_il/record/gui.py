@@ -334,6 +334,8 @@ class RecordWindow(QtWidgets.QWidget):
         control = (
             f"control {r['control_hz']:.2f} Hz while recording (period p50 {r['period_p50_ms']:.1f} ms, "
             f"p99 {r['period_p99_ms']:.1f} ms)"
+            if np.isfinite(r["control_hz"])
+            else "control: nothing recorded"
         )
         return f"{view}; {control}"
 

@@ -158,12 +158,13 @@ class Recorder:
     def request(self, what: str) -> None:
         """``start``, ``keep``, ``discard`` or ``stop``; honoured in the phases where it means something.
 
-        ``stop`` also latches the safety filter's stop at once, so a motion in progress (a reset on hardware)
-        halts within a period; the loop then ends."""
+        ``stop`` during a reset also latches the safety filter's stop, so a motion home on hardware (a loop of
+        the controller's, which takes no requests) halts within a period; elsewhere the loop stops the arm
+        itself at its next period. The loop then ends."""
         if what not in REQUESTS:
             raise ValueError(f"unknown request {what!r}; use one of {REQUESTS}")
-        if what == "stop":
-            self.cell.safety.estop("recorder stop")
+        if what == "stop" and self.status.phase == Phase.RESETTING:
+            self.cell.safety.estop("recorder stopped during the reset")
         self._requests.put(what)
 
     def set_mode(self, mode: str) -> None:
@@ -321,7 +322,7 @@ class Recorder:
             what = self._poll()
             if what is not None:
                 ep.end_reason = what
-                return ep
+                break
             if self.cell.safety.latched:
                 ep.end_reason = "estop" if self.cell.safety.estopped else "protective_stop"
                 break
@@ -348,7 +349,7 @@ class Recorder:
                 ep.end_reason = outcome.reason
                 break
             next_tick = self._pace(next_tick)
-        controller.stop()
+        controller.stop()  # however the episode ended: the arm is at rest while the person decides
         return ep
 
     def _record_kinesthetic(self) -> _Episode:

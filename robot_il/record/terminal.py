@@ -22,6 +22,8 @@ import tty
 from collections.abc import Iterator
 from typing import TextIO
 
+import numpy as np
+
 from robot_il.record.recorder import Phase, Recorder
 from robot_il.record.teleop import KeyboardTeleop
 
@@ -152,10 +154,11 @@ def run_terminal(
             printer.join(timeout=1.0)
             printer.flush()
     r = recorder.rates()
-    print(
-        f"control {r['control_hz']:.2f} Hz while recording (period p50 {r['period_p50_ms']:.1f} ms, "
-        f"p99 {r['period_p99_ms']:.1f} ms)",
-        file=stream,
-        flush=True,
-    )
+    if np.isfinite(r["control_hz"]):
+        print(
+            f"control {r['control_hz']:.2f} Hz while recording (period p50 {r['period_p50_ms']:.1f} ms, "
+            f"p99 {r['period_p99_ms']:.1f} ms)",
+            file=stream,
+            flush=True,
+        )
     return 0
