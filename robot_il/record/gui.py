@@ -15,8 +15,8 @@ of 320 x 240 takes about 20 ms without shadows on a 2-core CPU, 80-120 ms with
 them). In simulation the frame is
 rendered from the live MuJoCo state: the scene is copied under the recorder's
 lock (microseconds), and drawn outside it, so rendering never holds up a control
-step. On other backends the view is a sketch of the peg tip and the hole's axis,
-seen from above and from the side.
+step. Other backends have no simulation to draw: the view says so, and the
+panel (phase, success signal, tip depth) is the live state.
 """
 
 from __future__ import annotations
