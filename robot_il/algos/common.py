@@ -106,6 +106,10 @@ class DemoData:
             path=str(demos.path),
         )
 
+    def env_factory(self) -> EnvFactory:
+        """The env the demos were recorded in, where practice, rollouts and evaluation run."""
+        return EnvFactory(self.env_args["env_name"], {"config": self.env_args["env_kwargs"]["config"]})
+
     @property
     def num_demos(self) -> int:
         return len(self.states)

@@ -557,8 +557,7 @@ def train_gail_from_file(
     """The ``robot-il train gail`` entry: demos from an HDF5 file, rollouts in the env they were recorded in."""
     demos = DemoData.load(demos_path, state_only=state_only)
     cfg = dataclasses.replace(preset, **(overrides or {}))
-    factory = EnvFactory(demos.env_args["env_name"], {"config": demos.env_args["env_kwargs"]["config"]})
-    return train_gail(demos, demos.env_args, factory, out, cfg, progress=progress)
+    return train_gail(demos, demos.env_args, demos.env_factory(), out, cfg, progress=progress)
 
 
 def _write_curves(run: RunDir, learner: GAIL) -> dict[str, Any]:

@@ -447,7 +447,6 @@ def train_gpril_from_file(
     overrides say otherwise, the first ``SPARSE_NORM_EPISODES`` practice episodes join them.
     """
     demos = DemoData.load(demos_path, state_only=state_only)
-    env_args = demos.env_args
     state_only = demos.pairs() is None
     changes = dict(overrides or {})
     if state_only:
@@ -455,11 +454,10 @@ def train_gpril_from_file(
     if demos.states_per_demo <= SPARSE_NORM_BELOW and not preset.norm_episodes:
         changes.setdefault("norm_episodes", SPARSE_NORM_EPISODES)
     cfg = dataclasses.replace(preset, **changes)
-    factory = EnvFactory(env_args["env_name"], {"config": env_args["env_kwargs"]["config"]})
     Path(out).mkdir(parents=True, exist_ok=True)
     source = {"demos": str(Path(demos_path).resolve()), "state_only": state_only}
     (Path(out) / SOURCE_FILE).write_text(json.dumps(source, indent=1))
-    return train_gpril(demos, env_args, factory, out, cfg, progress=progress)
+    return train_gpril(demos, demos.env_args, demos.env_factory(), out, cfg, progress=progress)
 
 
 def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL:
@@ -483,8 +481,7 @@ def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL
     if not Path(demos_path).exists():
         raise ConfigError("demos", f"{demos_path} (the demos of {run}) does not exist; pass --demos FILE")
     demos = DemoData.load(demos_path, state_only=state_only)
-    factory = EnvFactory(demos.env_args["env_name"], {"config": demos.env_args["env_kwargs"]["config"]})
-    learner = GPRIL(cfg, demos, factory, demos.env_args)
+    learner = GPRIL(cfg, demos, demos.env_factory(), demos.env_args)
     learner.load_state_dict(state)
     return learner
 
