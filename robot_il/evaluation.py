@@ -16,9 +16,9 @@ from robot_il.rollout import evaluate, save_video, summarize
 def make_policy(env: PegInsertionEnv, policy: str | Path):
     """``"expert"`` for the scripted expert, else a run directory or policy file."""
     if str(policy) == "expert":
-        from robot_il.sim.expert import ScriptedPegExpert
+        from robot_il.tasks import task_entry
 
-        expert = ScriptedPegExpert(env.task.cfg)
+        expert = task_entry(env.env_id).make_expert(env.task.cfg)
         return (lambda obs, _vec: expert(obs)), "scripted_expert"
     from robot_il.policies import CheckpointPolicy
 
