@@ -175,23 +175,49 @@ def test_gpril_learns_from_final_states_alone(tmp_path: Path) -> None:
             assert torch.equal(best_policy.state_dict()[name], value), name
 
 
-def test_async_actor_streams_episodes_and_follows_new_weights() -> None:
+def _grant_twice(pool: ActorPool, spec: dict) -> list:
+    torch.manual_seed(3)
+    first, second = GaussianPolicy(**spec), GaussianPolicy(**spec)
+    pool.grant(0, 3, 1, first.state_dict())
+    episodes = pool.gather(timeout=120)
+    pool.grant(3, 2, 2, second.state_dict())
+    return episodes + pool.gather(timeout=120)
+
+
+def test_actors_run_exactly_the_granted_episodes_the_same_in_any_process() -> None:
+    """The fixed data budget: granted episodes come back in order, with their seeds and policy versions, and an
+    actor process gives bit for bit what the learner's own process gives (a function of the seed, not of load)."""
     bound = np.full(2, 0.1, dtype=np.float32)
     spec = {"obs_dim": 2, "act_dim": 2, "action_low": -bound, "action_high": bound, "hidden": (8,)}
-    pool = ActorPool(1, TOY_FACTORY, spec, base_seed=5)
-    try:
-        pool.publish(1, GaussianPolicy(**spec).state_dict())
-        first = pool.collect(3, timeout=120)
-        assert len(first) >= 3 and all(ep.policy_version == 1 for ep in first)
-        assert all(ep.states.shape == (ep.steps + 1, 2) for ep in first)
-        pool.publish(2, GaussianPolicy(**spec).state_dict())
-        deadline = time.monotonic() + 120
-        while not any(ep.policy_version == 2 for ep in pool.collect(1, timeout=120)):
-            assert time.monotonic() < deadline, "the actor never picked up the new weights"
-        seeds = [ep.seed for ep in first]
-        assert seeds == sorted(set(seeds)), "episode seeds repeat"
-    finally:
-        pool.close()
+    runs = []
+    for n in (0, 1):
+        pool = ActorPool(n, TOY_FACTORY, spec, base_seed=5)
+        try:
+            runs.append(_grant_twice(pool, spec))
+        finally:
+            pool.close()
+    local, remote = runs
+    assert [ep.index for ep in remote] == [0, 1, 2, 3, 4]
+    assert [ep.seed for ep in remote] == [5, 6, 7, 8, 9]
+    assert [ep.policy_version for ep in remote] == [1, 1, 1, 2, 2]
+    for a, b in zip(local, remote, strict=True):
+        np.testing.assert_array_equal(a.states, b.states)
+        np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_a_run_is_a_function_of_its_seed(tmp_path: Path) -> None:
+    """Two runs with the same seed and config give the same curve and the same policy, exactly."""
+    cfg = dataclasses.replace(TOY, iterations=6, eval_every=3, eval_episodes=4)
+    logs = []
+    for name in ("a", "b"):
+        train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / name, cfg, progress=False)
+        logs.append(json.loads((tmp_path / name / "train_log.json").read_text()))
+    strip = [{k: v for k, v in p.items() if k not in ("wall_s",)} for p in logs[0]["curve"]]
+    assert strip == [{k: v for k, v in p.items() if k not in ("wall_s",)} for p in logs[1]["curve"]]
+    a, _ = load_policy(tmp_path / "a" / "policy.pt")
+    b, _ = load_policy(tmp_path / "b" / "policy.pt")
+    for name, value in a.state_dict().items():
+        assert torch.equal(b.state_dict()[name], value), name
 
 
 @pytest.mark.parametrize("actors", [0, 1])
@@ -271,7 +297,6 @@ def test_final_state_demos_are_normalised_with_the_first_practice_episodes() -> 
     demo_std = learner.obs_norm.std.clone()
     actors = ActorPool(0, TOY_FACTORY, learner.net_spec, base_seed=1)
     try:
-        actors.publish(0, learner.policy.state_dict())
         assert learner.iteration(actors) == {} and learner.iteration(actors) == {}, "learnt before 3 episodes"
         assert torch.equal(learner.obs_norm.std, demo_std)
         assert learner.iteration(actors), "did not learn once 3 episodes had arrived"

@@ -1,11 +1,15 @@
-"""Actors that roll out the current policy and stream episodes to a learner.
+"""Actors that roll out the policy for a learner, on a fixed data budget.
 
-``ActorPool(n > 0)`` runs ``n`` processes (spawned, each with one torch thread);
-each builds its own env, acts with the newest weights it has received, and
-puts finished episodes on a shared queue. ``publish`` sends new weights; an
-actor picks them up before its next episode. ``ActorPool(0)`` runs episodes in
-the calling process instead: deterministic for a given seed, which the tests
-and small runs rely on.
+The learner *grants* episodes: ``grant(count, version, weights)`` hands out
+``count`` permits, each an episode index ``e`` and the policy version to act
+with. An actor takes one permit at a time and runs episode ``e`` with that
+version's weights, the env seeded ``base_seed + e`` and the action noise drawn
+from a generator seeded the same way; ``gather()`` waits for the granted
+episodes and returns them in index order. So what a learner receives is a
+function of its seed and config, never of machine load: a loaded machine makes
+the run slower, not different. ``ActorPool(n > 0)`` runs ``n`` processes
+(spawned, one torch thread each); ``ActorPool(0)`` runs the granted episodes in
+the calling process, with the same seeds and weights, so both give the same data.
 """
 
 from __future__ import annotations
@@ -18,9 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-SEED_STRIDE = 1_000_003
-"""Actor ``k``'s ``e``-th episode uses seed ``base + k * SEED_STRIDE + e``."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class EpisodeData:
     seed: int
     actor: int
     policy_version: int
+    index: int = -1
+    """The episode's place in the learner's grants (-1: not a granted episode, e.g. one on the robot)."""
 
     @property
     def steps(self) -> int:
@@ -69,9 +72,7 @@ def run_episode(env, policy, seed: int, deterministic: bool, generator) -> tuple
     return np.asarray(states, dtype=np.float32), np.asarray(actions, dtype=np.float32), bool(info["is_success"])
 
 
-def _actor_main(
-    actor: int, factory: EnvFactory, net_spec: dict, weights_q, episodes_q, base_seed: int, first_episode: int
-) -> None:
+def _actor_main(actor: int, factory: EnvFactory, net_spec: dict, weights_q, permits_q, episodes_q) -> None:
     import torch
 
     from robot_il.nn.policy import GaussianPolicy
@@ -83,54 +84,54 @@ def _actor_main(
     env = factory.make()
     policy = GaussianPolicy(**net_spec)
     version = -1
-    gen = torch.Generator().manual_seed(base_seed + actor)
-    episode = first_episode
     while os.getppid() == learner:  # a killed learner (even by SIGKILL) takes its actors with it
-        try:  # newest weights; block only until the first arrive
-            item = weights_q.get(timeout=5.0 if version < 0 else 0)
-            while True:
-                try:
-                    item = weights_q.get_nowait()
-                except queue.Empty:
-                    break
+        try:
+            permit = permits_q.get(timeout=2.0)
+        except queue.Empty:
+            continue
+        if permit is None:
+            return
+        index, seed, wanted = permit
+        while version != wanted:  # weights arrive in version order, before the permits that need them
+            try:
+                item = weights_q.get(timeout=2.0)
+            except queue.Empty:
+                if os.getppid() != learner:
+                    return
+                continue
             if item is None:
                 return
             version, state = item
-            policy.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
-        except queue.Empty:
-            if version < 0:
-                continue  # no weights yet: check the learner is alive and wait again
-        seed = base_seed + actor * SEED_STRIDE + episode
+            if version == wanted:
+                policy.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+        gen = torch.Generator().manual_seed(seed)
         states, actions, success = run_episode(env, policy, seed, deterministic=False, generator=gen)
-        episodes_q.put(EpisodeData(states, actions, success, seed, actor, version))
-        episode += 1
+        episodes_q.put(EpisodeData(states, actions, success, seed, actor, version, index))
 
 
 class ActorPool:
-    def __init__(
-        self,
-        num_actors: int,
-        factory: EnvFactory,
-        net_spec: dict,
-        base_seed: int,
-        first_episode: list[int] | None = None,
-    ) -> None:
+    """Runs granted episodes in ``num_actors`` processes (or in this process with 0); see the module's text."""
+
+    def __init__(self, num_actors: int, factory: EnvFactory, net_spec: dict, base_seed: int) -> None:
         self.num_actors = num_actors
         self.factory, self.net_spec, self.base_seed = factory, net_spec, base_seed
-        self.episodes_started = list(first_episode or [0] * max(num_actors, 1))
         self._procs: list[mp.Process] = []
         self._weights_qs: list[Any] = []
+        self._granted: list[tuple[int, int]] = []  # (index, version) not yet gathered
+        self._weights: dict[int, dict] = {}  # version -> state dict, for the local runner
+        self._published = -1
         self._local_env = None
         self._local_policy = None
-        self._version = -1
+        self._local_version = -1
         if num_actors > 0:
             ctx = mp.get_context("spawn")
             self._episodes_q = ctx.Queue()
+            self._permits_q = ctx.Queue()
             for k in range(num_actors):
-                wq = ctx.Queue(maxsize=2)
+                wq = ctx.Queue()
                 p = ctx.Process(
                     target=_actor_main,
-                    args=(k, factory, net_spec, wq, self._episodes_q, base_seed, self.episodes_started[k]),
+                    args=(k, factory, net_spec, wq, self._permits_q, self._episodes_q),
                     daemon=True,
                     name=f"robot-il-actor-{k}",
                 )
@@ -138,62 +139,65 @@ class ActorPool:
                 self._procs.append(p)
                 self._weights_qs.append(wq)
 
-    def publish(self, version: int, state_dict: dict) -> None:
-        """Hand new policy weights to the actors (numpy arrays, so they pickle cheaply)."""
-        self._version = version
+    @property
+    def outstanding(self) -> int:
+        """Episodes granted and not yet gathered."""
+        return len(self._granted)
+
+    def grant(self, first: int, count: int, version: int, state_dict: dict) -> None:
+        """Episodes ``first .. first + count - 1``, to be run with the policy ``state_dict`` of ``version``."""
+        if version != self._published:
+            weights = {k: v.detach().cpu().numpy().copy() for k, v in state_dict.items()}
+            if self.num_actors == 0:
+                self._weights = {version: weights}
+            for wq in self._weights_qs:
+                wq.put((version, weights))
+            self._published = version
+        for index in range(first, first + count):
+            self._granted.append((index, version))
+            if self.num_actors > 0:
+                self._permits_q.put((index, self.base_seed + index, version))
+
+    def gather(self, timeout: float | None = None) -> list[EpisodeData]:
+        """Every granted episode, in index order (waiting for them)."""
+        wanted = {index for index, _ in self._granted}
         if self.num_actors == 0:
-            import torch
+            episodes = [self._run_local(index, version) for index, version in self._granted]
+        else:
+            episodes = self._receive(wanted, timeout)
+        self._granted.clear()
+        return sorted(episodes, key=lambda ep: ep.index)
 
-            if self._local_policy is None:
-                from robot_il.nn.policy import GaussianPolicy
-
-                self._local_policy = GaussianPolicy(**self.net_spec)
-            self._local_policy.load_state_dict({k: torch.as_tensor(v) for k, v in state_dict.items()})
-            return
-        payload = (version, {k: v.detach().cpu().numpy() for k, v in state_dict.items()})
-        for wq in self._weights_qs:
-            try:
-                wq.put_nowait(payload)
-            except queue.Full:  # the actor is behind: it will take the newest of what it finds
-                try:
-                    wq.get_nowait()
-                except queue.Empty:
-                    pass
-                wq.put(payload)
-
-    def collect(self, min_episodes: int, timeout: float | None = None) -> list[EpisodeData]:
-        """Episodes finished since the last call: at least ``min_episodes`` (waiting if needed)."""
-        if self.num_actors == 0:
-            return [self._run_local() for _ in range(min_episodes)]
+    def _receive(self, wanted: set[int], timeout: float | None) -> list[EpisodeData]:
         out: list[EpisodeData] = []
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+        while len(out) < len(wanted):
             try:
-                block = len(out) < min_episodes
-                ep = self._episodes_q.get(timeout=1.0) if block else self._episodes_q.get_nowait()
+                ep = self._episodes_q.get(timeout=1.0)
             except queue.Empty:
-                if len(out) >= min_episodes:
-                    break
                 self._check_alive()
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"no episode from the actors within {timeout} s") from None
+                    raise TimeoutError(f"granted episodes not back from the actors within {timeout} s") from None
                 continue
-            self.episodes_started[ep.actor] = max(
-                self.episodes_started[ep.actor], ep.seed - self.base_seed - ep.actor * SEED_STRIDE + 1
-            )
-            out.append(ep)
+            if ep.index in wanted:
+                out.append(ep)
         return out
 
-    def _run_local(self) -> EpisodeData:
+    def _run_local(self, index: int, version: int) -> EpisodeData:
         import torch
+
+        from robot_il.nn.policy import GaussianPolicy
 
         if self._local_env is None:
             self._local_env = self.factory.make()
-            self._gen = torch.Generator().manual_seed(self.base_seed + self.episodes_started[0])
-        seed = self.base_seed + self.episodes_started[0]
-        self.episodes_started[0] += 1
-        states, actions, success = run_episode(self._local_env, self._local_policy, seed, False, self._gen)
-        return EpisodeData(states, actions, success, seed, 0, self._version)
+            self._local_policy = GaussianPolicy(**self.net_spec)
+        if self._local_version != version:
+            self._local_policy.load_state_dict({k: torch.as_tensor(v) for k, v in self._weights[version].items()})
+            self._local_version = version
+        seed = self.base_seed + index
+        gen = torch.Generator().manual_seed(seed)
+        states, actions, success = run_episode(self._local_env, self._local_policy, seed, False, gen)
+        return EpisodeData(states, actions, success, seed, 0, version, index)
 
     def _check_alive(self) -> None:
         dead = [p.name for p in self._procs if not p.is_alive()]
@@ -204,11 +208,10 @@ class ActorPool:
             )
 
     def close(self) -> None:
+        for _ in self._procs:
+            self._permits_q.put(None)
         for wq in self._weights_qs:
-            try:
-                wq.put_nowait(None)
-            except queue.Full:
-                pass
+            wq.put(None)
         for p in self._procs:
             p.join(timeout=5)
             if p.is_alive():

@@ -97,7 +97,9 @@ class GPRILConfig:
     iterations: int = 1_000_000
     """Total iterations (paper, peg sim: 1e6)."""
     episodes_per_iteration: int = 1
-    """Self-supervised episodes the learner waits for each iteration (actors may deliver more)."""
+    """Self-supervised episodes per iteration, exactly: the fixed data budget. Each is granted to the actors
+    one iteration ahead (run with the policy of then, with seed ``seed * 7919 + 1 + index``), so a run is a
+    function of its seed and config, not of machine load."""
     min_replay: int = 1
     """Episodes in the replay buffer before the flows start training."""
     norm_episodes: int = 0
@@ -182,6 +184,7 @@ PRESETS: dict[str, GPRILConfig] = {
         policy_lr=3e-4,
         generated_pool=4096,
         iterations=400,
+        episodes_per_iteration=8,
         eval_every=20,
         eval_episodes=20,
     ),
@@ -236,7 +239,12 @@ class GPRIL:
         }
         self.curve: list[dict[str, Any]] = []
         self.recent: list[bool] = []
-        self.actor_episodes: list[int] | None = None
+        self.next_episode = 0
+        """Index of the next episode to grant."""
+        self.acting: tuple[int, dict[str, torch.Tensor]] = (0, _copy(self.policy.state_dict()))
+        """The policy version the actors act with (published every ``weight_sync_every`` iterations)."""
+        self.pending: dict[str, Any] | None = None
+        """The grant the actors are running: learnt from at the next iteration (and re-granted on resume)."""
 
     # Normalisation helpers ------------------------------------------------------------------------
 
@@ -301,12 +309,28 @@ class GPRIL:
             self.recent = [*self.recent, ep.success][-RECENT_EPISODES:]
 
     def iteration(self, actors: ActorPool) -> dict[str, float]:
-        """Wait for ``episodes_per_iteration`` episodes, then learn; publish the policy every ``weight_sync_every``."""
-        self.add_episodes(actors.collect(self.cfg.episodes_per_iteration, timeout=600))
+        """Line 2 on a fixed budget: learn from the episodes granted last iteration while the actors run the
+        next grant (with the policy as it is now); publish the policy every ``weight_sync_every`` iterations."""
+        if actors.outstanding == 0:  # the first iteration, or a resumed run: (re-)grant what was pending
+            self._grant(actors, self.pending or self._new_grant())
+        episodes = actors.gather(timeout=600)
+        self.pending = self._new_grant()
+        self._grant(actors, self.pending)
+        self.add_episodes(episodes)
         stats = self.learn()
         if stats and self.counters["iteration"] % self.cfg.weight_sync_every == 0:
-            actors.publish(self.counters["policy_version"], self.policy.state_dict())
+            self.acting = (self.counters["policy_version"], _copy(self.policy.state_dict()))
         return stats
+
+    def _new_grant(self) -> dict[str, Any]:
+        version, weights = self.acting
+        grant = {"first": self.next_episode, "count": self.cfg.episodes_per_iteration, "version": version}
+        self.next_episode += self.cfg.episodes_per_iteration
+        return {**grant, "weights": weights}
+
+    @staticmethod
+    def _grant(actors: ActorPool, grant: dict[str, Any]) -> None:
+        actors.grant(grant["first"], grant["count"], grant["version"], grant["weights"])
 
     def learn(self) -> dict[str, float]:
         """One iteration's learning on the replay buffer as it is: N_B flow steps, then N_π policy steps.
@@ -358,7 +382,11 @@ class GPRIL:
             "counters": json.dumps(self.counters),
             "curve": json.dumps(self.curve),
             "recent": json.dumps(self.recent),
-            "actor_episodes": json.dumps(self.actor_episodes),
+            "next_episode": torch.tensor(self.next_episode),
+            "acting_version": torch.tensor(self.acting[0]),
+            "acting": self.acting[1],
+            "pending": json.dumps({k: v for k, v in (self.pending or {}).items() if k != "weights"}),
+            "pending_weights": (self.pending or {}).get("weights", {}),
             "obs_norm": self.obs_norm.state_dict(),
             "norm_fitted": torch.tensor(self.norm_fitted),
         }
@@ -375,7 +403,11 @@ class GPRIL:
         self.counters = json.loads(state["counters"])
         self.curve = json.loads(state["curve"])
         self.recent = json.loads(state["recent"])
-        self.actor_episodes = json.loads(state["actor_episodes"])
+        if "next_episode" in state:  # checkpoints before the fixed budget start granting afresh
+            self.next_episode = int(state["next_episode"])
+            self.acting = (int(state["acting_version"]), state["acting"])
+            pending = json.loads(state["pending"])
+            self.pending = {**pending, "weights": state["pending_weights"]} if pending else None
         if "obs_norm" in state:  # checkpoints before norm_episodes existed normalise by the demos alone
             self._set_normalizer(state["obs_norm"]["mean"], state["obs_norm"]["std"])
             self.norm_fitted = bool(state["norm_fitted"])
@@ -394,10 +426,7 @@ def train_gpril(
     learner = GPRIL(cfg, demos, factory, env_args)
     if (state := run.resume()) is not None:
         learner.load_state_dict(state)
-    actors = ActorPool(
-        cfg.num_actors, factory, learner.net_spec, base_seed=cfg.seed * 7_919 + 1, first_episode=learner.actor_episodes
-    )
-    actors.publish(learner.counters["policy_version"], learner.policy.state_dict())
+    actors = ActorPool(cfg.num_actors, factory, learner.net_spec, base_seed=cfg.seed * 7_919 + 1)
     bar = tqdm(
         total=cfg.iterations, initial=learner.counters["iteration"], desc="GPRIL", unit="it", disable=not progress
     )
@@ -422,7 +451,6 @@ def train_gpril(
                 success = run.evaluate(learner.policy)
                 point = curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent)
                 learner.curve.append({**point, **stats})
-                learner.actor_episodes = list(actors.episodes_started)
                 run.save(learner, success, {"best_iteration": it})
                 _write_curves(run, learner)
     finally:
@@ -490,3 +518,7 @@ def _write_curves(run: RunDir, learner: GPRIL) -> dict[str, Any]:
     axes = (("episodes", "self-supervised episodes"), ("wall_s", "wall-clock time (s)"))
     title, practice = "GPRIL learning curve", "practice (last 50, stochastic)"
     return run.write_curves(learner.counters, learner.curve, axes, title, practice)
+
+
+def _copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
