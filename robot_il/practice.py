@@ -181,7 +181,7 @@ class Practice:
     # The loop -------------------------------------------------------------------------------------
 
     def run(self, progress_bar: bool = True) -> dict[str, Any]:
-        p, cfg = self.progress, self.learner.cfg
+        p = self.progress
         bar = tqdm(total=p.target, initial=p.done, desc="practice", unit="ep", disable=not progress_bar)
         try:
             while p.done < p.target:
@@ -190,7 +190,9 @@ class Practice:
                 p.successes += int(ep.success)
                 p.since_learning += 1
                 self.learner.add_episodes([ep])
-                if p.since_learning >= cfg.episodes_per_iteration and self.learner.learn():
+                # One GPRIL iteration after every episode: a robot's episodes are too dear to batch (the
+                # simulator's episodes_per_iteration budget is for actors, which run ahead of the learner).
+                if self.learner.learn():
                     p.since_learning = 0
                     save_policy(
                         self.out / POLICY_FILE,
