@@ -88,6 +88,9 @@ def main() -> None:
     bridge = subprocess.Popen(
         [exe, "--ros-args", "-p", "rate:=500.0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    gate_exe = str(Path(sys.executable).parent / "robot-il-command-gate")
+    # Commands reach the controller through the command gate, as on a real cell.
+    gate = subprocess.Popen([gate_exe], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         cfg = load_yaml(Ros2Config, CONFIG)
         robot = Ros2Robot(cfg, node_name="round_trip")
@@ -97,7 +100,7 @@ def main() -> None:
         result = {
             "benchmark": "ros2_latency",
             "command": f"python benchmarks/ros2_latency.py --seconds {args.seconds}",
-            "transport": "DDS (Fast DDS) over loopback, bridge stepping at 500 Hz",
+            "transport": "DDS (Fast DDS) over loopback, through the command gate, bridge stepping at 500 Hz",
             "round_trip_ms": {
                 "n": len(trips),
                 "p50": float(np.percentile(trips, 50)),
@@ -107,8 +110,9 @@ def main() -> None:
             "control_rate": [control_rate(cfg, r, args.seconds) for r in (100.0, 500.0)],
         }
     finally:
-        bridge.terminate()
-        bridge.wait(timeout=10)
+        for proc in (bridge, gate):
+            proc.terminate()
+            proc.wait(timeout=10)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ros2_latency.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -99,6 +99,8 @@ class _Ros2Link:
         self.last_stamp_ns = 0
         self.watchdog_stops = 0
         self.closed = False
+        self.ended = False
+        """The stream's end has been sent: no heartbeat may reopen it at the gate."""
         period = 1.0 / cfg.control_rate_hz
         self.node.create_timer(period / 2, self._command_watchdog)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -115,6 +117,8 @@ class _Ros2Link:
     def publish_command(self, values, end_of_stream: bool = False) -> None:
         values = [float(x) for x in values]
         with self.lock:
+            if self.ended and not end_of_stream:
+                return  # a heartbeat racing the end of the stream would reopen it at the gate
             self.last_command = (time.monotonic(), values)
             if self.cfg.command_gate_topic:
                 from sensor_msgs.msg import JointState
@@ -139,7 +143,7 @@ class _Ros2Link:
         with self.lock:
             sent_at, values = self.last_command
             state_age = time.monotonic() - self.joints[1] if self.joints else 0.0
-        if values is None or self.closed:
+        if values is None or self.closed or self.ended:
             return
         timeout = self.cfg.command_timeout_periods / self.cfg.control_rate_hz
         quiet = time.monotonic() - sent_at > timeout
@@ -158,6 +162,7 @@ class _Ros2Link:
 
         Sent even if this process never commanded: the controller may still hold another client's command."""
         if not self.closed:
+            self.ended = True
             self.publish_command([0.0] * len(self.cfg.joint_names), end_of_stream=True)
 
     def _on_joints(self, msg) -> None:
@@ -174,11 +179,17 @@ class _Ros2Link:
             self.wrench = np.array([f.x, f.y, f.z, t.x, t.y, t.z])
 
     def close(self) -> None:
-        """Zero (if this process ever commanded), then shut rclpy down. Safe to call twice."""
+        """Zero, then shut rclpy down. Safe to call twice. With a gate that is forwarding our stream, wait (up to
+        half a second) until it has taken the end of the stream: a lost end marker would latch it as a crash."""
         if self.closed:
             return
         try:
             self.stop()
+            deadline = time.monotonic() + 0.5
+            while self.cfg.command_gate_topic and (self.gate_state or "").startswith("forwarding"):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.002)
             time.sleep(0.02)  # let the zero leave before the publisher goes
         finally:
             self.closed = True
