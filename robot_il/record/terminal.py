@@ -44,13 +44,16 @@ class KeyReader(threading.Thread):
     def run(self) -> None:
         pending = b""
         while not self.recorder.done:
-            ready, _, _ = select.select([self.fd], [], [], ESCAPE_WAIT if pending else 0.2)
-            if not ready:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], ESCAPE_WAIT if pending else 0.2)
+                chunk = os.read(self.fd, 64) if ready else None
+            except OSError:  # the terminal went away (closed, hung up): as the end of input
+                chunk = b""
+            if chunk is None:
                 if pending:  # a lone Esc: nothing followed it
                     self._escape()
                     pending = b""
                 continue
-            chunk = os.read(self.fd, 64)
             if not chunk:  # end of input: nobody can press a key any more
                 if not (self.recorder.auto_start and self.recorder.auto_keep):  # hands-free runs go on
                     self.recorder.request("stop")
