@@ -63,7 +63,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvW
 from torch import nn
 from tqdm import tqdm
 
-from robot_il.algos.actors import EnvFactory
+from robot_il.algos.actors import ENGINES, EnvFactory
 from robot_il.algos.bc import likelihood_step
 from robot_il.algos.common import (
     RECENT_EPISODES,
@@ -135,7 +135,13 @@ class GAILConfig:
     eval_seed: int = 10_000
     seed: int = 0
     vec_env: str = "subproc"
-    """'subproc' (one process per env) or 'dummy' (all in the learner's process)."""
+    """With engine 'local': 'subproc' (one process per env) or 'dummy' (all in the learner's process)."""
+    engine: str = "local"
+    """Where the envs run: 'local' (as vec_env says) or 'ray' (one Ray actor per env, on a local Ray cluster
+    or the one at ray_address; needs the ray extra)."""
+    ray_address: str = ""
+    """Ray cluster to join with engine 'ray' (ray.init(address=...): 'auto', 'ray://head:10001'); '' starts a
+    local one."""
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -145,6 +151,8 @@ class GAILConfig:
             raise ConfigError("reward", f"must be one of {REWARDS}, got {self.reward!r}")
         if self.vec_env not in ("subproc", "dummy"):
             raise ConfigError("vec_env", f"must be 'subproc' or 'dummy', got {self.vec_env!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         for name in ("num_envs", "n_steps", "total_steps", "minibatch_size", "eval_every", "disc_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
@@ -289,6 +297,16 @@ def _make_env(factory: EnvFactory):
     return BootstrapAlways(factory.make())
 
 
+def _vec_env(cfg: GAILConfig, make) -> Any:
+    """``num_envs`` envs: Ray actors (engine 'ray'), processes ('subproc') or the learner's own ('dummy')."""
+    if cfg.engine == "ray":
+        from robot_il.algos.ray_engine import RayVecEnv
+
+        return RayVecEnv([make] * cfg.num_envs, address=cfg.ray_address)
+    vec = SubprocVecEnv if cfg.vec_env == "subproc" and cfg.num_envs > 1 else DummyVecEnv
+    return vec([make] * cfg.num_envs)
+
+
 class DiscriminatorReward(VecEnvWrapper):
     """Replaces the env's reward with D's, and keeps the rollout's transitions and episode outcomes until drained."""
 
@@ -314,7 +332,8 @@ class DiscriminatorReward(VecEnvWrapper):
         for i, done in enumerate(dones):
             if done:
                 s_next[i] = infos[i]["terminal_observation"]
-                self.outcomes.append(bool(infos[i].get("is_success", False)))
+                if not infos[i].get("worker_replaced"):  # an episode cut by a lost Ray worker has no outcome
+                    self.outcomes.append(bool(infos[i].get("is_success", False)))
         rewards = self.disc.reward(self._obs, self._actions, s_next, self.reward_kind)
         self.transitions.append((self._obs.astype(np.float32), self._actions.astype(np.float32), s_next))
         self._obs = obs
@@ -369,8 +388,7 @@ class GAIL:
             self.expert_features = self.disc.features(*map(torch.as_tensor, expert_transitions(demos, self.kind)))
 
         make = functools.partial(_make_env, factory)
-        vec = SubprocVecEnv if cfg.vec_env == "subproc" and cfg.num_envs > 1 else DummyVecEnv
-        self.venv = DiscriminatorReward(vec([make] * cfg.num_envs), self.disc, cfg.reward)
+        self.venv = DiscriminatorReward(_vec_env(cfg, make), self.disc, cfg.reward)
         self.model = PPO(
             GaussianActorCritic,
             self.venv,

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robot_il.algos.actors import ActorPool, EnvFactory
+from robot_il.algos.actors import ENGINES, ActorPool, EnvFactory, open_actor_pool
 from robot_il.algos.common import (
     RECENT_EPISODES,
     DemoData,
@@ -109,6 +109,12 @@ class GPRILConfig:
     vary would scale practice states up by 100x)."""
     num_actors: int = 1
     """Actor processes; 0 rolls out in the learner's process (deterministic, slower)."""
+    engine: str = "local"
+    """Where the actors run: 'local' (processes of this machine) or 'ray' (Ray actors, on a local Ray cluster
+    or the one at ray_address; needs the ray extra). Both give the same data for the same seed."""
+    ray_address: str = ""
+    """Ray cluster to join with engine 'ray' (ray.init(address=...): 'auto', 'ray://head:10001'); '' starts a
+    local one."""
     weight_sync_every: int = 1
     """Iterations between publishing the policy to the actors."""
     eval_every: int = 10
@@ -152,6 +158,10 @@ class GPRILConfig:
             "norm_episodes",
         ):
             require_non_negative(name, getattr(self, name))
+        if self.engine not in ENGINES:
+            raise ConfigError("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "ray" and self.num_actors < 1:
+            raise ConfigError("num_actors", "the ray engine runs actors: give at least 1 (0 is the local engine's)")
         if self.beta_pi == 0 and self.beta_d == 0:
             raise ConfigError("beta_d", "beta_pi and beta_d are both 0: the policy would learn nothing")
         if not 0 < self.sigma_min < self.sigma_max:
@@ -426,7 +436,9 @@ def train_gpril(
     learner = GPRIL(cfg, demos, factory, env_args)
     if (state := run.resume()) is not None:
         learner.load_state_dict(state)
-    actors = ActorPool(cfg.num_actors, factory, learner.net_spec, base_seed=cfg.seed * 7_919 + 1)
+    actors = open_actor_pool(
+        cfg.engine, cfg.num_actors, factory, learner.net_spec, cfg.seed * 7_919 + 1, address=cfg.ray_address
+    )
     bar = tqdm(
         total=cfg.iterations, initial=learner.counters["iteration"], desc="GPRIL", unit="it", disable=not progress
     )
