@@ -1,6 +1,6 @@
 """The contract every registered HAL backend must keep (dm_control's suite_test, for robots).
 
-``sim:peg`` is built by name; ``ros2`` talks to the sim bridge running as its
+``sim:peg`` and ``sim:clip`` are built by name; ``ros2`` talks to the sim bridge running as its
 own process over real DDS on loopback. Determinism is part of the contract for
 simulated backends only.
 """
@@ -15,14 +15,23 @@ import pytest
 
 from robot_il.errors import NotConnectedError
 from robot_il.hal import Backend, backend_names, make_backend
-from robot_il.tasks import PegInsertionTask
+from robot_il.tasks import PegInsertionTask, task_entry, task_names
 
 ROS2_CONFIG = str(Path(__file__).parents[1] / "robot_il" / "ros2" / "jaco_sim.yaml")
-SIMULATED = {"sim:peg"}
+SIMULATED = {"sim:peg", "sim:clip"}
 
 
 def test_every_registered_backend_is_covered() -> None:
-    assert set(backend_names()) == {"sim:peg", "ros2"}
+    assert set(backend_names()) == {"sim:peg", "sim:clip", "ros2"}
+
+
+def _task_of(backend: Backend):
+    """The task whose simulated backend this is (the peg's rules for ros2, which bridges the peg cell)."""
+    for name in task_names():
+        entry = task_entry(name)
+        if entry.backend == backend.name:
+            return entry.make_task(backend.robot.cfg)
+    return PegInsertionTask()
 
 
 @pytest.fixture(params=backend_names())
@@ -39,7 +48,7 @@ def backend(request) -> Backend:
 def _rollout(backend: Backend, seed: int, steps: int = 15) -> np.ndarray:
     """Randomise the socket from ``seed``, then drive a seeded random walk; return all observations."""
     rng = np.random.default_rng(seed)
-    task = PegInsertionTask()
+    task = _task_of(backend)
     spec = backend.robot.spec
     with backend:
         task.randomize(backend.pan_tilt, rng)

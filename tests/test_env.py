@@ -108,5 +108,5 @@ def test_an_unknown_task_names_the_registered_ones() -> None:
     from robot_il.envs import InsertionEnv
     from robot_il.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"unknown task 'plug'; registered: peg"):
+    with pytest.raises(ConfigError, match=r"unknown task 'plug'; registered: clip, peg"):
         InsertionEnv(task="plug")

@@ -15,6 +15,8 @@ from robot_il.cell.scene import compile_scene
 
 
 class CellKinematics:
+    """The kinematics of the cell ``cfg`` describes (a PegConfig, or a ClipConfig for the clip cell)."""
+
     def __init__(self, cfg: PegConfig | None = None) -> None:
         self.cfg = cfg or PegConfig()
         self._model, self._ix = compile_scene(self.cfg)
@@ -24,12 +26,18 @@ class CellKinematics:
 
     def tip(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tip position (m), peg direction (unit), and the 6 x n Jacobian [linear; angular] at joint angles ``q``."""
+        position, rotation, jac = self.tip_frame(q)
+        return position, rotation[:, 2].copy(), jac
+
+    def tip_frame(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tip position (m), the tool's orientation (3 x 3, columns its axes; z along the tool), and the 6 x n
+        Jacobian [linear; angular] at joint angles ``q``."""
         m, d, ix = self._model, self._data, self._ix
         d.qpos[ix.arm_qpos] = q
         mujoco.mj_kinematics(m, d)
         mujoco.mj_comPos(m, d)
         mujoco.mj_jacSite(m, d, self._jacp, self._jacr, ix.tip_site)
         position = d.site_xpos[ix.tip_site].copy()
-        direction = d.site_xmat[ix.tip_site].reshape(3, 3)[:, 2].copy()
+        rotation = d.site_xmat[ix.tip_site].reshape(3, 3).copy()
         jac = np.vstack([self._jacp[:, ix.arm_dof], self._jacr[:, ix.arm_dof]])
-        return position, direction, jac
+        return position, rotation, jac

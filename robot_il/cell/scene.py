@@ -24,6 +24,26 @@ JOINTS = tuple(f"joint_{i}" for i in range(1, 7))
 def build_mjcf(cfg: PegConfig):  # -> mjcf.RootElement
     """The scene as an MJCF tree, with geometry and friction taken from ``cfg``."""
     from dm_control import mjcf
+
+    arena, arm = build_arena_with_arm(cfg)
+    peg = mjcf.from_path(str(ASSETS / "peg.xml"))
+    shaft = peg.find("geom", "shaft")
+    # The capsule's rounded end is the tip; fromto spans the cylinder part.
+    shaft.fromto = (0, 0, 0.02, 0, 0, cfg.peg_length - cfg.peg_radius)
+    shaft.size = (cfg.peg_radius,)
+    shaft.friction = (cfg.friction, 0.005, 0.0001)
+    peg.find("site", "tip").pos = (0, 0, cfg.peg_length)
+    arm.wrist_site.attach(peg)
+
+    ptu = load_pan_tilt(arena, cfg)
+    _size_socket(ptu, cfg)
+    arena.find("site", "pan_tilt_mount").attach(ptu)
+    return arena
+
+
+def build_arena_with_arm(cfg):  # -> (mjcf.RootElement, JacoArm)
+    """The arena with the Jaco arm mounted (velocity bounds and gravity compensation from ``cfg``), no tool."""
+    from dm_control import mjcf
     from dm_control.entities.manipulators.kinova import jaco_arm
 
     arena = mjcf.from_path(str(ASSETS / "arena.xml"))
@@ -37,27 +57,22 @@ def build_mjcf(cfg: PegConfig):  # -> mjcf.RootElement
         act = arm.mjcf_model.find("actuator", joint.name)
         act.ctrlrange = (-vmax, vmax)
     arena.find("site", "arm_mount").attach(arm.mjcf_model)
+    return arena, arm
 
-    peg = mjcf.from_path(str(ASSETS / "peg.xml"))
-    shaft = peg.find("geom", "shaft")
-    # The capsule's rounded end is the tip; fromto spans the cylinder part.
-    shaft.fromto = (0, 0, 0.02, 0, 0, cfg.peg_length - cfg.peg_radius)
-    shaft.size = (cfg.peg_radius,)
-    shaft.friction = (cfg.friction, 0.005, 0.0001)
-    peg.find("site", "tip").pos = (0, 0, cfg.peg_length)
-    arm.wrist_site.attach(peg)
+
+def load_pan_tilt(arena, cfg):  # -> mjcf.RootElement
+    """The pan-tilt unit sized by ``cfg.tilt_center`` and ``cfg.hole_offset``, with the arena's
+    ``pan_tilt_mount`` moved under the tilt centre (attach it there once its socket's insert is in)."""
+    from dm_control import mjcf
 
     ptu = mjcf.from_path(str(ASSETS / "pan_tilt_socket.xml"))
     cx, cy, cz = cfg.tilt_center
-    mount = arena.find("site", "pan_tilt_mount")
-    mount.pos = (cx, cy, 0.0)
+    arena.find("site", "pan_tilt_mount").pos = (cx, cy, 0.0)
     ptu.find("body", "pan_link").pos = (0, 0, cz - 0.05)
     ptu.find("geom", "pedestal").size = (0.04, (cz - 0.07) / 2)
     ptu.find("geom", "pedestal").pos = (0, 0, (cz - 0.07) / 2)
     ptu.find("body", "socket").pos = (-cfg.hole_offset, 0, 0)
-    _size_socket(ptu, cfg)
-    mount.attach(ptu)
-    return arena
+    return ptu
 
 
 def _size_socket(ptu, cfg: PegConfig) -> None:
@@ -107,13 +122,22 @@ class SceneIndex:
 
 
 def compile_scene(cfg: PegConfig) -> tuple[mujoco.MjModel, SceneIndex]:
-    """Build and compile the scene; return the model and its address index."""
+    """Build and compile the cell's scene (the clip cell's for a ClipConfig); return the model and its index."""
+    from robot_il.cell.clip_config import ClipConfig
+
+    if isinstance(cfg, ClipConfig):
+        from robot_il.cell.clip_scene import compile_clip_scene
+
+        return compile_clip_scene(cfg)
     root = build_mjcf(cfg)
     model = mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
     return model, index_scene(model)
 
 
-def index_scene(model: mujoco.MjModel) -> SceneIndex:
+def index_scene(model: mujoco.MjModel, tool: str = "peg", tool_geom: str = "shaft") -> SceneIndex:
+    """Addresses of the arm, the pan-tilt unit and the tool ``tool`` (its ``tip`` site and the body of its geom
+    ``tool_geom``)."""
+
     def jid(name: str) -> int:
         return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
 
@@ -121,6 +145,7 @@ def index_scene(model: mujoco.MjModel) -> SceneIndex:
     ptu_j = [jid("pan_tilt/pan"), jid("pan_tilt/tilt")]
     act = lambda n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, n)  # noqa: E731
     sensors = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, f"{ARM}/{j}_torque") for j in JOINTS]
+    tool_geom_name = f"{ARM}/{tool}/{tool_geom}"
     return SceneIndex(
         arm_qpos=_contiguous(model.jnt_qposadr[arm_j]),
         arm_dof=_contiguous(model.jnt_dofadr[arm_j]),
@@ -128,10 +153,10 @@ def index_scene(model: mujoco.MjModel) -> SceneIndex:
         ptu_qpos=_contiguous(model.jnt_qposadr[ptu_j]),
         ptu_dof=_contiguous(model.jnt_dofadr[ptu_j]),
         ptu_ctrl=_contiguous([act("pan_tilt/pan"), act("pan_tilt/tilt")]),
-        tip_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, f"{ARM}/peg/tip"),
+        tip_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, f"{ARM}/{tool}/tip"),
         hole_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "pan_tilt/hole"),
         socket_body=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "pan_tilt/socket"),
-        peg_body=int(model.geom_bodyid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"{ARM}/peg/shaft")]),
+        peg_body=int(model.geom_bodyid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, tool_geom_name)]),
         torque_sensor_adr=model.sensor_adr[sensors].copy(),
         joint_axes=model.jnt_axis[arm_j].copy(),
     )

@@ -43,6 +43,7 @@ class Backend:
 # name -> "module:function"; the function takes the config (mapping, dataclass or None).
 _REGISTRY: dict[str, str] = {
     "sim:peg": "robot_il.sim.peg_backend:build",
+    "sim:clip": "robot_il.sim.clip_backend:build",
     "ros2": "robot_il.ros2.robot:build",
 }
 

@@ -9,9 +9,11 @@ from robot_il.tasks.base import (
     task_names,
     task_observation_shapes,
 )
+from robot_il.tasks.clip_insertion import ClipInsertionTask  # registers the clip task
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
 __all__ = [
+    "ClipInsertionTask",
     "PegInsertionTask",
     "StepOutcome",
     "Task",

@@ -1,0 +1,62 @@
+"""The MuJoCo backend of the clip cell (``sim:clip``): the peg cell's backend with the clip on the flange and
+the plug in the socket (:mod:`robot_il.cell.clip_scene`).
+
+Everything the HAL sees works as in ``sim:peg`` (the cell compiles its scene
+from the config's type); the clip's legs are passive spring hinges, not in the
+observation, and the wrench sensor sums the contacts on the clip's body and
+both legs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+
+from robot_il.cell.clip_config import ClipConfig
+from robot_il.config import from_dict
+from robot_il.hal.factory import Backend
+from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
+
+NAME = "sim:clip"
+
+
+class SimClipRobot(SimPegRobot):
+    """The Jaco arm holding the elastic clip, commanded in joint velocities."""
+
+    def __init__(self, cfg: ClipConfig) -> None:
+        super().__init__(cfg)  # type: ignore[arg-type]  (the cell takes either config)
+        self._spec = dataclasses.replace(self._spec, name=NAME)
+
+    def leg_angles(self) -> np.ndarray:
+        """The legs' hinge angles (+x leg, -x leg), rad: 0 relaxed, negative flexed inward (privileged)."""
+        c = self.cell
+        return c.data.qpos[c.index.leg_qpos].copy()
+
+    def _wrench(self) -> np.ndarray:
+        """Contact force and torque (about the tip) on the clip and its legs, base frame: a flange F/T sensor."""
+        c = self.cell
+        m, d = c.model, c.data
+        tool = c.index.tool_bodies
+        total, local = np.zeros(6), np.zeros(6)
+        tip = d.site_xpos[c.index.tip_site]
+        for i in range(d.ncon):
+            con = d.contact[i]
+            b1, b2 = m.geom_bodyid[con.geom1], m.geom_bodyid[con.geom2]
+            if (b1 in tool) == (b2 in tool):
+                continue  # not a contact of the clip with the rest of the cell
+            mujoco.mj_contactForce(m, d, i, local)
+            force = con.frame.reshape(3, 3).T @ local[:3]  # on geom2's body, from geom1's
+            if b1 in tool:
+                force = -force
+            total[:3] += force
+            total[3:] += np.cross(con.pos - tip, force)
+        return total
+
+
+def build(config: ClipConfig | dict | None = None) -> Backend:
+    """Factory entry for ``sim:clip``: a ClipConfig, a mapping of its fields, or None for defaults."""
+    cfg = config if isinstance(config, ClipConfig) else from_dict(ClipConfig, config or {})
+    robot = SimClipRobot(cfg)
+    return Backend(name=NAME, robot=robot, pan_tilt=SimPanTilt(robot))
