@@ -84,8 +84,8 @@ def _servo(env, goal_depth: float, offset: np.ndarray, roll: float) -> np.ndarra
 
 def _push(expert, offset_along_slot: float = 0.0, roll: float = 0.0, stop_at: float | None = None) -> dict:
     """Line up in front of a square-on plug, apply the misalignment, push the tip in (18 mm, or ``stop_at``),
-    then let go: the arm goes limp (servos and joint friction off, gravity still compensated) while a gentle
-    5 N pull, a sixth of the retention force, tugs the clip back along the axis for a second.
+    back off 5 mm, then let go: the arm goes limp (servos and joint friction off, gravity still compensated)
+    while a gentle 5 N pull, a sixth of the retention force, tugs the clip back along the axis for a second.
 
     Returns the deepest the tip got, its depth after letting go, whether the task counted success, and the legs'
     angles at the deepest point.
@@ -103,6 +103,8 @@ def _push(expert, offset_along_slot: float = 0.0, roll: float = 0.0, stop_at: fl
         *_, info = env.step(_servo(env, goal, offset_along_slot * slot, roll))
         deepest, success = max(deepest, info["depth"]), success or info["is_success"]
     legs_at_push = env.backend.robot.leg_angles()
+    for _ in range(20):
+        env.step(_servo(env, deepest - 0.005, offset_along_slot * slot, roll))
     cell = env.backend.robot.cell
     cell.model.actuator_gainprm[cell.index.arm_ctrl] = 0.0
     cell.model.actuator_biasprm[cell.index.arm_ctrl] = 0.0

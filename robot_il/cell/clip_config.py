@@ -71,10 +71,10 @@ class ClipConfig:
     """How far a barb stands out from its leg's outer face, m."""
     lead_angle: float = 0.5236
     """Angle of the barb's lead-in ramp to the clip's axis, rad (30°)."""
-    retention_angle: float = 1.0666
+    retention_angle: float = 1.0676
     """Angle of the barb's retention shoulder to the clip's axis, rad (π/2: a flat, self-locking shoulder);
     fitted to ``retention_force_target``."""
-    leg_stiffness: float = 1.1708
+    leg_stiffness: float = 1.2687
     """Spring stiffness of each leg's hinge, N·m/rad; fitted to ``insertion_force_target``."""
     leg_damping: float = 0.002
     """Damping of each leg's hinge, N·m·s/rad."""

@@ -3,9 +3,10 @@
 The rig is the clip and the plug alone: the plug fixed, the clip on a carriage
 that slides along the plug's axis, driven by a stiff position servo whose
 target moves at a constant speed: in past the lips, a pause, then back out.
-The servo's axial force is the force a hand (or the arm) needs: its peak on the
-way in is the *insertion force*, its peak pull on the way out the *retention
-force* (the pull that tears the latched clip out). Gravity is off, as the arm's
+The servo's axial force, read by a gauge that averages over 20 ms, is the force
+a hand (or the arm) needs: its peak on the way in is the *insertion force*, its
+peak pull on the way out the *retention force* (the pull that tears the
+latched clip out). Gravity is off, as the arm's
 gravity compensation cancels it in the cell.
 
 The insertion force grows with the legs' stiffness, the retention force with
@@ -19,6 +20,7 @@ on the measured forces (both are monotonic in their parameter).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -38,6 +40,10 @@ SPEED = 0.01
 """Target speed of the carriage, m/s (a careful insertion)."""
 STANDOFF = 0.004
 """The clip's tip starts this far in front of the mouth, m."""
+GAUGE_WINDOW = 0.02
+"""The force gauge averages over this long, s (a 50 Hz load cell): the peak forces are of the averaged force,
+so that the brief contact impulse as a crest slips over a lip's edge, whose height depends on the step size,
+does not stand in for the force that pushes the clip through."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +101,15 @@ def run_rig(cfg: ClipConfig, pull: bool = True) -> RigResult:
     push_peak = pull_peak = deepest = max_flex = 0.0
     final_flex = math.nan
     total = push_steps + pause_steps + (pull_steps if pull else 0)
+    window = collections.deque(maxlen=max(1, round(GAUGE_WINDOW / dt)))
     for i in range(total):
         if i < push_steps:
             data.ctrl[0] = SPEED * dt * (i + 1)
         elif i >= push_steps + pause_steps:
             data.ctrl[0] = push_to - SPEED * dt * (i + 1 - push_steps - pause_steps)
         mujoco.mj_step(model, data)
-        force = float(data.qfrc_actuator[slide_dof])  # + pushes the clip in
+        window.append(float(data.qfrc_actuator[slide_dof]))  # + pushes the clip in
+        force = sum(window) / len(window)
         depth = float(data.qpos[slide]) - STANDOFF
         flex = -min(float(data.qpos[legs[0]]), float(data.qpos[legs[1]]), 0.0)
         if i < push_steps + pause_steps:
@@ -135,26 +143,29 @@ def _bisect(measure, low: float, high: float, target: float, iterations: int) ->
     return (low + high) / 2
 
 
-def calibrate(cfg: ClipConfig | None = None, iterations: int = 12) -> ClipConfig:
-    """``cfg`` with ``leg_stiffness`` fitted to its insertion target, then ``retention_angle`` to its retention
-    target (the shoulder's angle leaves the insertion force alone: only the ramp touches the lips going in)."""
+def calibrate(cfg: ClipConfig | None = None, iterations: int = 12, rounds: int = 3) -> ClipConfig:
+    """``cfg`` with ``leg_stiffness`` fitted to its insertion target and ``retention_angle`` to its retention
+    target, in turns (``rounds`` of each): the stiffness sets both forces, the shoulder's angle mostly the
+    retention (it moves the rounded crest the lips ride over going in only a little)."""
     cfg = cfg or ClipConfig()
-    stiffness = _bisect(
-        lambda k: run_rig(dataclasses.replace(cfg, leg_stiffness=k), pull=False).insertion_force,
-        0.1,
-        2.0,  # sqrt(k / armature) * 2 ms stays under 0.5
-        cfg.insertion_force_target,
-        iterations,
-    )
-    cfg = dataclasses.replace(cfg, leg_stiffness=stiffness)
-    angle = _bisect(
-        lambda b: run_rig(dataclasses.replace(cfg, retention_angle=b)).retention_force,
-        cfg.lead_angle + 0.05,
-        math.radians(80.0),
-        cfg.retention_force_target,
-        iterations,
-    )
-    return dataclasses.replace(cfg, retention_angle=angle)
+    for _ in range(rounds):
+        stiffness = _bisect(
+            lambda k, c=cfg: run_rig(dataclasses.replace(c, leg_stiffness=k), pull=False).insertion_force,
+            0.1,
+            2.0,  # sqrt(k / armature) * 2 ms stays under 0.5
+            cfg.insertion_force_target,
+            iterations,
+        )
+        cfg = dataclasses.replace(cfg, leg_stiffness=stiffness)
+        angle = _bisect(
+            lambda b, c=cfg: run_rig(dataclasses.replace(c, retention_angle=b)).retention_force,
+            cfg.lead_angle + 0.05,
+            math.radians(80.0),
+            cfg.retention_force_target,
+            iterations,
+        )
+        cfg = dataclasses.replace(cfg, retention_angle=angle)
+    return cfg
 
 
 def main() -> None:

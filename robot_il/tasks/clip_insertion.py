@@ -10,8 +10,9 @@ the barbs' retention shoulders have passed behind the lips (ramp, shoulder and
 lip thickness, plus a margin), so the legs, flexed inward by the lips on the
 way in, have sprung back and the shoulders hook behind the lips: the clip is
 retained. A clip pushed only part way in is not: the flexed legs push it back
-out when the arm backs off (``tests/test_clip_task.py`` checks both, and that
-the latched clip holds against a pull up to its calibrated retention force).
+out when the arm backs off and lets go (``tests/test_clip_task.py`` checks both;
+the pull that tears a latched clip out is the calibrated retention force,
+``robot_il.cell.clip_rig``).
 Success is therefore judged from the tip alone, as it must be on hardware,
 where the legs' angles are not measured.
 """
