@@ -19,12 +19,20 @@ outside the bounds are clipped by the backend and reported in
 ``info["action_clipped"]``.
 
 Reward: 1 on the step that inserts the peg, else 0 (the learners here imitate;
-they do not use it). ``info["is_success"]`` is set on every step.
+they do not use it). ``info["is_success"]`` is set on every step, with
+``info["success_margin"]`` (m; >= 0 once inserted).
+
+The oracle interface (simulated backends only), which DAgger and AggreVaTeD use:
+``get_state()`` / ``set_state()`` save and restore the episode exactly (the
+backend's whole physics state, the task's if it keeps any, the step count and
+the last observation), and ``expert_action()`` is the task's scripted expert at
+the current state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -60,6 +68,18 @@ def flatten_observation(obs: Observation, include_efforts: bool = False) -> np.n
     if include_efforts:
         parts.append(obs.joint_efforts)
     return np.concatenate(parts).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EnvState:
+    """A saved episode of :class:`InsertionEnv` (see :meth:`InsertionEnv.get_state`)."""
+
+    backend: Any
+    """The backend robot's own saved state (e.g. the simulator's ``SimState``)."""
+    task: Any
+    """The task's saved state, None for a stateless task."""
+    steps: int
+    observation: Observation
 
 
 class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -106,6 +126,8 @@ class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
         self._renderer = None
         self._steps = 0
         self._obs: Observation | None = None
+        self._expert = None
+        self._task_name = task
         self.backend.connect()
 
     @property
@@ -114,6 +136,47 @@ class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._obs is None:
             raise RuntimeError("call reset() first")
         return self._obs
+
+    # The oracle interface (DAgger, AggreVaTeD) ------------------------------------------------------
+
+    @property
+    def horizon(self) -> int:
+        """Control steps in a whole episode (the task's time limit)."""
+        return round(self.task.cfg.episode_seconds * self.task.cfg.control_rate_hz)
+
+    @property
+    def elapsed_steps(self) -> int:
+        return self._steps
+
+    def get_state(self) -> EnvState:
+        """The episode as it stands, to go back to with :meth:`set_state` (exact on a simulated backend)."""
+        if self._obs is None:
+            raise RuntimeError("call reset() before get_state()")
+        get = getattr(self.backend.robot, "get_state", None)
+        if get is None:
+            raise NotImplementedError(
+                f"backend {self.backend.name!r} cannot save and restore its state (only a simulator can); "
+                "learners that query an oracle at saved states need a simulated backend"
+            )
+        task_get = getattr(self.task, "get_state", None)
+        return EnvState(get(), task_get() if task_get else None, self._steps, self._obs)
+
+    def set_state(self, state: EnvState) -> np.ndarray:
+        """Go back to a state from :meth:`get_state`; returns its observation (flat)."""
+        set_ = getattr(self.backend.robot, "set_state", None)
+        if set_ is None:
+            raise NotImplementedError(f"backend {self.backend.name!r} cannot restore a saved state")
+        set_(state.backend)
+        if state.task is not None:
+            self.task.set_state(state.task)
+        self._steps, self._obs = state.steps, state.observation
+        return flatten_observation(self._obs, self.include_efforts)
+
+    def expert_action(self) -> np.ndarray:
+        """The task's scripted expert's command (rad/s) at the current state: the oracle's label."""
+        if self._expert is None:
+            self._expert = task_entry(self._task_name).make_expert(self.task.cfg)
+        return np.asarray(self._expert(self.last_observation), dtype=np.float32)
 
     def env_args(self) -> dict[str, Any]:
         """The demo files' ``env_args`` record for this env (robomimic's keys plus ours)."""
@@ -159,6 +222,7 @@ class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
             "end_reason": outcome.reason,
             "depth": outcome.depth,
             "lateral": outcome.lateral,
+            "success_margin": outcome.margin,
             "action_clipped": applied.was_clipped,
             "applied_action": applied.velocities,
             "time": elapsed,

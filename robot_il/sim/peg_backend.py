@@ -9,6 +9,8 @@ last commanded angles.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mujoco
 import numpy as np
 
@@ -17,6 +19,19 @@ from robot_il.cell.scene import ARM, JOINTS, SceneIndex, compile_scene
 from robot_il.config import from_dict
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
 from robot_il.hal.factory import Backend
+
+_STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+
+
+@dataclass(frozen=True)
+class SimState:
+    """A saved cell: MuJoCo's integration state (time, qpos, qvel, act, warm start, ctrl, applied forces,
+    mocap, ...) and the pan-tilt target. Plain arrays: it pickles and crosses processes."""
+
+    physics: np.ndarray
+    ptu_target: np.ndarray
+    model_signature: tuple[int, int, int]
+    """(nq, nv, state size) of the model it came from, to refuse a state from another cell."""
 
 
 class SimCell:
@@ -38,6 +53,27 @@ class SimCell:
         d.qpos[ix.arm_qpos] = self.cfg.home_joint_positions
         d.qpos[ix.ptu_qpos] = self.ptu_target
         d.ctrl[ix.ptu_ctrl] = self.ptu_target
+        mujoco.mj_forward(m, d)
+
+    def get_state(self) -> SimState:
+        m, d = self.model, self.data
+        size = mujoco.mj_stateSize(m, _STATE_SPEC)
+        physics = np.empty(size)
+        mujoco.mj_getState(m, d, physics, _STATE_SPEC)
+        return SimState(physics, self.ptu_target.copy(), (m.nq, m.nv, size))
+
+    def set_state(self, state: SimState) -> None:
+        m, d = self.model, self.data
+        signature = (m.nq, m.nv, mujoco.mj_stateSize(m, _STATE_SPEC))
+        if tuple(state.model_signature) != signature:
+            raise ValueError(
+                f"simulator state from another model (nq, nv, size {tuple(state.model_signature)}; this cell's "
+                f"{signature}): save and restore states within one cell config"
+            )
+        mujoco.mj_setState(m, d, np.asarray(state.physics, dtype=np.float64), _STATE_SPEC)
+        self.ptu_target = np.array(state.ptu_target, dtype=np.float64)
+        # Derived quantities (frames, contacts, actuator forces) from the restored state; the warm start and
+        # everything else the next step integrates from are part of the state, so the physics replays exactly.
         mujoco.mj_forward(m, d)
 
 
@@ -121,6 +157,17 @@ class SimPegRobot(Robot):
     def _reset(self) -> Observation:
         self.cell.rest()
         return self._observe()
+
+    def get_state(self) -> SimState:
+        """The whole simulated cell, to restore with :meth:`set_state` (exact: the same commands replay the
+        same trajectory bit for bit)."""
+        self._require_connected("get_state")
+        return self.cell.get_state()
+
+    def set_state(self, state: SimState) -> None:
+        """Put the cell back to a state from :meth:`get_state` (of this cell's model)."""
+        self._require_connected("set_state")
+        self.cell.set_state(state)
 
 
 class SimPanTilt(PanTilt):

@@ -31,6 +31,9 @@ class StepOutcome:
     """How far the tip is past the target along the insertion axis, m (negative: outside)."""
     lateral: float
     """Distance of the tip from the insertion axis, m."""
+    margin: float = float("nan")
+    """Signed distance to success, m: negative before, >= 0 once the state succeeds (NaN: the task has no
+    such measure). Oracle learners interpolate the moment of success with it (``robot_il.algos.oracle``)."""
 
 
 class TaskConfig(Protocol):

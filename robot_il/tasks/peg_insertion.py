@@ -100,4 +100,5 @@ class PegInsertionTask:
             reason=reason,
             depth=depth,
             lateral=lateral,
+            margin=depth - self.cfg.success_depth,
         )
