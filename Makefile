@@ -1,10 +1,11 @@
 # Two commands on a fresh machine:
-#   make run    create the environment, run the main job on the simulation
+#   make run    create the environment, run the main job on the simulation (TASK=clip: on the clip cell)
 #   make test   create or refresh the environment with the dev extras, run the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-OUT    ?= runs/main
+TASK   ?= peg
+OUT    ?= $(if $(filter peg,$(TASK)),runs/main,runs/$(TASK))
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # The ROS 2 driver packages (ament_python) install into the venv too, so their pure-Python parts are tested.
 DRIVERS := -e drivers/robot_il_pan_tilt
@@ -12,7 +13,7 @@ DRIVERS := -e drivers/robot_il_pan_tilt
 .PHONY: run test lint bench clean system-deps
 
 run: $(VENV)/.installed
-	$(BIN)/robot-il run --out $(OUT)
+	$(BIN)/robot-il run --task $(TASK) --out $(OUT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

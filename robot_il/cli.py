@@ -20,19 +20,39 @@ from typing import Any
 from robot_il.config import add_config_flags, build_config, given_flags, read_yaml
 from robot_il.errors import RobotILError
 
+TASKS = ("peg", "clip")
+"""The registered tasks (robot_il.tasks), listed here so that --help works without importing them."""
+
+
+def _add_task_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--task", choices=TASKS, default="peg", help="the cell: peg insertion, or the elastic clip (default: peg)"
+    )
+
 
 def _add_env_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default="sim:peg", help="HAL backend (default: sim:peg)")
-    p.add_argument("--config", type=Path, help="YAML file of PegConfig fields (see robot_il/cell/config.py)")
+    _add_task_arg(p)
+    p.add_argument("--backend", help="HAL backend (default: the task's simulation, sim:peg or sim:clip)")
+    p.add_argument(
+        "--config", type=Path, help="YAML file of the task's config fields (PegConfig or ClipConfig, robot_il/cell/)"
+    )
+
+
+def _backend(args: argparse.Namespace) -> str:
+    """--backend, or the task's simulated backend."""
+    from robot_il.tasks import task_entry
+
+    return args.backend or task_entry(args.task).backend
 
 
 def _make_env(args: argparse.Namespace, render: bool = False):
-    from robot_il.cell.config import PegConfig
     from robot_il.config import load_yaml
-    from robot_il.envs.insertion import PegInsertionEnv
+    from robot_il.envs import make_task_env
+    from robot_il.tasks import task_entry
 
-    cfg = load_yaml(PegConfig, args.config) if args.config else PegConfig()
-    return PegInsertionEnv(args.backend, cfg, render_mode="rgb_array" if render else None)
+    config_class = task_entry(args.task).config_class()
+    cfg = load_yaml(config_class, args.config) if args.config else config_class()
+    return make_task_env(args.task, backend=_backend(args), config=cfg, render_mode="rgb_array" if render else None)
 
 
 # record -------------------------------------------------------------------------------------------
@@ -42,19 +62,23 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.source == "teleop" or args.gui or args.terminal:
         return _record_interactive(args)
     if args.source == "expert":
-        if args.backend != "sim:peg":
-            raise RobotILError("--source expert records in simulation (--backend sim:peg)")
+        if not _backend(args).startswith("sim:"):
+            raise RobotILError(f"--source expert records in simulation (--backend sim:{args.task})")
         from robot_il.record.expert import record_expert
+        from robot_il.tasks import task_entry
 
         env = _make_env(args)
-        names = record_expert(env, args.out, args.num_demos, seed=args.seed, keep_failures=args.keep_failures)
+        expert = task_entry(args.task).make_expert(env.task.cfg)
+        names = record_expert(
+            env, args.out, args.num_demos, seed=args.seed, expert=expert, keep_failures=args.keep_failures
+        )
     elif args.source == "kinesthetic":
         if args.backend != "ros2":
             raise RobotILError("--source kinesthetic needs a real (or bridged) arm: --backend ros2")
         from robot_il.deploy.run import _make_env as make_backend_env
         from robot_il.record.kinesthetic import record_kinesthetic
 
-        env = make_backend_env("ros2", args.backend_config, args.rate)
+        env = make_backend_env("ros2", args.backend_config, args.rate, args.task)
         with env.backend:
             names = record_kinesthetic(env, args.out, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
     env.close()
@@ -86,7 +110,7 @@ def _record_interactive(args: argparse.Namespace) -> int:
     from robot_il.record.teleop import KeyboardTeleop, open_device
     from robot_il.record.terminal import run_terminal
 
-    with open_session(args.backend, args.rate, args.limits, args.backend_config) as session:
+    with open_session(args.backend, args.rate, args.limits, args.backend_config, task=args.task) as session:
         device = open_device(args.device, session.task.cfg, args.speed, task=session.env.env_id)
         try:
             recorder = Recorder(
@@ -184,6 +208,14 @@ def _algo(name: str) -> tuple[type, dict[str, Any] | None]:
         from robot_il.algos.gpril import PRESETS, GPRILConfig
 
         return GPRILConfig, PRESETS
+    if name == "dagger":
+        from robot_il.algos.dagger import DAggerConfig
+
+        return DAggerConfig, None
+    if name == "aggrevated":
+        from robot_il.algos.aggrevated import AggreVaTeDConfig
+
+        return AggreVaTeDConfig, None
     from robot_il.algos.gail import PRESETS, GAILConfig
 
     return GAILConfig, PRESETS
@@ -275,6 +307,31 @@ def cmd_train_gpril(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_dagger(args: argparse.Namespace) -> int:
+    from robot_il.algos.dagger import train_dagger_from_file
+
+    summary = train_dagger_from_file(args.demos, args.out, train_config(args))
+    c = summary["counters"]
+    print(
+        f"DAgger: {c['round']} rounds, {c['env_steps']} env steps, {c['expert_queries']} expert queries, final "
+        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
+def cmd_train_aggrevated(args: argparse.Namespace) -> int:
+    from robot_il.algos.aggrevated import train_aggrevated_from_file
+
+    summary = train_aggrevated_from_file(args.demos, args.out, train_config(args))
+    c = summary["counters"]
+    print(
+        f"AggreVaTeD ({summary['config']['update']}): {c['iteration']} iterations, {c['env_steps']} env steps, "
+        f"{c['expert_queries']} expert queries, final evaluation success {summary['final_eval_success']:.0%}, "
+        f"{c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from robot_il.evaluation import evaluate_policy
 
@@ -315,6 +372,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         estop_keys=args.estop_keys,
         backend_config=args.backend_config,
         max_steps=args.max_steps,
+        task=args.task,
     )
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
@@ -338,6 +396,7 @@ def cmd_practice(args: argparse.Namespace) -> int:
             estop_keys=args.estop_keys,
             backend_config=args.backend_config,
             max_steps=args.max_steps,
+            task=args.task,
         )
     except PracticePaused as err:
         print(f"practice paused: {err}", file=sys.stderr)
@@ -350,13 +409,14 @@ def cmd_practice(args: argparse.Namespace) -> int:
 
 
 def _realtime(args: argparse.Namespace) -> bool:
-    return args.realtime or args.backend != "sim:peg"  # hardware runs in real time, always
+    return args.realtime or not args.backend.startswith("sim:")  # hardware runs in real time, always
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from robot_il.pipeline import run_main_job
 
-    run_main_job(Path(args.out), num_demos=args.num_demos, eval_episodes=args.episodes, seed=args.seed)
+    out = args.out or ("runs/main" if args.task == "peg" else f"runs/{args.task}")
+    run_main_job(Path(out), num_demos=args.num_demos, eval_episodes=args.episodes, seed=args.seed, task=args.task)
     return 0
 
 
@@ -390,7 +450,8 @@ def _positive_int(text: str) -> int:
 
 def _add_robot_args(p: argparse.ArgumentParser) -> None:
     """What deploy and practice share: the backend, the policy, the safety filter, the loop."""
-    p.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
+    _add_task_arg(p)
+    p.add_argument("--backend", choices=["sim:peg", "sim:clip", "ros2"], help="default: the task's simulation")
     p.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML (default: the sim bridge's)")
     p.add_argument("--policy", type=Path, required=True, help="run directory or policy.pt")
     p.add_argument("--rate", type=float, default=20.0, help="control rate, Hz")
@@ -408,15 +469,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="the main job on the simulation: demos, training, evaluation, report")
-    run.add_argument("--out", "-o", default="runs/main", help="output directory")
+    _add_task_arg(run)
+    run.add_argument("--out", "-o", help="output directory (default: runs/main; runs/clip for --task clip)")
     run.add_argument("--num-demos", type=int, default=25, help="expert demos to record")
     run.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(func=cmd_run)
 
     rec = sub.add_parser("record", help="record demonstrations to HDF5")
-    rec.add_argument("--backend", default="sim:peg", choices=["sim:peg", "ros2"])
-    rec.add_argument("--config", type=Path, help="YAML file of PegConfig fields (sim)")
+    _add_task_arg(rec)
+    rec.add_argument("--backend", choices=["sim:peg", "sim:clip", "ros2"], help="default: the task's simulation")
+    rec.add_argument("--config", type=Path, help="YAML file of the task's config fields (sim)")
     rec.add_argument("--source", choices=["expert", "kinesthetic", "teleop"], default="expert")
     rec.add_argument(
         "-n",
@@ -491,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("bc", "behavioural cloning", cmd_train_bc),
         ("gpril", "generative predecessor models (states only and sparse demos work)", cmd_train_gpril),
         ("gail", "GAIL baseline: PPO generator against a discriminator, N env processes", cmd_train_gail),
+        ("dagger", "DAgger: the scripted expert labels the learner's own states (simulation)", cmd_train_dagger),
+        (
+            "aggrevated",
+            "AggreVaTeD: policy gradient on the scripted expert's cost-to-go, regular or natural (simulation)",
+            cmd_train_aggrevated,
+        ),
     ):
         t = tsub.add_parser(algo, help=help_text, description=help_text, populate=partial(_add_train_args, algo=algo))
         t.set_defaults(func=func)
@@ -559,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     from robot_il.deploy.exits import Stopped, signals_raise_stopped
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "task", None) is not None and getattr(args, "backend", "") is None:
+        args.backend = _backend(args)
     try:
         with signals_raise_stopped():
             return int(args.func(args))

@@ -16,7 +16,7 @@ from rich.console import Console
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gpril import PRESETS, train_gpril_from_file
 from robot_il.data import load_demos
-from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import record_expert
 
@@ -26,15 +26,18 @@ VIDEO_EPISODES = 3
 GPRIL_ITERATIONS = 120  # about 5 minutes with the `fast` preset on 2 cores
 
 
-def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed: int = 0) -> dict[str, Any]:
+def run_main_job(
+    out: Path, num_demos: int = 25, eval_episodes: int = 100, seed: int = 0, task: str = "peg"
+) -> dict[str, Any]:
+    """The main job on ``task``'s simulated cell (``peg``, or ``clip``: ``make run TASK=clip``)."""
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    env = PegInsertionEnv(render_mode="rgb_array")
+    env = make_task_env(task, render_mode="rgb_array")
 
     console.rule(f"[bold]1/6 record {num_demos} scripted-expert demos")
     t = time.perf_counter()
-    demos_path = out / "demos" / f"peg_{num_demos}.h5"
+    demos_path = out / "demos" / f"{task}_{num_demos}.h5"
     have = len(load_demos(demos_path)) if demos_path.exists() else 0
     if have < num_demos:
         record_expert(env, demos_path, num_demos - have, seed=seed + have)
@@ -76,7 +79,7 @@ def run_main_job(out: Path, num_demos: int = 25, eval_episodes: int = 100, seed:
 
     timings["total_s"] = time.perf_counter() - t_start
     results = {
-        "task": "robot_il/PegInsertion-v0 (pan ±0.4 rad, tilt ±0.1 rad)",
+        "task": f"{env.env_id} (pan ±{env.task.cfg.pan_range[1]} rad, tilt ±{env.task.cfg.tilt_range[1]} rad)",
         "demos": {"file": str(demos_path), "count": num_demos, "source": "scripted expert"},
         "methods": {
             "scripted_expert": _brief(expert),
@@ -124,7 +127,7 @@ def _plot_success(results: dict[str, Any], path: Path) -> None:
     ax.bar_label(bars, labels=[f"{r:.0%}" for r in rates], label_type="center", color="white")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95% Wilson CI)")
-    ax.set_title(f"peg insertion from {results['demos']['count']} demos")
+    ax.set_title(f"{results['task'].split()[0]} from {results['demos']['count']} demos")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

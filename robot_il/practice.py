@@ -253,6 +253,7 @@ def practice(
     backend_config: Path | str | None = None,
     max_steps: int | None = None,
     progress_bar: bool = True,
+    task: str = "peg",
 ) -> dict[str, Any]:
     """Run (or continue) ``episodes`` practice episodes of the GPRIL run ``policy_path`` into ``out``.
 
@@ -285,7 +286,7 @@ def practice(
             shutil.copy(source, out / SOURCE_FILE)
     torch.set_num_threads(1)
     # The session commands zero and closes the backend on every way out.
-    with open_session(backend, rate, limits_path, backend_config, realtime) as session:
+    with open_session(backend, rate, limits_path, backend_config, realtime, task) as session:
         CheckpointPolicy(out if (out / POLICY_FILE).exists() else run).check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()

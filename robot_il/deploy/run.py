@@ -24,7 +24,7 @@ from robot_il.deploy.exits import stopping
 from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
 from robot_il.envs.insertion import InsertionEnv, flatten_observation
 from robot_il.hal.base import Observation
-from robot_il.safety import SafetyFilter, SafetyLimits, default_peg_limits, load_limits
+from robot_il.safety import SafetyFilter, SafetyLimits, default_cell_limits, load_limits
 
 console = Console(stderr=True)
 
@@ -122,7 +122,8 @@ def open_session(
         if realtime and not env.backend.robot.realtime:
             env.backend.robot.realtime = True
         spec = env.backend.robot.spec
-        limits = load_limits(limits_path, spec.joint_names) if limits_path else default_peg_limits(spec.joint_names)
+        joints = spec.joint_names
+        limits = load_limits(limits_path, joints) if limits_path else default_cell_limits(task, joints)
         kinematics = CellKinematics(env.task.cfg)
         safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
         return DeploySession(env, limits, safety, SafeController(env.backend.robot, safety), kinematics)
@@ -172,8 +173,9 @@ def deploy(
     estop_keys: bool = False,
     backend_config: Path | str | None = None,
     max_steps: int | None = None,
+    task: str = "peg",
 ) -> list[dict[str, Any]]:
-    """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes."""
+    """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes of ``task``."""
     import torch
 
     from robot_il.policies import CheckpointPolicy
@@ -182,7 +184,7 @@ def deploy(
 
     runner = CheckpointPolicy(policy) if isinstance(policy, str | Path) else policy  # refused before connecting
     name = str(policy) if isinstance(policy, str | Path) else type(policy).__name__
-    with open_session(backend, rate, limits_path, backend_config, realtime) as session:
+    with open_session(backend, rate, limits_path, backend_config, realtime, task) as session:
         runner.check_env(session.env)
         return _deploy_episodes(session, runner, name, episodes, seed, log_path, estop_keys, max_steps)
 
@@ -241,13 +243,15 @@ def _make_env(backend: str, backend_config: Path | str | None, rate: float, task
     import dataclasses
 
     from robot_il.config import load_yaml
+    from robot_il.envs import task_includes_efforts
     from robot_il.hal import make_backend
     from robot_il.tasks import task_entry
 
+    efforts = task_includes_efforts(task)  # the layout of the task's registered env, which policies train on
     if backend == task_entry(task).backend:
-        return InsertionEnv(backend, {"control_rate_hz": rate}, task=task)
+        return InsertionEnv(backend, {"control_rate_hz": rate}, task=task, include_efforts=efforts)
     if backend != "ros2":
-        return InsertionEnv(backend, task=task)
+        return InsertionEnv(backend, task=task, include_efforts=efforts)
     from robot_il.ros2.config import Ros2Config
 
     if backend_config is None:
@@ -255,7 +259,12 @@ def _make_env(backend: str, backend_config: Path | str | None, rate: float, task
 
         backend_config = str(resources.files("robot_il.ros2").joinpath("jaco_sim.yaml"))
     cfg = dataclasses.replace(load_yaml(Ros2Config, backend_config), control_rate_hz=rate)
-    return InsertionEnv(make_backend("ros2", cfg), dataclasses.replace(cfg.cell, control_rate_hz=rate), task=task)
+    cell = task_entry(task).config_class()
+    # The ROS 2 config's cell is the peg's geometry; the clip cell shares its arm, tool-centre point and
+    # pan-tilt unit, so those fields carry over and the task's own config supplies the rest.
+    shared = {f: getattr(cfg.cell, f) for f in dataclasses.asdict(cfg.cell) if f in cell.__dataclass_fields__}
+    task_cfg = cell(**{**shared, "control_rate_hz": rate})
+    return InsertionEnv(make_backend("ros2", cfg), task_cfg, task=task, include_efforts=efforts)
 
 
 def _tip(kinematics, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,13 @@ def register_envs() -> None:
         gymnasium.register(id=POINT_REACH_ID, entry_point="robot_il.envs.toy:PointReachEnv")
 
 
+def task_includes_efforts(task: str) -> bool:
+    """Whether the registered env of ``task`` observes joint efforts (the clip's does, as in the paper)."""
+    from robot_il.tasks import task_entry
+
+    return bool(gymnasium.registry[task_entry(task).env_id].kwargs.get("include_efforts", False))
+
+
 def make_task_env(task: str = "peg", **kwargs) -> InsertionEnv:
     """The registered gymnasium env of ``task`` (its id's defaults, e.g. the clip's efforts), unwrapped: what the
     CLI, the main job and the recorders run, so a demo file's ``env_name`` rebuilds the same env."""
@@ -59,4 +66,5 @@ __all__ = [
     "make_task_env",
     "observation_layout",
     "register_envs",
+    "task_includes_efforts",
 ]

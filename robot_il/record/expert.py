@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
-from robot_il.envs.insertion import PegInsertionEnv
-from robot_il.tasks.peg_expert import ScriptedPegExpert
+from robot_il.envs.insertion import InsertionEnv
+from robot_il.hal.base import Observation
+from robot_il.tasks import task_entry
 
 
 def record_expert(
-    env: PegInsertionEnv,
+    env: InsertionEnv,
     path: str | Path,
     num_demos: int,
     seed: int = 0,
-    expert: ScriptedPegExpert | None = None,
+    expert: Callable[[Observation], np.ndarray] | None = None,
     keep_failures: bool = False,
     progress: bool = True,
 ) -> list[str]:
-    """Append ``num_demos`` expert episodes to ``path`` (created if missing).
+    """Append ``num_demos`` expert episodes to ``path`` (created if missing); ``expert`` defaults to the
+    env's task's scripted expert.
 
     Episode ``i`` uses seed ``seed + i`` (skipping failed ones unless
     ``keep_failures``), so a file is reproducible from its seed. Each episode is
     committed as it ends: an interrupted recording keeps what it finished.
     """
-    expert = expert or ScriptedPegExpert(env.task.cfg)
+    expert = expert or task_entry(env.env_id).make_expert(env.task.cfg)
     writer = DemoWriter(path, env.env_args())
     names: list[str] = []
     episode_seed = seed

@@ -1,7 +1,14 @@
 """Safety: limits, the command filter, e-stop. Every command in the deploy path passes the filter."""
 
 from robot_il.safety.filter import Intervention, SafeCommand, SafetyFilter
-from robot_il.safety.limits import CartesianLimits, JointLimits, SafetyLimits, default_peg_limits, load_limits
+from robot_il.safety.limits import (
+    CartesianLimits,
+    JointLimits,
+    SafetyLimits,
+    default_cell_limits,
+    default_peg_limits,
+    load_limits,
+)
 
 __all__ = [
     "CartesianLimits",
@@ -10,6 +17,7 @@ __all__ = [
     "SafeCommand",
     "SafetyFilter",
     "SafetyLimits",
+    "default_cell_limits",
     "default_peg_limits",
     "load_limits",
 ]

@@ -178,10 +178,18 @@ def load_limits(path: str | Path, joint_names: Sequence[str]) -> SafetyLimits:
 
 def default_peg_limits(joint_names: Sequence[str]) -> SafetyLimits:
     """Conservative limits for the simulated Jaco cell (see robot_il/safety/peg_limits.yaml)."""
+    return default_cell_limits("peg", joint_names)
+
+
+def default_cell_limits(cell: str, joint_names: Sequence[str]) -> SafetyLimits:
+    """The limits shipped for the simulated Jaco cell of task ``cell`` (robot_il/safety/<cell>_limits.yaml)."""
     from importlib import resources
 
-    text = resources.files("robot_il.safety").joinpath("peg_limits.yaml").read_text()
-    data = yaml.safe_load(text)
+    source = f"robot_il/safety/{cell}_limits.yaml"
+    path = resources.files("robot_il.safety").joinpath(f"{cell}_limits.yaml")
+    if not path.is_file():
+        raise ConfigError(source, f"no limits shipped for the {cell!r} cell; pass a limits file (--limits)")
+    data = yaml.safe_load(path.read_text())
     # The file names the Jaco's joints joint_1..6; the sim prefixes them (jaco_arm/joint_1), ROS does not.
     data["joint_limits"] = {name: data["joint_limits"].get(name.rsplit("/", 1)[-1]) for name in joint_names}
-    return limits_from_dict(data, joint_names, source="robot_il/safety/peg_limits.yaml")
+    return limits_from_dict(data, joint_names, source=source)

@@ -22,12 +22,16 @@ For fault injection (tests, the safety benchmark) it also has:
 * ``/sim_bridge/ground_truth/joint_states``: the simulated arm's true state,
   published even while ``/joint_states`` is frozen, so a test can see the arm stop.
 
+With ``cell:=clip`` the bridge simulates the clip cell (``sim:clip``: the same
+arm, topics and tool-centre point, the clip and its plug instead of the peg and
+its socket); the default is ``cell:=peg``.
+
 With ``guide:=expert`` the bridge plays a person teaching kinesthetically: after
 each reset (and ``guide_delay`` seconds) the scripted expert's hand moves the arm
 into the socket, and velocity commands are ignored, as an arm in gravity
 compensation ignores them.
 
-    robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller
+    robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller -p cell:=clip
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import sys
 
 import numpy as np
 
-from robot_il.cell.config import PegConfig
-from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
+from robot_il.errors import ConfigError
+from robot_il.hal import make_backend
+from robot_il.tasks import task_entry
 
 WRENCH_TOPIC = "/force_torque_sensor_broadcaster/wrench"
 FAULTS = {"freeze_joint_states", "wrench_spike", "reset_fails"}
@@ -58,18 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     controller = node.declare_parameter("controller", "velocity_controller").value
     guide = node.declare_parameter("guide", "").value
     guide_delay = node.declare_parameter("guide_delay", 0.5).value
-    cfg = dataclasses.replace(PegConfig(), control_rate_hz=float(rate))
-    robot = SimPegRobot(cfg)
-    pan_tilt = SimPanTilt(robot)
+    cell = node.declare_parameter("cell", "peg").value
+    try:
+        entry = task_entry(cell)
+    except ConfigError as err:  # an unknown cell; the message names the registered ones
+        node.get_logger().fatal(f"cell: {err}")
+        return 2
+    cfg = dataclasses.replace(entry.config_class()(), control_rate_hz=float(rate))
+    backend = make_backend(entry.backend, cfg)
+    robot, pan_tilt = backend.robot, backend.pan_tilt
     robot.connect()
     robot.reset()
     names = [n.split("/")[-1] for n in robot.spec.joint_names]
     command = np.zeros(robot.spec.num_joints)
     hand = None
     if guide == "expert":
-        from robot_il.tasks.peg_expert import ScriptedPegExpert
-
-        hand = ScriptedPegExpert(cfg)
+        hand = entry.make_expert(cfg)
     elif guide:
         node.get_logger().fatal(f"unknown guide {guide!r}; use 'expert' or leave it empty")
         return 2
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     node.create_service(Trigger, "/sim_bridge/reset", on_reset)
     node.create_subscription(String, "/sim_bridge/fault", on_fault, 10)
     node.create_timer(1.0 / rate, tick)
-    node.get_logger().info(f"sim bridge up: {rate} Hz, commands on /{controller}/commands")
+    node.get_logger().info(f"sim bridge up: the {cell} cell at {rate} Hz, commands on /{controller}/commands")
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
