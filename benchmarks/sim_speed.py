@@ -8,6 +8,7 @@ included), which adds the HAL's clipping, the observation, and the task's
 success and termination checks. Target: env / raw <= 1.3.
 
     python benchmarks/sim_speed.py [--episodes 20] [--out benchmarks/results]
+    python benchmarks/sim_speed.py --task clip    # the clip cell (efforts in the observation) -> sim_speed_clip.*
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ import matplotlib.pyplot as plt
 import mujoco
 import numpy as np
 
-from robot_il.envs import PEG_INSERTION_ID
-from robot_il.tasks.peg_expert import ScriptedPegExpert
+from robot_il.tasks import task_entry, task_names
 
 TARGET_RATIO = 1.3
 
@@ -48,13 +48,15 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5, help="timed replays of each episode per side")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--task", choices=task_names(), default="peg", help="the cell (default: peg)")
     args = parser.parse_args()
 
-    env = gymnasium.make(PEG_INSERTION_ID)
+    entry = task_entry(args.task)
+    env = gymnasium.make(entry.env_id)
     cell = env.unwrapped.backend.robot.cell
     model, substeps, ctrl_idx = cell.model, env.unwrapped.task.cfg.substeps, cell.index.arm_ctrl
     raw = mujoco.MjData(model)
-    expert = ScriptedPegExpert(env.unwrapped.task.cfg)
+    expert = entry.make_expert(env.unwrapped.task.cfg)
 
     env_times, raw_times, steps = [], [], 0
     for ep in range(args.episodes):
@@ -83,7 +85,10 @@ def main() -> None:
     ratio = env_total / raw_total
     result = {
         "benchmark": "sim_speed",
-        "command": "python benchmarks/sim_speed.py " + f"--episodes {args.episodes} --repeats {args.repeats}",
+        "command": "python benchmarks/sim_speed.py "
+        + f"--episodes {args.episodes} --repeats {args.repeats}"
+        + ("" if args.task == "peg" else f" --task {args.task}"),
+        "env_id": entry.env_id,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "python": platform.python_version(),
@@ -103,7 +108,8 @@ def main() -> None:
         "realtime_factor": (1.0 / env.unwrapped.task.cfg.control_rate_hz) / per_step_env,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sim_speed.json").write_text(json.dumps(result, indent=2))
+    stem = "sim_speed" if args.task == "peg" else f"sim_speed_{args.task}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bars = ax.barh(
@@ -114,10 +120,11 @@ def main() -> None:
     ax.bar_label(bars, fmt="%.0f µs")
     ax.set_xlabel(f"time per {1000 / result['control_rate_hz']:.0f} ms control step (µs)")
     ax.set_title(
-        f"overhead {ratio:.2f}× raw physics (target ≤ {TARGET_RATIO}×), {result['env_steps_per_s']:.0f} env steps/s"
+        f"{args.task}: overhead {ratio:.2f}× raw physics (target ≤ {TARGET_RATIO}×), "
+        f"{result['env_steps_per_s']:.0f} env steps/s"
     )
     fig.tight_layout()
-    fig.savefig(args.out / "sim_speed.png", dpi=110)
+    fig.savefig(args.out / f"{stem}.png", dpi=110)
     print(json.dumps(result, indent=2))
 
 
