@@ -21,7 +21,7 @@ from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-from robot_il.algos.ray_engine import RayActorPool, RayVecEnv  # noqa: E402  (needs ray)
+from robot_il.algos.ray_engine import RayActorPool, RayVecEnv, init_ray  # noqa: E402  (needs ray)
 
 FACTORY = EnvFactory("robot_il/PointReach-v0")
 BOUND = np.full(2, 0.1, dtype=np.float32)
@@ -45,7 +45,7 @@ TINY = GPRILConfig(
 @pytest.fixture(scope="module", autouse=True)
 def ray_cluster():
     """One local cluster of 2 CPUs for the module (starting Ray takes seconds)."""
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    init_ray(num_cpus=2)
     yield
     ray.shutdown()
 

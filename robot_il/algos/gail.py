@@ -4,7 +4,8 @@ A discriminator D (hidden layers (150, 100)) learns by binary cross-entropy to
 tell demonstrated transitions (label 1) from the generator's (label 0); the
 generator is trained by PPO (stable-baselines3) on the gymnasium env with the
 reward ``-log(1 - D)`` (or the lower-variance logit ``log D - log(1 - D)``,
-``reward="logit"``), rolled out in N environment processes.
+``reward="logit"``), rolled out in N environment processes (or N Ray actors with
+``engine="ray"``, on one machine or a cluster: :mod:`robot_il.algos.ray_engine`).
 
 One iteration, read in :class:`GAILCallback` (PPO's ``learn()`` calls it):
 

@@ -16,6 +16,11 @@ States are normalised with the demonstrations' statistics and actions with the
 action bounds before they reach the flows, so the flows' σ floor is in those
 units. A checkpoint holds flows, policy, optimisers, replay buffer, RNG states
 and counters; ``train_gpril`` resumes from it.
+
+The actors run on this machine (``engine="local"``: :mod:`robot_il.algos.actors`)
+or on a Ray cluster (``engine="ray"``: :mod:`robot_il.algos.ray_engine`); both
+run exactly the granted episodes with the same seeds, so the engine changes how
+fast a run goes, not what it learns.
 """
 
 from __future__ import annotations

@@ -62,7 +62,10 @@ def _ray():
 def init_ray(address: str = "", num_cpus: int | None = None) -> None:
     """Join the Ray cluster at ``address``, or start a local one with ``num_cpus`` CPUs (default: all cores).
 
-    Does nothing if this process is already connected (a test's or a user's own ``ray.init``).
+    Does nothing if this process is already connected (a test's or a user's own ``ray.init``). A local cluster
+    runs its workers at the learner's priority: Ray's default (nice 15) gave them 60 % of the local engine's
+    episodes/s on a machine shared with other jobs (``benchmarks/scale_out.py``). A cluster joined by address
+    keeps its own setting (start its nodes with ``RAY_worker_niceness=0`` for the same).
     """
     ray = _ray()
     if ray.is_initialized():
@@ -71,7 +74,7 @@ def init_ray(address: str = "", num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus, **kwargs)
+        ray.init(num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
 
 
 def _warn_if_too_few_cpus(ray, wanted: int, what: str) -> None:
@@ -83,6 +86,21 @@ def _warn_if_too_few_cpus(ray, wanted: int, what: str) -> None:
             "cluster grows (start the local cluster with more num_cpus, or add nodes)",
             stacklevel=3,
         )
+
+
+def _kill_and_wait(ray, actor, timeout_s: float = 30.0) -> None:
+    """``ray.kill`` returns before the actor is dead; wait until a call to it fails."""
+    ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.pid.remote(), timeout=1.0)
+        except ray.exceptions.RayActorError:
+            return
+        except ray.exceptions.GetTimeoutError:
+            continue
+        time.sleep(0.05)
+    raise TimeoutError(f"Ray actor {actor} still answers {timeout_s} s after ray.kill")
 
 
 # GPRIL's actors ------------------------------------------------------------------------------------
@@ -116,7 +134,7 @@ class EpisodeWorker:
 
         if version != self.version:
             state = ray.get(weights[0])
-            self.policy.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+            self.policy.load_state_dict({k: torch.tensor(v) for k, v in state.items()})  # store arrays: read-only
             self.version = version
         gen = torch.Generator().manual_seed(seed)
         states, actions, success = run_episode(self.env, self.policy, seed, deterministic=False, generator=gen)
@@ -174,7 +192,7 @@ class RayActorPool:
 
     def kill_worker(self, slot: int) -> None:
         """Kill worker ``slot`` as a node failure would (for tests and drills); the pool replaces it."""
-        self._ray.kill(self._workers[slot], no_restart=True)
+        _kill_and_wait(self._ray, self._workers[slot])
 
     def grant(self, first: int, count: int, version: int, state_dict: dict) -> None:
         """Episodes ``first .. first + count - 1``, to be run with the policy ``state_dict`` of ``version``."""
@@ -397,7 +415,7 @@ class RayVecEnv(VecEnv):
 
     def kill_worker(self, i: int) -> None:
         """Kill env ``i``'s worker as a node failure would (for tests and drills); the next step replaces it."""
-        self._ray.kill(self.workers[i], no_restart=True)
+        _kill_and_wait(self._ray, self.workers[i])
 
     def close(self) -> None:
         if self.closed:
