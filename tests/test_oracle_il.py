@@ -32,8 +32,9 @@ BOUND = np.full(2, 0.1, dtype=np.float32)
 # Simulator state -------------------------------------------------------------------------------------
 
 
-def test_restoring_the_sim_and_replaying_the_actions_gives_the_same_trajectory_bit_for_bit():
-    env = InsertionEnv(include_efforts=True)
+@pytest.mark.parametrize("task", ["peg", "clip"])
+def test_restoring_the_sim_and_replaying_the_actions_gives_the_same_trajectory_bit_for_bit(task):
+    env = InsertionEnv(include_efforts=True, task=task)
     rng = np.random.default_rng(0)
     env.reset(seed=3)
     for _ in range(15):  # somewhere mid-episode, moving
