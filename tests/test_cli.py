@@ -11,7 +11,7 @@ import pytest
 from robot_il.cli import build_parser, main, train_config
 from robot_il.config import field_docs
 
-ALGOS = ("bc", "gpril", "gail")
+ALGOS = ("bc", "gpril", "gail", "dagger", "aggrevated")
 
 
 def _config_class(algo: str) -> type:

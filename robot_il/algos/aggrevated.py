@@ -88,18 +88,25 @@ class AggreVaTeDConfig:
     bc_steps: int = 4_000
     """Behavioural cloning steps on the demos before the first iteration (0: from scratch)."""
     hidden: tuple[int, ...] = (300, 200)
+    """Policy hidden layers (as BC: 300, 200)."""
     sigma_min: float = 0.01
+    """Lower bound of the policy's standard deviation, rad/s (as BC: 0.01)."""
     sigma_max: float = 0.1
+    """Upper bound of the policy's standard deviation, rad/s (as BC: 0.1)."""
     bc_lr: float = 1e-4
+    """Adam learning rate of the BC warm start (as BC)."""
     l2: float = 1e-4
     """L2 weight of the BC warm start."""
     batch_size: int = 256
     """BC batch size."""
     obs_std_floor: float = 1e-3
+    """Smallest standard deviation used to normalise an observation dimension."""
     eval_every: int = 5
     """Iterations between evaluations of the deterministic policy (and checkpoints)."""
     eval_episodes: int = 20
+    """Episodes per evaluation, on fixed seeds."""
     eval_seed: int = 10_000
+    """Seed of the first evaluation episode (roll-outs use other seeds)."""
     seed: int = 0
     """Seeds the weights, the state and action draws and the roll-outs' env seeds."""
 

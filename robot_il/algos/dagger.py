@@ -58,13 +58,17 @@ class DAggerConfig:
     hidden: tuple[int, ...] = (300, 200)
     """Policy hidden layers (as BC: 300, 200)."""
     sigma_min: float = 0.01
+    """Lower bound of the policy's standard deviation, rad/s (as BC: 0.01)."""
     sigma_max: float = 0.1
+    """Upper bound of the policy's standard deviation, rad/s (as BC: 0.1)."""
     lr: float = 1e-4
     """Adam learning rate (as BC)."""
     l2: float = 1e-4
     """Weight of the L2 penalty (as BC)."""
     batch_size: int = 256
+    """State-action pairs per likelihood step."""
     obs_std_floor: float = 1e-3
+    """Smallest standard deviation used to normalise an observation dimension."""
     eval_episodes: int = 20
     """Episodes per evaluation of the deterministic policy after each round, on fixed seeds."""
     eval_seed: int = 10_000
