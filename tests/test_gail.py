@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -114,6 +115,32 @@ def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path) -
     best = max((p["eval_success"], p["env_steps"]) for p in curve)  # of equal successes, the later
     assert (summary["counters"]["best_eval_success"], summary["counters"]["best_env_steps"]) == best
     load_policy(tmp_path / "run" / "policy_best.pt")
+
+
+def test_rl_loop_alone_keeps_a_bc_start_on_the_true_reward(tmp_path: Path) -> None:
+    """The sanity check (issue 14): the generator on the env's own sparse reward (+1 on success), D unused,
+    started from a weak BC fit, keeps at least BC's success at every evaluation and ends at or above 0.9.
+
+    On sim peg the same check measured BC 65% -> 0% within 10k steps of the old PPO loop (shared optimiser, KL
+    early stop, bootstrapping at every end) and 65% -> 100% at 41k steps with TRPO (see the module's notes)."""
+    cfg = dataclasses.replace(
+        TOY,
+        reward="env",
+        terminal="all",
+        total_steps=12_288,
+        bc_warm_start_steps=5,
+        critic_warmup_rollouts=2,
+        eval_every=4,
+        eval_episodes=40,
+    )
+    summary = train_gail(toy_expert_demos(5), {}, TOY_FACTORY, tmp_path / "run", cfg, progress=False)
+    curve = [(p["env_steps"], p["eval_success"]) for p in summary["curve"]]
+    bc = curve[0][1]
+    assert 0.3 <= bc < 1.0, f"the BC start should be imperfect, for the loop to have something to keep: {curve}"
+    assert all(success >= bc - 0.05 for _, success in curve), f"the RL loop lost BC's success: {curve}"
+    assert curve[-1][1] >= max(bc, 0.9), f"the RL loop did not improve on the true reward: {curve}"
+    ends = summary["rollouts"]
+    assert len(ends) == 24 and sum(r["ends/success"] for r in ends) >= 0.8 * sum(r["episodes"] for r in ends)
 
 
 def test_state_only_and_sparse_demos_choose_their_discriminator_input() -> None:

@@ -2,18 +2,20 @@
 
 A discriminator D (hidden layers (150, 100)) learns by binary cross-entropy to
 tell demonstrated transitions (label 1) from the generator's (label 0); the
-generator is trained by PPO (stable-baselines3) on the gymnasium env with the
-reward ``-log(1 - D)`` (or the lower-variance logit ``log D - log(1 - D)``,
-``reward="logit"``), rolled out in N environment processes (or N Ray actors with
-``engine="ray"``, on one machine or a cluster: :mod:`robot_il.algos.ray_engine`).
+generator is trained on the gymnasium env with the reward ``-log(1 - D)`` (or
+the lower-variance logit ``log D - log(1 - D)``, ``reward="logit"``), rolled out
+in N environment processes (or N Ray actors with ``engine="ray"``, on one
+machine or a cluster: :mod:`robot_il.algos.ray_engine`). The generator is TRPO
+(sb3-contrib, ``generator="trpo"``: the paper's) or SB3's PPO (``"ppo"``).
 
-One iteration, read in :class:`GAILCallback` (PPO's ``learn()`` calls it):
+One iteration, read in :class:`GAILCallback` (the generator's ``learn()`` calls it):
 
-1. PPO collects a rollout of ``num_envs x n_steps`` steps, each rewarded by D
-   (:class:`DiscriminatorReward`);
+1. the generator collects a rollout of ``num_envs x n_steps`` steps, each rewarded
+   by D (:class:`RolloutReward`), divided by a running std of the return
+   (``reward_norm``);
 2. D takes BCE steps on the rollout's transitions against as many demonstrated
-   ones (:meth:`GAIL.train_discriminator`);
-3. PPO updates actor and critic on the rollout;
+   ones, with an entropy bonus on its output (:meth:`GAIL.train_discriminator`);
+3. the generator updates actor and critic on the rollout;
 4. every ``eval_every`` rollouts the deterministic policy is evaluated and the
    run saved (:class:`RunDir`).
 
@@ -27,22 +29,34 @@ What D sees (``disc_input``):
 
 ``"auto"`` picks the first that the demos support.
 
-Settings from the GPRIL paper's GAIL baseline: bootstrapping regardless of
-termination (every reward is positive, so ending an episode would be a loss
-of future reward, biasing the policy towards long episodes in a task that ends
-on success; here every episode end is handed to PPO as a time-limit
-truncation, so it bootstraps from the critic), entropy regularisation,
-observation normalisation from the demos (inside the policy, critic and D),
-and an optional BC warm start of the actor. The actor is the project's
-:class:`GaussianPolicy` (same network as BC and GPRIL), so a GAIL run's
-``policy.pt`` evaluates and deploys like any other. Deviation: PPO with a KL
-early stop at 0.01 replaces TRPO with a KL step of 0.01, and actor and critic
-share one Adam learning rate.
+Settings from the GPRIL paper's GAIL baseline (appendix B): TRPO with a KL step
+of 0.01 and a critic of its own (Adam 5e-3), entropy regularisation on D (as
+openai/baselines' GAIL, which the paper used), observation normalisation
+(inside the actor, critic and D). Episode ends (:class:`EpisodeEnds`): the
+paper bootstraps at every end, since every reward is positive and a true
+termination would bias the policy towards long episodes in a task that ends on
+success; here that holds for successes and time limits, while an exit from the
+workspace is a true termination by default (``terminal="exits"``): bootstrapping
+there from a critic that learnt the large returns of the warm-up told the
+policy that quitting costs nothing. ``reward="env"`` trains the same loop on the
+env's own sparse reward (+1 on success), D unused: the sanity check of the RL
+loop alone. An optional BC warm start fits the actor first, and
+``critic_warmup_rollouts`` hold it while the critic catches up. The actor is the
+project's :class:`GaussianPolicy` (same network as BC and GPRIL), so a GAIL run's
+``policy.pt`` evaluates and deploys like any other. Each rollout's episode ends
+by reason (success, left_workspace, time_limit) are logged in train_log.json's
+``rollouts``.
+
+The behaviour before issue 14 stays reachable: ``generator="ppo"`` (actor and
+critic share one Adam and one loss; SB3 stops an update's epochs at the
+approximate KL ``target_kl``), ``ent_coef=1e-3``, ``disc_ent_coef=0``,
+``terminal="none"``, ``reward_norm=False``, ``obs_norm="demos"``.
 
 Checkpoints (every ``eval_every`` rollouts) hold actor, critic, optimiser,
-discriminator and its optimiser, counters, the learning curve and RNG states;
-``torch.load(..., weights_only=True)`` reads them, and a killed run resumes
-from its last one (the rollout in progress is collected again).
+discriminator and its optimiser, the reward normaliser, counters, the learning
+curve and RNG states; ``torch.load(..., weights_only=True)`` reads them, and a
+killed run resumes from its last one (the rollout in progress is collected
+again).
 """
 
 from __future__ import annotations
@@ -50,6 +64,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,14 +72,17 @@ from typing import Any
 import gymnasium
 import numpy as np
 import torch
+from sb3_contrib import TRPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.distributions import DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvWrapper
 from torch import nn
 from tqdm import tqdm
 
-from robot_il.algos.actors import ENGINES, EnvFactory
+from robot_il.algos.actors import ENGINES, EnvFactory, run_episode
 from robot_il.algos.bc import likelihood_step
 from robot_il.algos.common import (
     RECENT_EPISODES,
@@ -81,7 +99,12 @@ from robot_il.errors import ConfigError
 from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, mlp
 
 DISC_INPUTS = ("auto", "sa", "ss", "s")
-REWARDS = ("gail", "logit")
+REWARDS = ("gail", "logit", "env")
+GENERATORS = ("trpo", "ppo")
+OBS_NORMS = ("auto", "demos", "demos+practice")
+END_REASONS = ("success", "left_workspace", "time_limit")
+TERMINAL = {"none": (), "exits": ("left_workspace",), "all": ("success", "left_workspace")}
+"""``terminal`` setting -> the episode end reasons that are true terminations (never bootstrapped)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +112,7 @@ class GAILConfig:
     num_envs: int = 16
     """Environment processes rolling out the generator (paper: 16)."""
     n_steps: int = 256
-    """Steps per environment per rollout; a PPO batch is num_envs x n_steps (paper: 16 x 256)."""
+    """Steps per environment per rollout; a batch is num_envs x n_steps (paper: 16 x 256)."""
     total_steps: int = 10_000_000
     """Environment steps to train for, all environments together."""
     gamma: float = 0.995
@@ -102,28 +125,50 @@ class GAILConfig:
     sigma_min: float = 0.01
     sigma_max: float = 0.1
     """Bounds of the actor's σ, rad/s (as BC and GPRIL)."""
+    generator: str = "trpo"
+    """'trpo' (sb3-contrib; the paper's: a KL-bounded actor step, a critic with its own Adam) or 'ppo' (SB3's:
+    actor and critic share one Adam and one loss)."""
+    target_kl: float | None = 0.01
+    """TRPO: the KL bound of each actor step (paper: 0.01); PPO: the approximate KL that stops an update's epochs
+    (None: no early stop)."""
+    critic_lr: float = 5e-3
+    """TRPO: Adam learning rate of the critic (paper: 5e-3)."""
+    critic_epochs: int = 10
+    """TRPO: passes of the critic over each rollout, in minibatches of minibatch_size."""
     learning_rate: float = 3e-4
-    """Adam learning rate of actor and critic."""
+    """PPO: Adam learning rate of actor and critic."""
     ppo_epochs: int = 10
     minibatch_size: int = 256
     clip_range: float = 0.2
-    target_kl: float | None = 0.01
-    """PPO stops an update's epochs once the KL to the rollout policy passes this (the paper's TRPO step: 0.01)."""
-    ent_coef: float = 1e-3
-    """Entropy regularisation."""
+    ent_coef: float = 0.0
+    """PPO: entropy bonus of the policy (paper: none; it is on D). TRPO has none."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     disc_hidden: tuple[int, ...] = (150, 100)
     """Discriminator hidden layers (paper: 150, 100)."""
     disc_lr: float = 1e-4
     """Discriminator Adam learning rate (paper: 1e-4)."""
+    disc_ent_coef: float = 1e-3
+    """Entropy bonus on D's output (openai/baselines GAIL, the paper's: 1e-3); keeps D from saturating."""
     disc_epochs: int = 1
     """Passes of the discriminator over each rollout's transitions."""
     disc_batch_size: int = 256
     disc_input: str = "auto"
     """What D sees: 'sa', 'ss' (state-only, dense), 's' (sparse), or 'auto'."""
     reward: str = "gail"
-    """'gail': -log(1 - D); 'logit': log D - log(1 - D), lower variance, signed."""
+    """'gail': -log(1 - D); 'logit': log D - log(1 - D), lower variance, signed; 'env': the env's own reward
+    (peg: +1 on success), D unused: the sanity check of the RL loop alone."""
+    reward_norm: bool = True
+    """Divide the rewards by a running std of the discounted return (SB3's VecNormalize, rewards only)."""
+    terminal: str = "exits"
+    """Which episode ends are true terminations, not bootstrapped: 'exits' (leaving the workspace), 'all'
+    (exits and successes) or 'none' (the paper's: every end bootstraps from the critic). Time limits always
+    bootstrap."""
+    obs_norm: str = "auto"
+    """What the observation normaliser of actor, critic and D is fitted on: 'demos', 'demos+practice' (and
+    norm_practice_steps of the initial policy), or 'auto': demos+practice for sparse demos."""
+    norm_practice_steps: int = 2048
+    """Steps of the initial policy that observation normalisation is fitted on with 'demos+practice'."""
     bc_warm_start_steps: int = 0
     """Steps of BC on the demonstrated pairs before GAIL (needs actions)."""
     bc_lr: float = 1e-3
@@ -146,19 +191,25 @@ class GAILConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.disc_input not in DISC_INPUTS:
-            raise ConfigError("disc_input", f"must be one of {DISC_INPUTS}, got {self.disc_input!r}")
-        if self.reward not in REWARDS:
-            raise ConfigError("reward", f"must be one of {REWARDS}, got {self.reward!r}")
-        if self.vec_env not in ("subproc", "dummy"):
-            raise ConfigError("vec_env", f"must be 'subproc' or 'dummy', got {self.vec_env!r}")
-        if self.engine not in ENGINES:
-            raise ConfigError("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        choices = (
+            ("disc_input", DISC_INPUTS),
+            ("reward", REWARDS),
+            ("generator", GENERATORS),
+            ("obs_norm", OBS_NORMS),
+            ("terminal", tuple(TERMINAL)),
+            ("vec_env", ("subproc", "dummy")),
+            ("engine", ENGINES),
+        )
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("num_envs", "n_steps", "total_steps", "minibatch_size", "eval_every", "disc_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if not 0.0 < self.gamma < 1.0:
             raise ConfigError("gamma", f"must be in (0, 1), got {self.gamma}")
+        if self.generator == "trpo" and not (self.target_kl and self.target_kl > 0):
+            raise ConfigError("target_kl", f"TRPO needs a positive KL step, got {self.target_kl}")
 
 
 PRESETS: dict[str, GAILConfig] = {
@@ -203,7 +254,24 @@ def expert_transitions(demos: DemoData, kind: str) -> tuple[np.ndarray, np.ndarr
     return steps.states.astype(np.float32), a.astype(np.float32), steps.next_states.astype(np.float32)
 
 
-# Networks: the discriminator, and PPO's actor-critic over the project's Gaussian policy ---------------
+def fit_normalizer(demos: DemoData, cfg: GAILConfig, factory: EnvFactory, net_spec: dict[str, Any]) -> Normalizer:
+    """Observation normalisation from the demos, and for 'demos+practice' (sparse demos with 'auto') from
+    ``norm_practice_steps`` of the initial policy too: 25 final states alone put trajectory states 50-140σ out."""
+    states = demos.all_states.astype(np.float32)
+    practice = cfg.obs_norm == "demos+practice" or (cfg.obs_norm == "auto" and not demos.dense)
+    if not practice:
+        return Normalizer.fit(states)
+    policy = GaussianPolicy(**net_spec, normalizer=Normalizer.fit(states))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    env, seen, episode = factory.make(), [states], 0
+    while sum(len(x) for x in seen[1:]) < cfg.norm_practice_steps:
+        seen.append(run_episode(env, policy, cfg.seed + 1_000_000 + episode, False, gen)[0])
+        episode += 1
+    env.close()
+    return Normalizer.fit(np.concatenate(seen))
+
+
+# Networks: the discriminator, and the generator's actor-critic over the project's Gaussian policy ------
 
 
 class Discriminator(ActionScaler):
@@ -247,6 +315,21 @@ class Discriminator(ActionScaler):
         return r.numpy().astype(np.float32)
 
 
+class _Gaussian(DiagGaussianDistribution):
+    """SB3's distribution interface over the actor's ``Independent(Normal)``, so that TRPO's KL is the whole
+    action's (summed over joints, the paper's 0.01), not a per-joint mean."""
+
+    def __init__(self, dist: torch.distributions.Independent) -> None:
+        super().__init__(dist.event_shape[0])
+        self.distribution = dist
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.distribution.log_prob(actions)
+
+    def entropy(self) -> torch.Tensor:
+        return self.distribution.entropy()
+
+
 class GaussianActorCritic(ActorCriticPolicy):
     """SB3's actor-critic interface over :class:`GaussianPolicy` and an MLP critic on normalised states."""
 
@@ -276,6 +359,9 @@ class GaussianActorCritic(ActorCriticPolicy):
         dist = self.actor.distribution(obs)
         return self._values(obs), dist.log_prob(actions), dist.entropy()
 
+    def get_distribution(self, obs: torch.Tensor) -> _Gaussian:
+        return _Gaussian(self.actor.distribution(obs.float()))
+
     def predict_values(self, obs: torch.Tensor) -> torch.Tensor:
         return self._values(obs)
 
@@ -284,18 +370,65 @@ class GaussianActorCritic(ActorCriticPolicy):
         return dist.mean if deterministic else dist.sample()
 
 
-class BootstrapAlways(gymnasium.Wrapper):
-    """Every episode end becomes a truncation, so PPO bootstraps from the critic there (``info['terminated']``
-    keeps the truth)."""
+class HeldActorTRPO(TRPO):
+    """sb3-contrib's TRPO; while ``hold_actor`` is set an update trains the critic alone (after a BC start)."""
+
+    hold_actor = False
+
+    def train(self) -> None:
+        if not self.hold_actor:
+            super().train()
+            return
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        for _ in range(self.n_critic_updates):
+            for batch in self.rollout_buffer.get(self.batch_size):
+                values = self.policy.predict_values(batch.observations).flatten()
+                loss = nn.functional.mse_loss(batch.returns, values)
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                self.policy.optimizer.step()
+        self._n_updates += 1
+
+
+def end_reason(terminated: bool, info: dict[str, Any]) -> str:
+    """Why an episode ended: the env's ``end_reason``, or for envs without one success / left_workspace (any
+    other termination) / time_limit."""
+    if reason := info.get("end_reason"):
+        return reason
+    if info.get("is_success"):
+        return "success"
+    return "left_workspace" if terminated else "time_limit"
+
+
+class EpisodeEnds(gymnasium.Wrapper):
+    """Ends whose reason is in ``terminal`` stay terminations (the generator does not bootstrap there); every
+    other end becomes a truncation, bootstrapped from the critic. ``info['terminated']`` keeps the truth and
+    ``info['end_reason']`` says why it ended."""
+
+    def __init__(self, env: gymnasium.Env, terminal: tuple[str, ...] = ()) -> None:
+        super().__init__(env)
+        self.terminal = terminal
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         info["terminated"] = terminated
-        return obs, reward, False, terminated or truncated, info
+        if not (terminated or truncated):
+            return obs, reward, False, False, info
+        info["end_reason"] = reason = end_reason(terminated, info)
+        ends = reason in self.terminal
+        return obs, reward, ends, not ends, info
 
 
-def _make_env(factory: EnvFactory):
-    return BootstrapAlways(factory.make())
+class BootstrapAlways(EpisodeEnds):
+    """Every episode end becomes a truncation (the paper's GAIL, ``terminal="none"``)."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env, ())
+
+
+def _make_env(factory: EnvFactory, terminal: tuple[str, ...]):
+    return EpisodeEnds(factory.make(), terminal)
 
 
 def _vec_env(cfg: GAILConfig, make) -> Any:
@@ -308,16 +441,51 @@ def _vec_env(cfg: GAILConfig, make) -> Any:
     return vec([make] * cfg.num_envs)
 
 
-class DiscriminatorReward(VecEnvWrapper):
-    """Replaces the env's reward with D's, and keeps the rollout's transitions and episode outcomes until drained."""
+class ReturnNormalizer:
+    """Rewards divided by the running std of each env's discounted return, clipped to ±``clip`` (as SB3's
+    VecNormalize): the generator sees one scale whatever D's saturation."""
 
-    def __init__(self, venv, disc: Discriminator, reward: str) -> None:
+    def __init__(self, num_envs: int, gamma: float, clip: float = 10.0) -> None:
+        self.gamma, self.clip = gamma, clip
+        self.returns = np.zeros(num_envs)
+        self.stats = RunningMeanStd(shape=())
+
+    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        self.returns = self.returns * self.gamma + rewards
+        self.stats.update(self.returns)
+        self.returns[dones] = 0.0
+        return np.clip(rewards / np.sqrt(self.stats.var + 1e-8), -self.clip, self.clip).astype(np.float32)
+
+    def state_dict(self) -> str:
+        return json.dumps({"mean": float(self.stats.mean), "var": float(self.stats.var), "count": self.stats.count})
+
+    def load_state_dict(self, state: str) -> None:
+        s = json.loads(state)
+        self.stats.mean, self.stats.var, self.stats.count = np.float64(s["mean"]), np.float64(s["var"]), s["count"]
+
+
+@dataclass
+class Rollout:
+    """What one rollout left for D and the log: its (s, a, s', done) batches (done: a true termination,
+    not bootstrapped), the outcomes of the episodes that ended, their end reasons and the raw rewards."""
+
+    transitions: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)
+    outcomes: list[bool] = dataclasses.field(default_factory=list)
+    ends: Counter = dataclasses.field(default_factory=Counter)
+    reward_sum: float = 0.0
+    steps: int = 0
+
+
+class RolloutReward(VecEnvWrapper):
+    """Replaces the env's reward with the learner's (``reward_fn(s, a, s', done)``; with ``reward_fn`` None the
+    env's own), normalised by ``normalizer`` if given, and keeps the rollout for D and the log until drained."""
+
+    def __init__(self, venv, reward_fn, normalizer: ReturnNormalizer | None) -> None:
         super().__init__(venv)
-        self.disc, self.reward_kind = disc, reward
+        self.reward_fn, self.normalizer = reward_fn, normalizer
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
-        self.transitions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.outcomes: list[bool] = []
+        self.rollout = Rollout()
 
     def reset(self):
         self._obs = self.venv.reset()
@@ -328,98 +496,154 @@ class DiscriminatorReward(VecEnvWrapper):
         self.venv.step_async(actions)
 
     def step_wait(self):
-        obs, _, dones, infos = self.venv.step_wait()
+        obs, env_rewards, dones, infos = self.venv.step_wait()
         s_next = np.array(obs, copy=True)
+        terminal = np.zeros(len(dones), dtype=np.float32)
         for i, done in enumerate(dones):
             if done:
                 s_next[i] = infos[i]["terminal_observation"]
+                terminal[i] = not infos[i].get("TimeLimit.truncated", False)
                 if not infos[i].get("worker_replaced"):  # an episode cut by a lost Ray worker has no outcome
-                    self.outcomes.append(bool(infos[i].get("is_success", False)))
-        rewards = self.disc.reward(self._obs, self._actions, s_next, self.reward_kind)
-        self.transitions.append((self._obs.astype(np.float32), self._actions.astype(np.float32), s_next))
+                    self.rollout.outcomes.append(bool(infos[i].get("is_success", False)))
+                    self.rollout.ends[end_reason(bool(infos[i].get("terminated")), infos[i])] += 1
+        s, a = self._obs.astype(np.float32), self._actions.astype(np.float32)
+        if self.reward_fn is None:
+            rewards = np.asarray(env_rewards, dtype=np.float32)
+        else:
+            rewards = self.reward_fn(s, a, s_next, terminal)
+        self.rollout.reward_sum += float(rewards.sum())
+        self.rollout.steps += len(rewards)
+        self.rollout.transitions.append((s, a, s_next, terminal))
+        if self.normalizer is not None:
+            rewards = self.normalizer(rewards, np.asarray(dones, dtype=bool))
         self._obs = obs
         return obs, rewards, dones, infos
 
-    def drain(self) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[bool]]:
-        """The (s, a, s') batches and the successes of the episodes that ended, since the last call."""
-        drained = self.transitions, self.outcomes
-        self.transitions, self.outcomes = [], []
+    def drain(self) -> Rollout:
+        """What the rollout since the last call left."""
+        drained, self.rollout = self.rollout, Rollout()
         return drained
 
 
-# Updates: D's step, the BC warm start; PPO's own update runs inside its learn() ----------------------
+# Updates: D's step, the BC warm start; the generator's own update runs inside its learn() ------------
 
 
-def discriminator_step(
-    disc: Discriminator, opt: torch.optim.Optimizer, expert: torch.Tensor, generated: torch.Tensor
+def discriminator_update(
+    opt: torch.optim.Optimizer, logits_e: torch.Tensor, logits_g: torch.Tensor, ent_coef: float = 0.0
 ) -> dict[str, float]:
-    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
-    logits_e, logits_g = disc.logits(expert), disc.logits(generated)
+    """One BCE step on D's logits of equal-size batches (demonstrated -> 1, generated -> 0), less ``ent_coef``
+    times the mean entropy of D's Bernoulli output (openai/baselines GAIL)."""
     bce = nn.functional.binary_cross_entropy_with_logits
     loss = bce(logits_e, torch.ones_like(logits_e)) + bce(logits_g, torch.zeros_like(logits_g))
+    entropy = torch.distributions.Bernoulli(logits=torch.cat([logits_e, logits_g])).entropy().mean()
     opt.zero_grad()
-    loss.backward()
+    (loss - ent_coef * entropy).backward()
     opt.step()
     with torch.no_grad():
         accuracy = 0.5 * ((logits_e > 0).float().mean() + (logits_g < 0).float().mean())
-    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item()}
+    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item(), "disc/entropy": entropy.item()}
+
+
+def discriminator_step(
+    disc: Discriminator,
+    opt: torch.optim.Optimizer,
+    expert: torch.Tensor,
+    generated: torch.Tensor,
+    ent_coef: float = 0.0,
+) -> dict[str, float]:
+    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
+    return discriminator_update(opt, disc.logits(expert), disc.logits(generated), ent_coef)
 
 
 class GAIL:
-    """D and its optimiser, and PPO over the Gaussian actor, rolled out in ``num_envs`` envs rewarded by D."""
+    """D and its optimiser, and the generator (TRPO or PPO) over the Gaussian actor, rolled out in
+    ``num_envs`` envs rewarded by D."""
+
+    algo = "gail"
 
     def __init__(self, cfg: GAILConfig, demos: DemoData, factory: EnvFactory) -> None:
         self.cfg, self.demos = cfg, demos
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.kind = disc_input(demos, cfg.disc_input)
-        norm = Normalizer.fit(demos.all_states.astype(np.float32))
         net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
+        norm = fit_normalizer(demos, cfg, factory, net_spec)
+        self.build_discriminator(net_spec, norm)
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
+
+        make = functools.partial(_make_env, factory, TERMINAL[cfg.terminal])
+        self.reward_norm = ReturnNormalizer(cfg.num_envs, cfg.gamma) if cfg.reward_norm else None
+        reward_fn = None if cfg.reward == "env" else self.reward
+        self.venv = RolloutReward(_vec_env(cfg, make), reward_fn, self.reward_norm)
+        common = {
+            "n_steps": cfg.n_steps,
+            "batch_size": cfg.minibatch_size,
+            "gamma": cfg.gamma,
+            "gae_lambda": cfg.gae_lambda,
+            "seed": cfg.seed,
+            "device": "cpu",
+            "policy_kwargs": {
+                "net_spec": {**net_spec, "obs_mean": norm.mean, "obs_std": norm.std},
+                "critic_hidden": cfg.critic_hidden,
+            },
+        }
+        if cfg.generator == "trpo":
+            self.model = HeldActorTRPO(
+                GaussianActorCritic,
+                self.venv,
+                learning_rate=cfg.critic_lr,
+                n_critic_updates=cfg.critic_epochs,
+                target_kl=cfg.target_kl,
+                **common,
+            )
+        else:
+            self.model = PPO(
+                GaussianActorCritic,
+                self.venv,
+                learning_rate=cfg.learning_rate,
+                n_epochs=cfg.ppo_epochs,
+                clip_range=cfg.clip_range,
+                ent_coef=cfg.ent_coef,
+                vf_coef=cfg.vf_coef,
+                max_grad_norm=cfg.max_grad_norm,
+                target_kl=cfg.target_kl,
+                **common,
+            )
+        self.rng = np.random.default_rng(cfg.seed)
+        self.counters = {"rollouts": 0, "episodes": 0, "env_steps": 0, "successes": 0, "wall_s": 0.0, "disc_steps": 0}
+        self.recent: list[bool] = []
+        self.curve: list[dict[str, Any]] = []
+        self.rollouts: list[dict[str, Any]] = []
+
+    def build_discriminator(self, net_spec: dict[str, Any], norm: Normalizer) -> None:
+        """``self.disc`` and what it compares the rollouts with (the demonstrated features)."""
+        self.kind = disc_input(self.demos, self.cfg.disc_input)
         self.disc = Discriminator(
             self.kind,
             net_spec["obs_dim"],
             net_spec["act_dim"],
             Normalizer(norm.mean, norm.std),
-            demos.action_low,
-            demos.action_high,
-            cfg.disc_hidden,
+            self.demos.action_low,
+            self.demos.action_high,
+            self.cfg.disc_hidden,
         )
-        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
         with torch.no_grad():
-            self.expert_features = self.disc.features(*map(torch.as_tensor, expert_transitions(demos, self.kind)))
+            self.expert_features = self.disc.features(*map(torch.as_tensor, expert_transitions(self.demos, self.kind)))
 
-        make = functools.partial(_make_env, factory)
-        self.venv = DiscriminatorReward(_vec_env(cfg, make), self.disc, cfg.reward)
-        self.model = PPO(
-            GaussianActorCritic,
-            self.venv,
-            learning_rate=cfg.learning_rate,
-            n_steps=cfg.n_steps,
-            batch_size=cfg.minibatch_size,
-            n_epochs=cfg.ppo_epochs,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            clip_range=cfg.clip_range,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-            max_grad_norm=cfg.max_grad_norm,
-            target_kl=cfg.target_kl,
-            seed=cfg.seed,
-            device="cpu",
-            policy_kwargs={
-                "net_spec": {**net_spec, "obs_mean": norm.mean, "obs_std": norm.std},
-                "critic_hidden": cfg.critic_hidden,
-            },
-        )
-        self.rng = np.random.default_rng(cfg.seed)
-        self.counters = {"rollouts": 0, "episodes": 0, "env_steps": 0, "successes": 0, "wall_s": 0.0, "disc_steps": 0}
-        self.recent: list[bool] = []
-        self.curve: list[dict[str, Any]] = []
+    def reward(self, s: np.ndarray, a: np.ndarray, s_next: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """The generator's reward for a batch of steps (``cfg.reward`` of D)."""
+        return self.disc.reward(s, a, s_next, self.cfg.reward)
 
     @property
     def policy(self) -> GaussianPolicy:
         """The actor: what policy.pt holds."""
         return self.model.policy.actor
+
+    def hold_actor(self, held: bool) -> None:
+        """Hold the actor (only the critic learns in the next update) or let it learn."""
+        if isinstance(self.model, HeldActorTRPO):
+            self.model.hold_actor = held
+        else:
+            self.policy.requires_grad_(not held)
 
     def episode_finished(self, success: bool) -> None:
         self.counters["episodes"] += 1
@@ -438,7 +662,7 @@ class GAIL:
             i = torch.randint(0, len(s), (min(256, len(s)),), generator=gen)
             likelihood_step(self.policy, opt, s[i], a[i])
 
-    def train_discriminator(self, buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+    def train_discriminator(self, buffer: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
         """``disc_epochs`` passes of BCE steps over a rollout's transitions, each against as many demonstrated."""
         s, a, s_next = (torch.as_tensor(np.concatenate([b[k] for b in buffer])) for k in range(3))
         with torch.no_grad():
@@ -450,7 +674,7 @@ class GAIL:
             for start in range(0, len(order), b):
                 g = generated[order[start : start + b]]
                 e = self.expert_features[torch.as_tensor(self.rng.integers(0, len(self.expert_features), len(g)))]
-                stats = discriminator_step(self.disc, self.disc_opt, e, g)
+                stats = discriminator_step(self.disc, self.disc_opt, e, g, self.cfg.disc_ent_coef)
                 self.counters["disc_steps"] += 1
         return stats
 
@@ -461,11 +685,13 @@ class GAIL:
             "optimizer": self.model.policy.optimizer.state_dict(),
             "disc": self.disc.state_dict(),
             "disc_opt": self.disc_opt.state_dict(),
+            "reward_norm": self.reward_norm.state_dict() if self.reward_norm else "",
             "num_timesteps": self.model.num_timesteps,
             "n_updates": self.model._n_updates,
             "counters": json.dumps(self.counters),
             "recent": json.dumps(self.recent),
             "curve": json.dumps(self.curve),
+            "rollouts": json.dumps(self.rollouts),
             **rng_state(self.rng),
         }
 
@@ -474,23 +700,26 @@ class GAIL:
         self.model.policy.optimizer.load_state_dict(state["optimizer"])
         self.disc.load_state_dict(state["disc"])
         self.disc_opt.load_state_dict(state["disc_opt"])
+        if self.reward_norm:
+            self.reward_norm.load_state_dict(state["reward_norm"])
         self.model.num_timesteps = int(state["num_timesteps"])
         self.model._n_updates = int(state["n_updates"])
         self.counters = json.loads(state["counters"])
         self.recent = json.loads(state["recent"])
         self.curve = json.loads(state["curve"])
+        self.rollouts = json.loads(state["rollouts"])
         set_rng_state(self.rng, state)
 
     def close(self) -> None:
         self.venv.close()
 
 
-# The loop: PPO's learn(), with D's step and the evaluations in its callback -------------------------
+# The loop: the generator's learn(), with D's step and the evaluations in its callback ----------------
 
 
 class GAILCallback(BaseCallback):
-    """After each rollout D learns from it; every ``eval_every`` rollouts, before the next one (so after PPO's
-    update), the policy is evaluated and the run saved."""
+    """After each rollout D learns from it and the rollout is logged; every ``eval_every`` rollouts, before the
+    next one (so after the generator's update), the policy is evaluated and the run saved."""
 
     def __init__(self, learner: GAIL, run: RunDir, bar: tqdm) -> None:
         super().__init__()
@@ -507,18 +736,29 @@ class GAILCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         g = self.learner
-        transitions, outcomes = g.venv.drain()
-        for success in outcomes:
+        rollout = g.venv.drain()
+        for success in rollout.outcomes:
             g.episode_finished(success)
-        self.disc_stats = g.train_discriminator(transitions)
+        self.disc_stats = g.train_discriminator(rollout.transitions) if g.cfg.reward != "env" else {}
         g.counters["rollouts"] += 1
-        g.policy.requires_grad_(g.counters["rollouts"] > g.cfg.critic_warmup_rollouts)  # for PPO's update next
+        g.hold_actor(g.counters["rollouts"] <= g.cfg.critic_warmup_rollouts)  # for the generator's update next
         g.counters["env_steps"] = int(g.model.num_timesteps)
+        g.rollouts.append(
+            {
+                "rollout": g.counters["rollouts"],
+                "env_steps": g.counters["env_steps"],
+                "episodes": len(rollout.outcomes),
+                **{f"ends/{r}": rollout.ends.get(r, 0) for r in END_REASONS},
+                "mean_reward": rollout.reward_sum / max(rollout.steps, 1),
+                **{k: round(v, 4) for k, v in self.disc_stats.items()},
+            }
+        )
         self.bar.update(g.cfg.n_steps * g.cfg.num_envs)
         self.bar.set_postfix(
             practice=f"{np.mean(g.recent):.2f}" if g.recent else "-",
             eval=f"{g.curve[-1]['eval_success']:.2f}" if g.curve else "-",
             D=f"{self.disc_stats.get('disc/accuracy', float('nan')):.2f}",
+            exits=rollout.ends.get("left_workspace", 0),
         )
 
     def evaluate_and_save(self, stats: dict[str, float]) -> None:
@@ -538,15 +778,21 @@ def train_gail(
     out: str | Path,
     cfg: GAILConfig,
     progress: bool = True,
+    learner_class: type[GAIL] = GAIL,
 ) -> dict[str, Any]:
-    """Train (or resume) GAIL into ``out``; returns the summary also written to ``train_log.json``."""
-    run = RunDir(out, "gail", cfg, env_args, factory)
-    learner = GAIL(cfg, demos, factory)
+    """Train (or resume) GAIL (or ``learner_class``, e.g. AIRL) into ``out``; returns the summary also written
+    to ``train_log.json``."""
+    run = RunDir(out, learner_class.algo, cfg, env_args, factory)
+    learner = learner_class(cfg, demos, factory)
     if (state := run.resume()) is not None:
         learner.load_state_dict(state)
     run.start_clock(learner.counters["wall_s"])
     bar = tqdm(
-        total=cfg.total_steps, initial=learner.model.num_timesteps, desc="GAIL", unit="step", disable=not progress
+        total=cfg.total_steps,
+        initial=learner.model.num_timesteps,
+        desc=learner.algo.upper(),
+        unit="step",
+        disable=not progress,
     )
     loop = GAILCallback(learner, run, bar)
     try:
@@ -581,5 +827,13 @@ def train_gail_from_file(
 
 def _write_curves(run: RunDir, learner: GAIL) -> dict[str, Any]:
     axes = (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)"))
-    title = f"GAIL learning curve (D on {learner.kind})"
-    return run.write_curves(learner.counters, learner.curve, axes, title, "rollouts (last 50)", disc_input=learner.kind)
+    title = f"{learner.algo.upper()} learning curve (D on {learner.kind})"
+    return run.write_curves(
+        learner.counters,
+        learner.curve,
+        axes,
+        title,
+        "rollouts (last 50)",
+        disc_input=learner.kind,
+        rollouts=learner.rollouts,
+    )
