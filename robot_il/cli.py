@@ -194,6 +194,7 @@ def cmd_demos_strip(args: argparse.Namespace) -> int:
 FLAG_ALIASES = {
     "gpril": {"num_actors": ["--actors"]},
     "gail": {"num_envs": ["--envs"], "total_steps": ["--steps"]},
+    "airl": {"num_envs": ["--envs"], "total_steps": ["--steps"]},
 }
 """Short names the train verbs took before every config field was a flag; they still work."""
 
@@ -216,6 +217,11 @@ def _algo(name: str) -> tuple[type, dict[str, Any] | None]:
         from robot_il.algos.aggrevated import AggreVaTeDConfig
 
         return AggreVaTeDConfig, None
+    if name == "airl":
+        from robot_il.algos.airl import PRESETS as AIRL_PRESETS
+        from robot_il.algos.airl import AIRLConfig
+
+        return AIRLConfig, AIRL_PRESETS
     from robot_il.algos.gail import PRESETS, GAILConfig
 
     return GAILConfig, PRESETS
@@ -262,7 +268,8 @@ def _add_train_args(p: argparse.ArgumentParser, algo: str) -> None:
         )
         defaults = presets["fast"]
         what = "beta_pi = 0" if algo == "gpril" else "D on (s, s') or s"
-        p.add_argument("--state-only", action="store_true", help=f"ignore demonstrated actions ({what})")
+        if algo != "airl":  # AIRL's D needs log π of the demonstrated actions
+            p.add_argument("--state-only", action="store_true", help=f"ignore demonstrated actions ({what})")
     group = p.add_argument_group(f"{cls.__name__} (one flag per field; see {cls.__module__})")
     add_config_flags(group, cls, defaults=defaults, aliases=FLAG_ALIASES.get(algo))
 
@@ -287,6 +294,19 @@ def cmd_train_gail(args: argparse.Namespace) -> int:
     c = summary["counters"]
     print(
         f"GAIL (D on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
+        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
+def cmd_train_airl(args: argparse.Namespace) -> int:
+    from robot_il.algos.airl import train_airl_from_file
+
+    cfg = train_config(args)
+    summary = train_airl_from_file(args.demos, args.out, cfg)
+    c = summary["counters"]
+    print(
+        f"AIRL (g on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
         f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
     )
     return 0
@@ -553,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     for algo, help_text, func in (
         ("bc", "behavioural cloning", cmd_train_bc),
         ("gpril", "generative predecessor models (states only and sparse demos work)", cmd_train_gpril),
-        ("gail", "GAIL baseline: PPO generator against a discriminator, N env processes", cmd_train_gail),
+        ("gail", "GAIL baseline: TRPO (or PPO) generator against a discriminator, N env processes", cmd_train_gail),
+        ("airl", "AIRL: GAIL's machinery with D = exp f / (exp f + π), f = g(s) + γh(s') - h(s)", cmd_train_airl),
         ("dagger", "DAgger: the scripted expert labels the learner's own states (simulation)", cmd_train_dagger),
         (
             "aggrevated",

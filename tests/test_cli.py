@@ -78,7 +78,18 @@ def test_train_flags_reach_bc_and_gail_fields(tmp_path: Path) -> None:
     bc = train_config(build_parser().parse_args(_train_args(tmp_path, "bc", "--patience", "3", "--hidden", "5", "4")))
     assert bc.patience == 3 and bc.hidden == (5, 4)
     argv = _train_args(
-        tmp_path, "gail", "--envs", "3", "--target-kl", "none", "--reward", "logit", "--gae-lambda", "0.9"
+        tmp_path,
+        "gail",
+        "--envs",
+        "3",
+        "--generator",
+        "ppo",
+        "--target-kl",
+        "none",
+        "--reward",
+        "logit",
+        "--gae-lambda",
+        "0.9",
     )
     gail = train_config(build_parser().parse_args(argv))
     assert (gail.num_envs, gail.target_kl, gail.reward, gail.gae_lambda) == (3, None, "logit", 0.9)

@@ -67,7 +67,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -109,6 +109,8 @@ TERMINAL = {"none": (), "exits": ("left_workspace",), "all": ("success", "left_w
 
 @dataclass(frozen=True)
 class GAILConfig:
+    REWARDS: ClassVar[tuple[str, ...]] = REWARDS
+
     num_envs: int = 16
     """Environment processes rolling out the generator (paper: 16)."""
     n_steps: int = 256
@@ -193,7 +195,7 @@ class GAILConfig:
     def __post_init__(self) -> None:
         choices = (
             ("disc_input", DISC_INPUTS),
-            ("reward", REWARDS),
+            ("reward", self.REWARDS),
             ("generator", GENERATORS),
             ("obs_norm", OBS_NORMS),
             ("terminal", tuple(TERMINAL)),
