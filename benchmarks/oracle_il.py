@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from peg_sample_efficiency import final_evaluation, prepare_demos
 
 from robot_il.algos.aggrevated import AggreVaTeDConfig, train_aggrevated_from_file
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--aggregate-only", action="store_true")
     args = parser.parse_args()
+    # One torch thread: these networks are small, and two threads on a shared 2-core machine spin-wait
+    # (4 000 likelihood steps took 10 s alone and over 3 minutes beside another job).
+    torch.set_num_threads(1)
     records = args.out / "oracle_il"
     records.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/oracle_il.py " + shlex.join(sys.argv[1:])
