@@ -64,6 +64,9 @@ class DAggerConfig:
     """Gradient steps per round on the aggregate."""
     retrain: bool = True
     """Train each round's policy from fresh weights (the paper's DAgger); else go on from the last round's."""
+    balance_episodes: bool = True
+    """From round 1, weigh every episode (demo or roll-out) equally in the aggregate, whatever its length (a stuck
+    roll-out runs 1 000 steps, a success about 100); else every state."""
     hidden: tuple[int, ...] = (300, 200)
     """Policy hidden layers (as BC: 300, 200)."""
     sigma_min: float = 0.01
@@ -118,8 +121,9 @@ class DAgger:
         )
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.rng = np.random.default_rng(cfg.seed)
-        self.data_states = [pairs[0].astype(np.float32)]
-        self.data_actions = [pairs[1].astype(np.float32)]
+        with_actions = [i for i in range(demos.num_demos) if demos.actions[i] is not None]
+        self.data_states = [np.asarray(demos.states[i][:-1], dtype=np.float32) for i in with_actions]
+        self.data_actions = [np.asarray(demos.actions[i], dtype=np.float32) for i in with_actions]
         self.counters: dict[str, Any] = {
             "round": -1,
             "episodes": 0,
@@ -176,6 +180,9 @@ class DAgger:
                 end_reasons=ends,
             )
         x, y = np.concatenate(self.data_states), np.concatenate(self.data_actions)
+        weights = None
+        if cfg.balance_episodes and i > 0:  # round 0 is plain BC on the demos (AggreVaTeD's warm start too)
+            weights = np.concatenate([np.full(len(e), 1.0 / max(len(e), 1)) for e in self.data_states])
         if i > 0 and cfg.retrain:
             self._fresh_weights(i)
         nll = fit_likelihood(
@@ -187,6 +194,7 @@ class DAgger:
             cfg.batch_size,
             cfg.l2,
             self.rng,
+            weights,
         )
         c["round"] = i
         stats.update(train_nll=nll, aggregate_pairs=len(x))

@@ -187,14 +187,19 @@ def fit_likelihood(
     batch_size: int,
     l2: float,
     rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> float:
-    """``steps`` Adam steps of maximum likelihood of ``actions`` at ``states``; returns the mean batch NLL."""
+    """``steps`` Adam steps of maximum likelihood of ``actions`` at ``states`` (rows drawn uniformly, or in
+    proportion to ``weights``); returns the mean batch NLL."""
     from robot_il.algos.bc import likelihood_step
 
     x = torch.as_tensor(states, dtype=torch.float32)
     y = torch.as_tensor(actions, dtype=torch.float32)
+    cdf = None if weights is None else np.cumsum(weights) / np.sum(weights)
     nll = []
     for _ in range(steps):
-        idx = torch.as_tensor(rng.integers(0, len(x), size=min(batch_size, len(x))))
+        size = min(batch_size, len(x))
+        rows = rng.integers(0, len(x), size=size) if cdf is None else np.searchsorted(cdf, rng.random(size), "right")
+        idx = torch.as_tensor(np.minimum(rows, len(x) - 1))
         nll.append(likelihood_step(policy, optimizer, x[idx], y[idx], l2).item())
     return float(np.mean(nll)) if nll else float("nan")
