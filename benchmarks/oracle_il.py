@@ -94,6 +94,11 @@ def gpril_reference() -> dict | None:
 
 
 def aggregate(records: Path, out: Path, command: str) -> dict:
+    """Summarise every run record; ``commands`` lists the invocations that made them (in the order run)."""
+    previous = out / "oracle_il.json"
+    commands = json.loads(previous.read_text()).get("commands", []) if previous.exists() else []
+    if "--aggregate-only" not in command and command not in commands:
+        commands.append(command)
     runs = [json.loads(p.read_text()) for p in sorted(records.glob("*.json"))]
     summary = {}
     for method in METHODS:
@@ -121,7 +126,7 @@ def aggregate(records: Path, out: Path, command: str) -> dict:
     }
     result = {
         "benchmark": "oracle_il",
-        "command": command,
+        "commands": commands,
         "task": "robot_il/PegInsertion-v0, 25 scripted-expert demos (seeds 0..24)",
         "eval": {"episodes_per_run": 100, "first_seed": 20_000},
         "summary": summary,
