@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=Path("runs/clip_insertion"), help="demos and run directories")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
     args = parser.parse_args(argv)
+    # One torch thread per process (the learner here, each actor its own): two threads on this shared 2-core
+    # machine spin-wait and made likelihood steps 20x slower beside another job.
+    import torch
+
+    torch.set_num_threads(1)
     command = "python benchmarks/clip_insertion.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.bc_overrides, args.gpril_overrides, args.gail_overrides = (
         _settings(args.bc_set),
