@@ -16,8 +16,8 @@ from robot_il.algos.gpril import CHECKPOINT_FILE, PRESETS, train_gpril_from_file
 from robot_il.cli import main as cli
 from robot_il.data import validate
 from robot_il.deploy.loop import deploy_episode
-from robot_il.practice import SafeResetConfig, retreat
 from robot_il.deploy.run import open_session
+from robot_il.practice import SafeResetConfig, retreat
 
 DEMOS = Path(__file__).parents[1] / "demos" / "peg_25.h5"
 TINY = dict(iterations=2, flow_steps=5, policy_steps=5, num_actors=0, eval_episodes=1, eval_every=1, generated_pool=64)

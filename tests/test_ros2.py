@@ -282,9 +282,7 @@ def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault:
                     raise RuntimeError("policy crashed")
                 return moving
 
-            result = deploy_episode(
-                SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24
-            )
+            result = deploy_episode(SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24)
             time.sleep(0.5)
     finally:
         operator.close()
