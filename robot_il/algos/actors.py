@@ -221,6 +221,13 @@ class ActorPool:
                 p.terminate()
                 p.join(timeout=5)
         self._procs.clear()
+        if self.num_actors > 0:
+            # Data still buffered for an actor that died (a policy's weights) must not hold the interpreter at
+            # exit: its queue's feeder thread would block forever on the full pipe nobody reads.
+            for q in (*self._weights_qs, self._permits_q, self._episodes_q):
+                q.cancel_join_thread()
+                q.close()
+            self._weights_qs.clear()
         if self._local_env is not None:
             self._local_env.close()
             self._local_env = None
