@@ -1,0 +1,354 @@
+"""The adversarial imitation learners (GAIL, AIRL, MGAIL) on sim peg insertion, against GPRIL, from 25 demos.
+
+    python benchmarks/adversarial.py [--methods ...] [--seeds 0 1 2] [--steps 204800] [--gpril-iterations 100]
+    python benchmarks/adversarial.py --smoke          # a tiny budget in a scratch directory: plumbing only
+    python benchmarks/adversarial.py --aggregate-only # rebuild the JSONs and the plot from the run records
+
+25 scripted-expert demos of ``robot_il/PegInsertion-v0`` (seeds 0..24) are
+recorded once, with a states-only copy (actions stripped) and a final-state-only
+copy. Each method trains with each seed:
+
+- ``gail_full``: GAIL (preset ``fast``) from scratch on the full demos (no BC
+  warm start, no critic warm-up);
+- ``gail_bc_full``: GAIL (preset ``fast`` as is: 2000 BC steps, then 10 rollouts
+  with the actor held while the critic and D learn) on the full demos;
+- ``gail_states``: GAIL (preset ``fast``) with D on (s, s'), states-only demos;
+- ``gail_final``: GAIL (preset ``fast``) on the final-state-only demos (D on s);
+- ``airl_full``: AIRL (preset ``fast``) on the full demos;
+- ``mgail_full``: MGAIL (preset ``fast``) on the full demos, ``--mgail-iterations``;
+- ``gpril_full``: GPRIL (preset ``fast``) on the full demos, ``--gpril-iterations``.
+
+The BC warm start needs demonstrated actions, so ``gail_states`` and
+``gail_final`` start from scratch whatever the preset says. Every learner logs
+the success of its deterministic policy on 20 fixed episodes (seeds 10000..)
+against its environment steps; each trained policy (``policy.pt``) is then
+evaluated on 100 held-out episodes (seeds 20000..). Runs are resumable: a
+finished run's record is written at once to ``benchmarks/results/adversarial/``
+and skipped next time, and a killed run resumes from its checkpoint. After every
+finished run the summary is rewritten: ``benchmarks/results/adversarial.json``
+(per method: held-out success, environment steps to 0.8 on the 20-episode
+curve, their ratio to GPRIL's, and the targets), ``adversarial.png`` (the
+curves) and, once MGAIL has run, ``mgail.json`` (MGAIL against GAIL from the
+same BC start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from robot_il.algos.airl import PRESETS as AIRL_PRESETS
+from robot_il.algos.airl import train_airl_from_file
+from robot_il.algos.gail import PRESETS as GAIL_PRESETS
+from robot_il.algos.gail import train_gail_from_file
+from robot_il.algos.gpril import PRESETS as GPRIL_PRESETS
+from robot_il.algos.gpril import train_gpril_from_file
+from robot_il.data import sparsify, strip_actions
+from robot_il.envs.insertion import PegInsertionEnv
+from robot_il.evaluation import evaluate_policy
+from robot_il.record.expert import record_expert
+from robot_il.stats import wilson_interval
+
+METHODS = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full", "gpril_full")
+COMPARED = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full")
+"""The methods whose environment steps to LEVEL are divided by GPRIL's."""
+LEVEL = 0.8
+"""Success on the 20 fixed evaluation episodes at which environment steps are compared."""
+STEPS_KEY = "steps_to_0.8"
+MGAIL_MODULE = "robot_il.algos.mgail"
+EVAL_SEED = 20_000
+"""First seed of the held-out evaluation episodes (demos use 0.., the learners' own evaluations 10000..)."""
+FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps")
+
+
+def prepare_demos(work: Path, n: int) -> dict[str, Path]:
+    full = work / f"peg_{n}.h5"
+    if not full.exists():
+        env = PegInsertionEnv()
+        record_expert(env, full, n, seed=0)
+        env.close()
+    paths = {"full": full, "states": work / f"peg_{n}_states.h5", "final": work / f"peg_{n}_final.h5"}
+    if not paths["states"].exists():
+        strip_actions(full, paths["states"])
+    if not paths["final"].exists():
+        sparsify(full, paths["final"], final_only=True)
+    return paths
+
+
+def final_evaluation(run: Path, episodes: int) -> dict:
+    """The trained policy on held-out socket poses (seeds 20000.., unseen in training and its evaluations)."""
+    env = PegInsertionEnv()
+    metrics = evaluate_policy(env, run / "policy.pt", episodes, EVAL_SEED, run / "eval")
+    env.close()
+    return {k: metrics[k] for k in FINAL_KEYS}
+
+
+def steps_to_level(curve: list[list[float]], level: float = LEVEL) -> int | None:
+    """Environment steps at the first evaluation at or above ``level``; None if never reached."""
+    return next((int(steps) for steps, success in curve if success >= level), None)
+
+
+def train(method: str, demos: dict[str, Path], seed: int, run: Path, args) -> dict:
+    """One training run of ``method`` into ``run`` (resumed if a checkpoint is there); its summary."""
+    if method.startswith("gail"):
+        overrides = {"total_steps": args.steps, "seed": seed, **args.gail_overrides}
+        if method == "gail_full":
+            overrides.update(bc_warm_start_steps=0, critic_warmup_rollouts=0)
+        kind = {"gail_states": "states", "gail_final": "final"}.get(method, "full")
+        return train_gail_from_file(
+            demos[kind], run, GAIL_PRESETS["fast"], state_only=method == "gail_states", overrides=overrides
+        )
+    if method == "airl_full":
+        overrides = {"total_steps": args.steps, "seed": seed, **args.gail_overrides}
+        return train_airl_from_file(demos["full"], run, AIRL_PRESETS["fast"], overrides=overrides)
+    if method == "mgail_full":
+        from robot_il.algos.mgail import PRESETS as MGAIL_PRESETS  # written beside this benchmark
+        from robot_il.algos.mgail import train_mgail_from_file
+
+        overrides = {"iterations": args.mgail_iterations, "seed": seed, **args.mgail_overrides}
+        return train_mgail_from_file(demos["full"], run, MGAIL_PRESETS["fast"], overrides=overrides)
+    if method == "gpril_full":
+        overrides = {"iterations": args.gpril_iterations, "seed": seed, **args.gpril_overrides}
+        return train_gpril_from_file(demos["full"], run, GPRIL_PRESETS["fast"], overrides=overrides)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Path, command: str) -> bool:
+    """Train and evaluate one (method, seed) unless its record exists; True if it ran."""
+    record = results / f"{method}_seed{seed}.json"
+    if record.exists():
+        return False
+    run = args.work / f"{method}_seed{seed}"
+    summary = train(method, demos, seed, run, args)
+    curve = [[int(p["env_steps"]), float(p["eval_success"])] for p in summary["curve"]]
+    entry = {
+        "method": method,
+        "seed": seed,
+        "command": command,
+        "demos": args.demos,
+        "env_steps": int(summary["counters"]["env_steps"]),
+        "wall_s": float(summary["counters"]["wall_s"]),
+        "curve": curve,
+        STEPS_KEY: steps_to_level(curve),
+        "final": final_evaluation(run, args.episodes),
+        "config": summary.get("config"),
+    }
+    record.write_text(json.dumps(entry, indent=1))
+    return True
+
+
+def summarise(rs: list[dict]) -> dict:
+    rates = [r["final"]["success_rate"] for r in rs]
+    k, n = sum(r["final"]["successes"] for r in rs), sum(r["final"]["episodes"] for r in rs)
+    return {
+        "seeds": [r["seed"] for r in rs],
+        "mean_success": float(np.mean(rates)),
+        "min_success": float(np.min(rates)),
+        "success_per_seed": rates,
+        "pooled_ci95": list(wilson_interval(k, n)),
+        "env_steps": [r["env_steps"] for r in rs],
+        STEPS_KEY: [r[STEPS_KEY] for r in rs],
+        "wall_s": [r["wall_s"] for r in rs],
+    }
+
+
+def step_ratios(summary: dict) -> dict:
+    """Each compared method's mean environment steps to LEVEL over GPRIL's (full demos)."""
+    out: dict = {
+        "what": f"For each method: the mean over its seeds of {STEPS_KEY} (environment steps at the first "
+        f"20-episode evaluation with success >= {LEVEL}) divided by the same mean for gpril_full. The ratio is "
+        f"null where a seed of either method never reached {LEVEL} within its budget ('reached' counts the "
+        "seeds that did); 'ratio_at_least' is then a lower bound with each such seed of the method counted at "
+        "its whole budget (given only when gpril_full reached on every seed). The resolution is each learner's "
+        "evaluation interval (preset fast: GAIL and AIRL every 4 rollouts of 2048 env steps, MGAIL every 5 "
+        "iterations, GPRIL every 20 iterations).",
+        "level": LEVEL,
+    }
+    gpril = summary.get("gpril_full")
+    g_mean = None
+    if gpril is not None:
+        g_steps = gpril[STEPS_KEY]
+        reached = [s for s in g_steps if s is not None]
+        g_mean = float(np.mean(g_steps)) if len(reached) == len(g_steps) and np.mean(g_steps) > 0 else None
+        out["gpril_full"] = {
+            f"mean_{STEPS_KEY}": g_mean,
+            "reached": len(reached),
+            "seeds": len(g_steps),
+        }
+    for method in COMPARED:
+        if method not in summary:
+            continue
+        steps, budgets = summary[method][STEPS_KEY], summary[method]["env_steps"]
+        reached = [s for s in steps if s is not None]
+        all_reached = len(reached) == len(steps)
+        mean = float(np.mean(steps)) if all_reached else None
+        entry = {
+            "ratio": mean / g_mean if mean is not None and g_mean is not None else None,
+            f"mean_{STEPS_KEY}": mean,
+            "reached": len(reached),
+            "seeds": len(steps),
+        }
+        if not all_reached and g_mean is not None:
+            bound = [s if s is not None else b for s, b in zip(steps, budgets, strict=True)]
+            entry["ratio_at_least"] = float(np.mean(bound)) / g_mean
+        out[method] = entry
+    return out
+
+
+def targets(summary: dict, ratios: dict) -> dict:
+    mean = {m: s["mean_success"] for m, s in summary.items()}
+    gail = ratios.get("gail_full", {})
+    tenfold = None
+    if gail.get("ratio") is not None:
+        tenfold = gail["ratio"] >= 10
+    elif gail.get("ratio_at_least") is not None and gail["ratio_at_least"] >= 10:
+        tenfold = True  # GAIL did not reach the level within a budget already 10x GPRIL's steps
+    return {
+        "gail_full >= 0.8": mean["gail_full"] >= 0.8 if "gail_full" in mean else None,
+        "airl_full >= 0.7": mean["airl_full"] >= 0.7 if "airl_full" in mean else None,
+        "gpril needs >= 10x fewer env steps than gail to 0.8": tenfold,
+    }
+
+
+def aggregate(results: Path, out: Path, command: str) -> dict:
+    """Rebuild ``adversarial.json``, ``adversarial.png`` and (with MGAIL runs) ``mgail.json`` from the records."""
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
+    summary = {m: summarise(rs) for m in METHODS if (rs := [r for r in runs if r["method"] == m])}
+    ratios = step_ratios(summary)
+    demos = sorted({r["demos"] for r in runs})
+    episodes = sorted({r["final"]["episodes"] for r in runs})
+    common = {
+        "command": command,
+        "commands": list(dict.fromkeys(r["command"] for r in runs)),
+        "task": f"robot_il/PegInsertion-v0, pan ±0.4 rad, tilt ±0.1 rad, {'/'.join(map(str, demos))} expert demos",
+        "final_eval": f"{'/'.join(map(str, episodes))} episodes per run from seed {EVAL_SEED}, "
+        "deterministic policy (policy.pt)",
+    }
+    result = {
+        "benchmark": "adversarial",
+        **common,
+        "summary": summary,
+        "ratio": ratios,
+        "targets": targets(summary, ratios),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "adversarial.json").write_text(json.dumps(result, indent=2))
+    if "mgail_full" in summary:
+        mgail = {
+            "benchmark": "mgail",
+            **common,
+            "note": "MGAIL starts from a BC warm start, so its GAIL comparison is GAIL from the same start: "
+            "'gail_full' here is this benchmark's 'gail_bc_full' (GAIL preset fast: 2000 BC steps, 10 rollouts "
+            "of critic warm-up), not its 'gail_full' (GAIL from scratch).",
+            "summary": {"mgail_full": summary["mgail_full"]}
+            | ({"gail_full": summary["gail_bc_full"]} if "gail_bc_full" in summary else {}),
+        }
+        (out / "mgail.json").write_text(json.dumps(mgail, indent=2))
+    if runs:
+        _plot(runs, out / "adversarial.png")
+    return result
+
+
+COLOURS = {
+    "gail_full": "tab:red",
+    "gail_bc_full": "tab:orange",
+    "gail_states": "tab:purple",
+    "gail_final": "tab:brown",
+    "airl_full": "tab:green",
+    "mgail_full": "tab:pink",
+    "gpril_full": "tab:blue",
+}
+
+
+def _plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for method in METHODS:
+        rs = [r for r in runs if r["method"] == method]
+        for i, r in enumerate(rs):
+            x, y = zip(*r["curve"], strict=True) if r["curve"] else ((), ())
+            label = f"{method} ({len(rs)} seed{'s' * (len(rs) > 1)})" if i == 0 else None
+            ax.plot(x, y, "-", marker=".", ms=3, color=COLOURS[method], alpha=0.75, label=label)
+    ax.axhline(LEVEL, color="k", ls="--", lw=1, label=f"success {LEVEL}")
+    # symlog: a BC-started GAIL's first evaluation is at 0 environment steps
+    ax.set_xscale("symlog", linthresh=1e3, linscale=0.5)
+    right = max((x for r in runs for x, _ in r["curve"]), default=1e3)
+    ax.set_xlim(0, right * 1.3)
+    ax.set_xticks([0, *(10**k for k in range(3, 10) if 10**k <= right * 1.3)])
+    ax.set_xlabel("environment steps (log scale; linear below 1000)")
+    ax.set_ylabel("success (20 fixed episodes)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("sim peg insertion from expert demos: adversarial imitation and GPRIL, one line per run")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=204_800, help="environment steps per GAIL/AIRL run")
+    parser.add_argument("--mgail-iterations", type=int, default=100)
+    parser.add_argument("--gpril-iterations", type=int, default=100)
+    parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes per run")
+    parser.add_argument("--work", type=Path, default=Path("runs/adversarial"), help="demos and run directories")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
+    parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the JSONs and plot")
+    parser.add_argument("--smoke", action="store_true", help="a tiny budget in a scratch directory (plumbing only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if "mgail_full" in args.methods and not args.aggregate_only and not importlib.util.find_spec(MGAIL_MODULE):
+        parser.error(f"mgail_full needs {MGAIL_MODULE}, which is not there yet: leave it out of --methods")
+    # One torch thread per process: two threads on this shared 2-core machine spin-wait beside another job.
+    import torch
+
+    torch.set_num_threads(1)
+    command = "python benchmarks/adversarial.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    args.demos = 25
+    args.gail_overrides, args.mgail_overrides, args.gpril_overrides = {}, {}, {}
+    if args.smoke:  # minutes, not hours, and never mistaken for the benchmark: its own scratch directories
+        args.seeds, args.demos, args.episodes = [0], 2, 2
+        args.steps, args.mgail_iterations, args.gpril_iterations = 4096, 2, 2
+        args.gail_overrides = {"n_steps": 128, "eval_episodes": 2}
+        args.mgail_overrides = {"eval_episodes": 2}
+        args.gpril_overrides = {
+            "episodes_per_iteration": 1,
+            "flow_steps": 20,
+            "policy_steps": 10,
+            "eval_every": 1,
+            "eval_episodes": 2,
+        }
+        args.work = args.work.with_name(args.work.name + "_smoke")
+        args.out = args.work / "results"
+    results = args.out / "adversarial"
+    results.mkdir(parents=True, exist_ok=True)
+    if not args.aggregate_only:
+        args.work.mkdir(parents=True, exist_ok=True)
+        demos = prepare_demos(args.work, args.demos)
+        for seed in args.seeds:  # seed-major: one complete comparison as early as possible
+            for method in args.methods:
+                if run_method(method, demos, seed, args, results, command):
+                    aggregate(results, args.out, command)
+    result = aggregate(results, args.out, command)
+    print(json.dumps({k: result[k] for k in ("targets", "ratio")}, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
