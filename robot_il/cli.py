@@ -217,6 +217,11 @@ def _algo(name: str) -> tuple[type, dict[str, Any] | None]:
         from robot_il.algos.aggrevated import AggreVaTeDConfig
 
         return AggreVaTeDConfig, None
+    if name == "mgail":
+        from robot_il.algos.mgail import PRESETS as MGAIL_PRESETS
+        from robot_il.algos.mgail import MGAILConfig
+
+        return MGAILConfig, MGAIL_PRESETS
     if name == "airl":
         from robot_il.algos.airl import PRESETS as AIRL_PRESETS
         from robot_il.algos.airl import AIRLConfig
@@ -268,7 +273,7 @@ def _add_train_args(p: argparse.ArgumentParser, algo: str) -> None:
         )
         defaults = presets["fast"]
         what = "beta_pi = 0" if algo == "gpril" else "D on (s, s') or s"
-        if algo != "airl":  # AIRL's D needs log π of the demonstrated actions
+        if algo not in ("airl", "mgail"):  # AIRL's D needs log π of the demonstrated actions, MGAIL's D(s, a)
             p.add_argument("--state-only", action="store_true", help=f"ignore demonstrated actions ({what})")
     group = p.add_argument_group(f"{cls.__name__} (one flag per field; see {cls.__module__})")
     add_config_flags(group, cls, defaults=defaults, aliases=FLAG_ALIASES.get(algo))
@@ -307,6 +312,19 @@ def cmd_train_airl(args: argparse.Namespace) -> int:
     c = summary["counters"]
     print(
         f"AIRL (g on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
+        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
+    )
+    return 0
+
+
+def cmd_train_mgail(args: argparse.Namespace) -> int:
+    from robot_il.algos.mgail import train_mgail_from_file
+
+    cfg = train_config(args)
+    summary = train_mgail_from_file(args.demos, args.out, cfg)
+    c = summary["counters"]
+    print(
+        f"MGAIL: {c['iteration']} iterations, {c['env_steps']} env steps, {c['episodes']} episodes, final "
         f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
     )
     return 0
@@ -575,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("gpril", "generative predecessor models (states only and sparse demos work)", cmd_train_gpril),
         ("gail", "GAIL baseline: TRPO (or PPO) generator against a discriminator, N env processes", cmd_train_gail),
         ("airl", "AIRL: GAIL's machinery with D = exp f / (exp f + π), f = g(s) + γh(s') - h(s)", cmd_train_airl),
+        (
+            "mgail",
+            "MGAIL: the policy trained through a learnt forward model with D's exact gradient",
+            cmd_train_mgail,
+        ),
         ("dagger", "DAgger: the scripted expert labels the learner's own states (simulation)", cmd_train_dagger),
         (
             "aggrevated",

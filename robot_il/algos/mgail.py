@@ -1,0 +1,620 @@
+"""MGAIL: adversarial imitation made differentiable end to end by a forward model (Baram et al., ICML 2017).
+
+GAIL's generator learns from D through a score-function (REINFORCE/TRPO)
+gradient; MGAIL learns a model of the environment, s' = f(s, a), and trains the
+policy with D's exact gradient, back-propagated through a multi-step unroll of
+the model. One iteration, read top to bottom in :meth:`MGAIL.iteration`
+(Algorithm 1 of the paper):
+
+1. act on the environment: ``episodes_per_iteration`` episodes of the
+   stochastic policy, a = μ(s) + σ(s)·ξ, ξ ~ N(0, I), pushed into the replay
+   (the fixed data budget: a run is a function of its seed and config);
+2. train the forward model f on windows of the replay (``model_steps``);
+3. train D(s, a) on the replay against the demonstrated pairs (``disc_steps``;
+   binary cross-entropy with an entropy bonus, as GAIL's);
+4. train the policy (``policy_steps``) on windows of T = ``unroll`` steps of this
+   iteration's episodes: J = Σ_t γ^t (−log D(s_t, a_t)), with a_t = μ(s_t) + σ(s_t)·ξ_t
+   reparameterised and s_{t+1} = f(s_t, a_t) differentiable (:func:`unrolled_cost`).
+
+Forward model (the paper's "advanced" model, §3.5): separate state and action
+encoders joined by a Hadamard product, with a GRU in the state encoder so the
+model can use more than the last state (an n-th order MDP); it predicts the
+normalised change of the state. :class:`ForwardModel`.
+
+Real transitions in the unroll (as the authors' implementation does): the
+forward pass of the unroll follows the *real* trajectory, while the gradient
+flows through the model: s̃_{t+1} = f(s̃_t, a_t) + stop_gradient(s_{t+1} − f(s̃_t, a_t)).
+The model's errors then bias the gradient but never the states the policy and
+D are evaluated at. Each window's noise ξ_t is the one that explains the
+recorded action under the current policy, ξ_t = (a_t − μ(s_t)) / σ(s_t), so the
+forward pass equals the recorded trajectory after the policy has moved too (SVG's
+inferred noise, Heess et al. 2015); on the first policy step of an iteration
+it is the noise that was drawn.
+
+Settings: unroll T = 10 and γ = 0.99, the model's encoding of 100 units, D's
+hidden layers (200, 100), Adam rates 1e-3 (D) and 1e-4 (policy), a replay of
+50 000 transitions, σ of the policy at its lower bound: from the authors' code
+(the paper's text gives none of them). Departures, each a setting:
+
+* the policy is the project's :class:`GaussianPolicy` (hidden (300, 200), σ(s)
+  in [0.01, 0.1] rad/s) so that a run's ``policy.pt`` deploys as BC's, GPRIL's
+  and GAIL's do; the authors used (100, 50) with a fixed σ = std(a_E)/6;
+* a BC warm start (``bc_warm_start_steps``) as GAIL's ``fast`` preset, and D,
+  model and policy all train every iteration instead of switching between D and
+  the policy every 100 updates;
+* the model's Adam rate is 1e-3 (authors: 1e-4) in ``fast``, which has
+  20 000x fewer model updates than the authors' runs;
+* a window ends where its episode ends (a success, a workspace exit or the time
+  limit); J is not extended past the end.
+
+Model accuracy: every evaluation reports the one-step and the ``unroll``-step
+(open-loop: the model fed its own predictions and the recorded actions) root
+mean square error on held-out episodes (every 10th), per observation field in
+its SI unit (``train_log.json``'s curve, ``model_error``).
+
+    robot-il train mgail --demos demos/peg_25.h5 --out runs/mgail
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from robot_il.algos.actors import EnvFactory
+from robot_il.algos.bc import likelihood_step
+from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec, rng_state, set_rng_state
+from robot_il.algos.gail import Discriminator, discriminator_update
+from robot_il.checkpoint import config_dict
+from robot_il.config import require_non_negative, require_positive
+from robot_il.errors import ConfigError
+from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, mlp
+
+
+@dataclass(frozen=True)
+class MGAILConfig:
+    iterations: int = 100
+    """Iterations: each acts on the env, then trains model, D and policy."""
+    episodes_per_iteration: int = 4
+    """Episodes of the stochastic policy per iteration: the fixed data budget."""
+    unroll: int = 10
+    """T: steps of the model unroll the policy's gradient flows through (authors' code: 10)."""
+    gamma: float = 0.99
+    """Discount of D's cost along the unroll (authors' code: 0.99)."""
+    replay_size: int = 50_000
+    """Transitions kept in the replay that model and D train on (authors' code: 50 000)."""
+    model_hidden: int = 100
+    """Width of the forward model's encodings and GRU (authors' code: 100)."""
+    model_lr: float = 1e-4
+    """Adam learning rate of the forward model (authors' code: 1e-4)."""
+    model_steps: int = 100
+    """Forward-model updates per iteration."""
+    model_batch: int = 64
+    """Windows of ``unroll`` steps per forward-model update."""
+    disc_hidden: tuple[int, ...] = (200, 100)
+    """D's hidden layers (authors' code: 200, 100)."""
+    disc_lr: float = 1e-3
+    """D's Adam learning rate (authors' code: 1e-3)."""
+    disc_steps: int = 8
+    """D updates per iteration."""
+    disc_batch: int = 256
+    """Generated (and as many demonstrated) pairs per D update."""
+    disc_ent_coef: float = 1e-3
+    """Entropy bonus on D's output (as GAIL's)."""
+    policy_hidden: tuple[int, ...] = (300, 200)
+    """Policy hidden layers (the project's, as BC, GPRIL and GAIL; authors: 100, 50)."""
+    sigma_min: float = 0.01
+    sigma_max: float = 0.1
+    """Bounds of the policy's σ, rad/s (as BC, GPRIL and GAIL)."""
+    policy_lr: float = 1e-4
+    """Adam learning rate of the policy (authors' code: 1e-4)."""
+    policy_steps: int = 10
+    """Policy updates per iteration, each on ``policy_batch`` windows of this iteration's episodes."""
+    policy_batch: int = 64
+    """Windows of ``unroll`` steps per policy update."""
+    bc_weight: float = 0.0
+    """Weight of the demonstrated pairs' negative log-likelihood added to J in every policy update (0: none, the
+    paper's; a departure, as GPRIL's β_π term)."""
+    grad_clip: float = 10.0
+    """Norm the policy's and the model's gradients are clipped to."""
+    prep_iterations: int = 10
+    """Iterations at the start in which only the model and D train, the policy held (the authors' code's
+    ``prep_time``: 1 000 D updates): a BC-started policy is not moved by the gradient of an untrained D."""
+    bc_warm_start_steps: int = 2_000
+    """Likelihood steps on the demonstrated pairs before the first iteration (0: from scratch)."""
+    bc_lr: float = 1e-3
+    held_out_every: int = 10
+    """Every n-th episode goes to the held-out set the model's accuracy is measured on, not the replay."""
+    eval_every: int = 5
+    """Iterations between evaluations of the deterministic policy (and checkpoints)."""
+    eval_episodes: int = 20
+    eval_seed: int = 10_000
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in (
+            "iterations",
+            "episodes_per_iteration",
+            "unroll",
+            "replay_size",
+            "model_hidden",
+            "model_lr",
+            "model_batch",
+            "disc_lr",
+            "disc_batch",
+            "policy_lr",
+            "policy_batch",
+            "grad_clip",
+            "held_out_every",
+            "eval_every",
+            "threads",
+        ):
+            require_positive(name, getattr(self, name))
+        non_negative = ("model_steps", "disc_steps", "policy_steps", "prep_iterations", "bc_warm_start_steps")
+        for name in (*non_negative, "eval_episodes", "bc_weight"):
+            require_non_negative(name, getattr(self, name))
+        if not 0.0 < self.gamma <= 1.0:
+            raise ConfigError("gamma", f"must be in (0, 1], got {self.gamma}")
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
+
+
+PRESETS: dict[str, MGAILConfig] = {
+    # The authors' settings where they map (see the module's docstring).
+    "paper": MGAILConfig(bc_warm_start_steps=0),
+    # This 2-core machine: a model rate for 100 updates an iteration instead of the authors' millions.
+    # Policy rate 1e-5: on sim peg from the BC start (30 iterations, seed 0, 10 evaluation episodes) every
+    # setting tried fell from BC's 0.6: rate 1e-4 to 0.0, 1e-4 with bc_weight 1 to 0.3, 1e-5 to 0.1, 1e-5 with
+    # a one-step unroll to 0.2; 1e-5 fell the slowest in practice (0.8 -> 0.32 over 20 policy iterations).
+    "fast": MGAILConfig(model_lr=1e-3, policy_lr=1e-5),
+}
+
+
+# The forward model -----------------------------------------------------------------------------------
+
+
+class ForwardModel(ActionScaler):
+    """s_{t+1} = s_t + δ·dec(GRU(enc_s(s_t), h_{t-1}) ⊙ enc_a(a_t)): the paper's advanced forward model.
+
+    States and actions enter normalised (the demos' state statistics, the action bounds); the output is the
+    change of the state in units of ``delta_std`` (the demonstrated changes' spread).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        state_norm: Normalizer,
+        delta_std: np.ndarray,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        hidden: int = 100,
+    ) -> None:
+        super().__init__(action_low, action_high)
+        self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, hidden
+        self.state_norm = state_norm
+        self.register_buffer("delta_std", torch.as_tensor(delta_std, dtype=torch.float32))
+        self.enc_s = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh())
+        self.gru = nn.GRUCell(hidden, hidden)
+        self.enc_a = mlp([act_dim, hidden, hidden])
+        self.dec = mlp([hidden, hidden, obs_dim])
+
+    def initial(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, self.hidden, dtype=self.delta_std.dtype)
+
+    def step(self, s: torch.Tensor, a: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the next state, the next hidden state) from state, action and hidden state."""
+        h = self.gru(self.enc_s(self.state_norm(s)), h)
+        delta = self.dec(h * self.enc_a(self.normalize(a)))
+        return s + self.delta_std * delta, h
+
+    def window_loss(self, s: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of the normalised one-step changes along windows, the real state fed at every step
+        (as the policy's unroll does): s (B, T+1, obs), a (B, T, act), mask (B, T)."""
+        h = self.initial(len(s))
+        loss = s.new_zeros(())
+        for t in range(a.shape[1]):
+            pred, h = self.step(s[:, t], a[:, t], h)
+            err = ((pred - s[:, t + 1]) / self.delta_std) ** 2
+            loss = loss + (err.mean(-1) * mask[:, t]).sum()
+        return loss / mask.sum().clamp(min=1)
+
+    @torch.no_grad()
+    def errors(self, s: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Per observation dimension, in the observation's own units: the RMS one-step error (teacher-forced)
+        and the RMS error after the whole window open loop (fed its own predictions and the recorded actions)."""
+        h_tf, h_ol = self.initial(len(s)), self.initial(len(s))
+        opened = s[:, 0]
+        sq_one, n_one = torch.zeros(self.obs_dim), 0.0
+        for t in range(a.shape[1]):
+            pred, h_tf = self.step(s[:, t], a[:, t], h_tf)
+            m = mask[:, t].unsqueeze(-1)
+            sq_one += (((pred - s[:, t + 1]) ** 2) * m).sum(0)
+            n_one += float(mask[:, t].sum())
+            opened, h_ol = self.step(opened, a[:, t], h_ol)
+        full = mask.all(-1)  # windows that run their whole length
+        k = ((opened - s[:, -1]) ** 2)[full].mean(0) if full.any() else torch.full((self.obs_dim,), float("nan"))
+        return (sq_one / max(n_one, 1.0)).sqrt().numpy(), k.sqrt().numpy()
+
+
+# The policy's objective through the model ---------------------------------------------------------
+
+
+def unrolled_cost(
+    policy: GaussianPolicy,
+    model: ForwardModel,
+    disc: Discriminator,
+    s0: torch.Tensor,
+    xi: torch.Tensor,
+    gamma: float,
+    real_next: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """J = Σ_t γ^t (−log D(s_t, a_t)) per window, a_t = μ(s_t) + σ(s_t)·ξ_t and s_{t+1} = f(s_t, a_t, h_t).
+
+    s0 (B, obs) the first states, xi (B, T, act) the noise. With ``real_next`` (B, T, obs), the recorded next
+    states, the forward pass follows them and the gradient goes through the model:
+    s_{t+1} = f(...) + stop_gradient(s_real − f(...)); without, the unroll is the model's own (exact
+    gradient of the model's J; the finite-difference test). ``mask`` (B, T) drops steps past an episode's end.
+    """
+    s, h = s0, model.initial(len(s0)).to(s0.dtype)
+    total = s0.new_zeros(len(s0))
+    for t in range(xi.shape[1]):
+        mu, sigma = policy(s)
+        a = mu + sigma * xi[:, t]
+        cost = nn.functional.softplus(-disc(s, a, s))  # −log D(s, a); D's s' is unused for (s, a)
+        if mask is not None:
+            cost = cost * mask[:, t]
+        total = total + gamma**t * cost
+        pred, h = model.step(s, a, h)
+        s = pred if real_next is None else pred + (real_next[:, t] - pred).detach()
+    return total
+
+
+# Replay ----------------------------------------------------------------------------------------------
+
+
+def sample_windows(
+    episodes: list[tuple[np.ndarray, np.ndarray]], n: int, length: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` windows of ``length`` steps, starting at steps drawn uniformly over all episodes' steps.
+
+    Returns states (n, length+1, obs), actions (n, length, act) and a mask (n, length) that is 0 past an
+    episode's end (states and actions there repeat the last ones)."""
+    sizes = np.array([len(a) for _, a in episodes])
+    starts = rng.integers(0, sizes.sum(), n)
+    which = np.searchsorted(np.cumsum(sizes), starts, side="right")
+    offset = starts - (np.cumsum(sizes) - sizes)[which]
+    obs_dim, act_dim = episodes[0][0].shape[1], episodes[0][1].shape[1]
+    s = np.empty((n, length + 1, obs_dim), np.float32)
+    a = np.empty((n, length, act_dim), np.float32)
+    mask = np.zeros((n, length), np.float32)
+    for i, (e, t0) in enumerate(zip(which, offset, strict=True)):
+        states, actions = episodes[e]
+        steps = min(length, len(actions) - t0)
+        s[i, : steps + 1] = states[t0 : t0 + steps + 1]
+        s[i, steps + 1 :] = states[t0 + steps]
+        a[i, :steps] = actions[t0 : t0 + steps]
+        a[i, steps:] = actions[t0 + steps - 1]
+        mask[i, :steps] = 1.0
+    return torch.as_tensor(s), torch.as_tensor(a), torch.as_tensor(mask)
+
+
+def rollout(env, policy: GaussianPolicy, seed: int, generator: torch.Generator) -> dict[str, Any]:
+    """One episode of the stochastic policy: states, the sampled (unclamped) actions, success, end reason."""
+    obs, _ = env.reset(seed=seed)
+    states, actions, done, info = [obs], [], False, {}
+    while not done:
+        action = policy.act(obs, deterministic=False, generator=generator).astype(np.float32)
+        obs, _, terminated, truncated, info = env.step(action)
+        states.append(obs)
+        actions.append(action)
+        done = terminated or truncated
+    reason = info.get("end_reason") or ("success" if info.get("is_success") else "time_limit")
+    return {
+        "states": np.asarray(states, np.float32),
+        "actions": np.asarray(actions, np.float32),
+        "success": bool(info.get("is_success", False)),
+        "end_reason": str(reason),
+    }
+
+
+# The learner -----------------------------------------------------------------------------------------
+
+
+class MGAIL:
+    """Policy, forward model, D, their optimisers, the replay and the counters; a checkpoint is
+    :meth:`state_dict`."""
+
+    algo = "mgail"
+
+    def __init__(self, cfg: MGAILConfig, demos: DemoData, factory: EnvFactory) -> None:
+        if not (demos.has_actions and demos.dense):
+            raise ConfigError(
+                "demos",
+                f"{demos.path}: MGAIL's D(s, a) needs dense demos with actions; for states only or sparse demos "
+                "use GPRIL (or GAIL with D on states)",
+            )
+        self.cfg, self.demos, self.factory = cfg, demos, factory
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
+        states = demos.all_states.astype(np.float32)
+        norm = Normalizer.fit(states)
+        self.policy = GaussianPolicy(**spec, normalizer=Normalizer(norm.mean, norm.std))
+        steps = demos.transitions()
+        delta = (steps.next_states - steps.states).astype(np.float32)
+        self.model = ForwardModel(
+            spec["obs_dim"],
+            spec["act_dim"],
+            Normalizer(norm.mean, norm.std),
+            np.maximum(delta.std(0), 1e-4),
+            demos.action_low,
+            demos.action_high,
+            cfg.model_hidden,
+        )
+        self.disc = Discriminator(
+            "sa",
+            spec["obs_dim"],
+            spec["act_dim"],
+            Normalizer(norm.mean, norm.std),
+            demos.action_low,
+            demos.action_high,
+            cfg.disc_hidden,
+        )
+        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy_lr)
+        self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr)
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
+        self.expert_s = torch.as_tensor(steps.states, dtype=torch.float32)
+        self.expert_a = torch.as_tensor(steps.actions, dtype=torch.float32)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.replay: list[tuple[np.ndarray, np.ndarray]] = []
+        self.held_out: list[tuple[np.ndarray, np.ndarray]] = []
+        self.counters: dict[str, Any] = {
+            "iteration": 0,
+            "episodes": 0,
+            "env_steps": 0,
+            "successes": 0,
+            "wall_s": 0.0,
+            "warm_started": False,
+        }
+        self.recent: list[bool] = []
+        self.curve: list[dict[str, Any]] = []
+        self._env = None
+        layout = demos.env_args.get("obs_layout") or [
+            {"field": "observation", "start": 0, "stop": spec["obs_dim"], "unit": ""}
+        ]
+        self.layout = [(r["field"], r["start"], r["stop"], r.get("unit", "")) for r in layout]
+
+    @property
+    def env(self):
+        if self._env is None:
+            self._env = self.factory.make()
+        return self._env
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    # Algorithm 1 ---------------------------------------------------------------------------------------
+
+    def bc_warm_start(self) -> None:
+        """Fit the policy to the demonstrated pairs (maximum likelihood), once, before the first iteration."""
+        cfg = self.cfg
+        if self.counters["warm_started"] or cfg.bc_warm_start_steps <= 0:
+            return
+        opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.bc_lr)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        for _ in range(cfg.bc_warm_start_steps):
+            i = torch.randint(0, len(self.expert_s), (min(256, len(self.expert_s)),), generator=gen)
+            likelihood_step(self.policy, opt, self.expert_s[i], self.expert_a[i])
+        self.counters["warm_started"] = True
+
+    def iteration(self) -> dict[str, Any]:
+        """Act, then train the forward model, D and the policy; returns the iteration's statistics."""
+        cfg, c = self.cfg, self.counters
+        fresh, ends = [], {}
+        for _ in range(cfg.episodes_per_iteration):
+            index = c["episodes"]
+            gen = torch.Generator().manual_seed(cfg.seed * 7_919 + 1 + index)
+            ep = rollout(self.env, self.policy, cfg.seed * 7_919 + 1 + index, gen)
+            pair = (ep["states"], ep["actions"])
+            (self.held_out if index % cfg.held_out_every == cfg.held_out_every - 1 else self.replay).append(pair)
+            fresh.append(pair)
+            c["episodes"] += 1
+            c["env_steps"] += len(ep["actions"])
+            c["successes"] += int(ep["success"])
+            self.recent = [*self.recent, ep["success"]][-RECENT_EPISODES:]
+            ends[ep["end_reason"]] = ends.get(ep["end_reason"], 0) + 1
+        self._trim_replay()
+        stats: dict[str, Any] = {"end_reasons": ends}
+        stats.update(self.train_model())
+        stats.update(self.train_discriminator())
+        if c["iteration"] >= cfg.prep_iterations:
+            stats.update(self.train_policy(fresh))
+        c["iteration"] += 1
+        return stats
+
+    def _trim_replay(self) -> None:
+        while sum(len(a) for _, a in self.replay) > self.cfg.replay_size and len(self.replay) > 1:
+            self.replay.pop(0)
+        while len(self.held_out) > 20:
+            self.held_out.pop(0)
+
+    def train_model(self) -> dict[str, float]:
+        cfg, loss = self.cfg, float("nan")
+        if not self.replay:
+            return {}
+        for _ in range(cfg.model_steps):
+            s, a, mask = sample_windows(self.replay, cfg.model_batch, cfg.unroll, self.rng)
+            step_loss = self.model.window_loss(s, a, mask)
+            self.model_opt.zero_grad()
+            step_loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.model_opt.step()
+            loss = step_loss.item()
+        return {"model/loss": loss}
+
+    def train_discriminator(self) -> dict[str, float]:
+        cfg, stats = self.cfg, {}
+        if not self.replay:
+            return stats
+        s = np.concatenate([x[:-1] for x, _ in self.replay[-cfg.episodes_per_iteration * 4 :]])
+        a = np.concatenate([y for _, y in self.replay[-cfg.episodes_per_iteration * 4 :]])
+        s_t, a_t = torch.as_tensor(s), torch.as_tensor(a)
+        for _ in range(cfg.disc_steps):
+            g = torch.as_tensor(self.rng.integers(0, len(s_t), cfg.disc_batch))
+            e = torch.as_tensor(self.rng.integers(0, len(self.expert_s), cfg.disc_batch))
+            logits_e = self.disc(self.expert_s[e], self.expert_a[e], self.expert_s[e])
+            logits_g = self.disc(s_t[g], a_t[g], s_t[g])
+            stats = discriminator_update(self.disc_opt, logits_e, logits_g, cfg.disc_ent_coef)
+        return stats
+
+    def train_policy(self, episodes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """``policy_steps`` Adam steps on J through the model, on windows of ``episodes`` (this iteration's)."""
+        cfg, cost = self.cfg, float("nan")
+        self.model.requires_grad_(False)
+        self.disc.requires_grad_(False)
+        try:
+            for _ in range(cfg.policy_steps):
+                s, a, mask = sample_windows(episodes, cfg.policy_batch, cfg.unroll, self.rng)
+                with torch.no_grad():
+                    mu, sigma = self.policy(s[:, :-1])
+                    xi = ((a - mu) / sigma).clamp(-6.0, 6.0)
+                j = unrolled_cost(self.policy, self.model, self.disc, s[:, 0], xi, cfg.gamma, s[:, 1:], mask)
+                loss = j_mean = j.mean()
+                if cfg.bc_weight > 0:
+                    e = torch.as_tensor(self.rng.integers(0, len(self.expert_s), 256))
+                    loss = loss - cfg.bc_weight * self.policy.log_prob(self.expert_s[e], self.expert_a[e]).mean()
+                self.policy_opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
+                self.policy_opt.step()
+                cost = j_mean.item()
+        finally:
+            self.model.requires_grad_(True)
+            self.disc.requires_grad_(True)
+        return {"policy/J": cost}
+
+    def model_error(self) -> dict[str, dict[str, float]]:
+        """RMS one-step and ``unroll``-step errors on the held-out episodes, per observation field (SI units)."""
+        if not self.held_out:
+            return {}
+        s, a, mask = sample_windows(self.held_out, 256, self.cfg.unroll, np.random.default_rng(0))
+        one, k = self.model.errors(s, a, mask)
+        out: dict[str, dict[str, float]] = {"one_step": {}, f"{self.cfg.unroll}_step": {}}
+        for field, start, stop, unit in self.layout:
+            name = f"{field} [{unit}]" if unit else field
+            out["one_step"][name] = float(np.sqrt(np.mean(one[start:stop] ** 2)))
+            out[f"{self.cfg.unroll}_step"][name] = float(np.sqrt(np.mean(k[start:stop] ** 2)))
+        return out
+
+    # Checkpoints ---------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": json.dumps(config_dict(self.cfg)),
+            "policy": self.policy.state_dict(),
+            "policy_opt": self.policy_opt.state_dict(),
+            "model": self.model.state_dict(),
+            "model_opt": self.model_opt.state_dict(),
+            "disc": self.disc.state_dict(),
+            "disc_opt": self.disc_opt.state_dict(),
+            "replay": [[torch.as_tensor(x), torch.as_tensor(y)] for x, y in self.replay],
+            "held_out": [[torch.as_tensor(x), torch.as_tensor(y)] for x, y in self.held_out],
+            "counters": json.dumps(self.counters),
+            "recent": json.dumps(self.recent),
+            "curve": json.dumps(self.curve),
+            **rng_state(self.rng),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.policy_opt.load_state_dict(state["policy_opt"])
+        self.model.load_state_dict(state["model"])
+        self.model_opt.load_state_dict(state["model_opt"])
+        self.disc.load_state_dict(state["disc"])
+        self.disc_opt.load_state_dict(state["disc_opt"])
+        self.replay = [(x.numpy(), y.numpy()) for x, y in state["replay"]]
+        self.held_out = [(x.numpy(), y.numpy()) for x, y in state["held_out"]]
+        self.counters = json.loads(state["counters"])
+        self.recent = json.loads(state["recent"])
+        self.curve = json.loads(state["curve"])
+        set_rng_state(self.rng, state)
+
+
+# The loop ----------------------------------------------------------------------------------------------
+
+
+def train_mgail(
+    demos: DemoData, factory: EnvFactory, out: str | Path, cfg: MGAILConfig, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or resume) MGAIL into ``out``; returns the summary also written to ``train_log.json``."""
+    run = RunDir(out, "mgail", cfg, demos.env_args, factory)
+    learner = MGAIL(cfg, demos, factory)
+    if (state := run.resume()) is not None:
+        learner.load_state_dict(state)
+    run.start_clock(learner.counters["wall_s"])
+    c = learner.counters
+    bar = tqdm(total=cfg.iterations, initial=c["iteration"], desc="MGAIL", unit="it", disable=not progress)
+
+    def evaluate(stats: dict[str, Any]) -> None:
+        c["wall_s"] = run.wall_s
+        success = run.evaluate(learner.policy)
+        learner.curve.append(
+            {
+                "iteration": c["iteration"],
+                "episodes": c["episodes"],
+                "env_steps": c["env_steps"],
+                "wall_s": c["wall_s"],
+                "eval_success": success,
+                "practice_success": float(np.mean(learner.recent)) if learner.recent else 0.0,
+                "model_error": learner.model_error(),
+                **stats,
+            }
+        )
+        run.save(learner, success, {"best_iteration": c["iteration"]})
+        bar.set_postfix(eval=f"{success:.2f}", J=f"{stats.get('policy/J', float('nan')):.2f}", steps=c["env_steps"])
+
+    try:
+        if not learner.curve:
+            learner.bc_warm_start()
+            evaluate({})
+        while c["iteration"] < cfg.iterations:
+            stats = learner.iteration()
+            bar.update(1)
+            if c["iteration"] % cfg.eval_every == 0 or c["iteration"] == cfg.iterations:
+                evaluate(stats)
+    finally:
+        bar.close()
+        learner.close()
+        run.close()
+    return run.write_curves(
+        c,
+        learner.curve,
+        (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)")),
+        f"MGAIL: {c['iteration']} iterations, {c['env_steps']} env steps",
+        "practice (last 50 episodes)",
+    )
+
+
+def train_mgail_from_file(
+    demos_path: str | Path,
+    out: str | Path,
+    preset: MGAILConfig,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The ``robot-il train mgail`` entry: demos from an HDF5 file, rollouts in the env they were recorded in."""
+    demos = DemoData.load(demos_path)
+    cfg = dataclasses.replace(preset, **(overrides or {}))
+    return train_mgail(demos, demos.env_factory(), out, cfg, progress=progress)

@@ -1,0 +1,180 @@
+"""MGAIL: the forward model on a known linear system, the policy gradient through the model against finite
+differences, real states in the forward pass, learning the toy task, resume, the CLI verb, refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_gail import DEMOS, TOY_FACTORY, toy_expert_demos
+
+from robot_il.algos.common import DemoData
+from robot_il.algos.gail import Discriminator
+from robot_il.algos.mgail import MGAIL, ForwardModel, MGAILConfig, sample_windows, train_mgail, unrolled_cost
+from robot_il.checkpoint import load_policy
+from robot_il.cli import main as cli
+from robot_il.errors import ConfigError
+from robot_il.nn.policy import GaussianPolicy, Normalizer
+
+TOY_MGAIL = MGAILConfig(
+    iterations=40,
+    episodes_per_iteration=4,
+    policy_hidden=(64, 64),
+    sigma_max=0.05,
+    model_lr=1e-3,
+    model_steps=50,
+    policy_lr=3e-4,
+    bc_warm_start_steps=0,
+    prep_iterations=0,
+    eval_every=5,
+    eval_episodes=20,
+)
+
+A = np.array([[1.0, 0.05, 0.0], [0.0, 0.95, 0.1], [0.02, 0.0, 0.9]])
+B = np.array([[0.0, 0.1], [0.2, 0.0], [0.05, -0.1]])
+
+
+def linear_episodes(n: int, steps: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """s' = A s + B a from random states and random actions in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        s = [rng.uniform(-1, 1, 3)]
+        a = rng.uniform(-1, 1, (steps, 2))
+        for t in range(steps):
+            s.append(A @ s[-1] + B @ a[t])
+        out.append((np.asarray(s, np.float32), a.astype(np.float32)))
+    return out
+
+
+def test_forward_model_learns_a_known_linear_system() -> None:
+    torch.manual_seed(0)
+    train, held_out = linear_episodes(40, 30, seed=0), linear_episodes(10, 30, seed=1)
+    states = np.concatenate([s for s, _ in train])
+    delta = np.concatenate([s[1:] - s[:-1] for s, _ in train])
+    model = ForwardModel(3, 2, Normalizer.fit(states), delta.std(0), -np.ones(2), np.ones(2), hidden=32)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(1_500):
+        loss = model.window_loss(*sample_windows(train, 64, 5, rng))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    s, a, mask = sample_windows(held_out, 256, 5, np.random.default_rng(2))
+    one, five = model.errors(s, a, mask)
+    change_1 = np.sqrt(((s[:, 1] - s[:, 0]) ** 2).mean(0).numpy())
+    change_5 = np.sqrt(((s[:, 5] - s[:, 0]) ** 2).mean(0).numpy())
+    # Against the change itself (what "the state stays" would get wrong): well under a tenth, and under a
+    # fifth after five open-loop steps.
+    assert np.all(one < 0.1 * change_1), (one, change_1)
+    assert np.all(five < 0.2 * change_5), (five, change_5)
+
+
+def _toy_nets() -> tuple[GaussianPolicy, ForwardModel, Discriminator]:
+    torch.manual_seed(3)
+    norm = Normalizer(np.zeros(3), np.ones(3))
+    policy = GaussianPolicy(3, 2, -np.ones(2), np.ones(2), norm, hidden=(8,), sigma_min=0.05, sigma_max=0.3)
+    model = ForwardModel(3, 2, Normalizer(np.zeros(3), np.ones(3)), np.full(3, 0.2), -np.ones(2), np.ones(2), 6)
+    disc = Discriminator("sa", 3, 2, Normalizer(np.zeros(3), np.ones(3)), -np.ones(2), np.ones(2), (8,))
+    for net in (policy, model, disc):
+        net.double()
+    return policy, model, disc
+
+
+def test_policy_gradient_through_the_model_matches_finite_differences() -> None:
+    policy, model, disc = _toy_nets()
+    gen = torch.Generator().manual_seed(0)
+    s0 = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    xi = torch.randn(4, 6, 2, generator=gen, dtype=torch.float64)
+    params = list(policy.parameters())
+    j = unrolled_cost(policy, model, disc, s0, xi, 0.9).sum()
+    grads = torch.autograd.grad(j, params)
+    flat_grad = torch.cat([g.flatten() for g in grads])
+    direction = torch.randn(len(flat_grad), generator=gen, dtype=torch.float64)
+    direction /= direction.norm()
+    theta = torch.nn.utils.parameters_to_vector(params).detach()
+
+    def cost_at(vec: torch.Tensor) -> float:
+        torch.nn.utils.vector_to_parameters(vec, params)
+        with torch.no_grad():
+            return unrolled_cost(policy, model, disc, s0, xi, 0.9).sum().item()
+
+    eps = 1e-6
+    fd = (cost_at(theta + eps * direction) - cost_at(theta - eps * direction)) / (2 * eps)
+    torch.nn.utils.vector_to_parameters(theta, params)
+    assert abs(fd - float(flat_grad @ direction)) <= 1e-6 * max(1.0, abs(fd)), (fd, float(flat_grad @ direction))
+    # The gradient reaches the policy through later states too (not only through each step's own action):
+    # a one-step unroll gives a different gradient.
+    one = torch.autograd.grad(unrolled_cost(policy, model, disc, s0, xi[:, :1], 0.9).sum(), params)
+    assert not torch.allclose(torch.cat([g.flatten() for g in one]), flat_grad)
+
+
+def test_forward_pass_follows_the_recorded_states_and_the_gradient_the_model() -> None:
+    policy, model, disc = _toy_nets()
+    gen = torch.Generator().manual_seed(1)
+    real = torch.randn(4, 4, 3, generator=gen, dtype=torch.float64)  # s_0 .. s_3, not what the model predicts
+    xi = torch.randn(4, 3, 2, generator=gen, dtype=torch.float64)
+    j = unrolled_cost(policy, model, disc, real[:, 0], xi, 0.9, real[:, 1:])
+    with torch.no_grad():
+        expected = torch.zeros(4, dtype=torch.float64)
+        for t in range(3):
+            mu, sigma = policy(real[:, t])
+            a = mu + sigma * xi[:, t]
+            expected += 0.9**t * torch.nn.functional.softplus(-disc(real[:, t], a, real[:, t]))
+    assert torch.allclose(j, expected)
+    grads = torch.autograd.grad(j.sum(), list(model.parameters()), allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)  # the gradient went through the model
+
+
+def test_mgail_learns_the_reaching_task_from_scratch(tmp_path: Path) -> None:
+    summary = train_mgail(toy_expert_demos(), TOY_FACTORY, tmp_path / "run", TOY_MGAIL, progress=False)
+    curve = [(p["env_steps"], p["eval_success"]) for p in summary["curve"]]
+    assert curve[0][1] <= 0.2, curve
+    assert max(s for _, s in curve[-3:]) >= 0.8, curve
+    errors = summary["curve"][-1]["model_error"]
+    assert set(errors) == {"one_step", "10_step"} and errors["one_step"]["observation"] < 0.05
+    policy, _ = load_policy(tmp_path / "run")
+    assert policy.obs_dim == 2
+
+
+def test_resumed_mgail_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(TOY_MGAIL, iterations=4, eval_every=2, eval_episodes=3, model_steps=5)
+    straight = train_mgail(toy_expert_demos(), TOY_FACTORY, tmp_path / "a", cfg, progress=False)
+    train_mgail(toy_expert_demos(), TOY_FACTORY, tmp_path / "b", dataclasses.replace(cfg, iterations=2), False)
+    # The config changed (iterations), so resume the same way `robot-il train` would: same config from the start.
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    state["config"] = json.dumps({**json.loads(state["config"]), "iterations": 4})
+    torch.save(state, tmp_path / "b" / "checkpoint.pt")
+    resumed = train_mgail(toy_expert_demos(), TOY_FACTORY, tmp_path / "b", cfg, progress=False)
+
+    def strip(curve: list[dict]) -> list[dict]:
+        return [{k: v for k, v in p.items() if k != "wall_s"} for p in curve]
+
+    assert strip(resumed["curve"]) == strip(straight["curve"])
+    a, _ = load_policy(tmp_path / "a")
+    b, _ = load_policy(tmp_path / "b")
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_train_mgail_cli_on_peg_demos(tmp_path: Path) -> None:
+    out = tmp_path / "mgail"
+    args = ["--iterations", "1", "--episodes-per-iteration", "1", "--eval-episodes", "1", "--model-steps", "2"]
+    args += ["--policy-steps", "1", "--bc-warm-start-steps", "10"]
+    assert cli(["train", "mgail", "--demos", str(DEMOS), "--out", str(out), *args]) == 0
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["algo"] == "mgail" and log["counters"]["episodes"] == 1
+    assert (out / "policy.pt").exists()
+
+
+def test_mgail_refuses_state_only_demos_and_bad_settings() -> None:
+    with pytest.raises(ConfigError, match="actions"):
+        MGAIL(TOY_MGAIL, DemoData.load(DEMOS, state_only=True), TOY_FACTORY)
+    with pytest.raises(ConfigError, match="unroll"):
+        MGAILConfig(unroll=0)
+    with pytest.raises(SystemExit):
+        cli(["train", "mgail", "--demos", str(DEMOS), "--out", "/tmp/x", "--state-only"])
