@@ -32,6 +32,7 @@ import torch
 
 from robot_il.algos.common import DemoData
 from robot_il.algos.gail import GAIL, TERMINAL, GAILConfig, discriminator_update, train_gail
+from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import ActionScaler, Normalizer, mlp
 
@@ -57,14 +58,9 @@ class AIRLConfig(GAILConfig):
 PRESETS: dict[str, AIRLConfig] = {
     "peg_sim": AIRLConfig(),
     "clip_sim": AIRLConfig(),
-    # GAIL's fast preset on this 2-core machine: two env processes, a BC start.
+    # GAIL's fast preset on this 2-core machine (two env processes, a BC start), with AIRL's own fields.
     "fast": AIRLConfig(
-        num_envs=2,
-        n_steps=1024,
-        total_steps=300_000,
-        eval_every=4,
-        bc_warm_start_steps=2000,
-        critic_warmup_rollouts=10,
+        **{f.name: getattr(GAIL_PRESETS["fast"], f.name) for f in dataclasses.fields(GAILConfig) if f.name != "reward"}
     ),
 }
 
