@@ -30,6 +30,8 @@ TOY_MGAIL = MGAILConfig(
     policy_lr=3e-4,
     bc_warm_start_steps=0,
     prep_iterations=0,
+    noise_intensity=0.0,  # the policy's own σ(s), D's actions by the bounds: the toy's expert is at its bound
+    disc_action_norm="bounds",
     eval_every=5,
     eval_episodes=20,
 )

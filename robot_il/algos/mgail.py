@@ -36,9 +36,10 @@ hidden layers (200, 100), Adam rates 1e-3 (D) and 1e-4 (policy), a replay of
 50 000 transitions, σ of the policy at its lower bound: from the authors' code
 (the paper's text gives none of them). Departures, each a setting:
 
-* the policy is the project's :class:`GaussianPolicy` (hidden (300, 200), σ(s)
-  in [0.01, 0.1] rad/s) so that a run's ``policy.pt`` deploys as BC's, GPRIL's
-  and GAIL's do; the authors used (100, 50) with a fixed σ = std(a_E)/6;
+* the policy is the project's :class:`GaussianPolicy` (hidden (300, 200)) so
+  that a run's ``policy.pt`` deploys as BC's, GPRIL's and GAIL's do (the
+  authors: (100, 50)); it acts and is reparameterised with the authors' fixed
+  σ = std(a_E)/6 (``noise_intensity``; 0: its own σ(s));
 * a BC warm start (``bc_warm_start_steps``) as GAIL's ``fast`` preset, and D,
   model and policy all train every iteration instead of switching between D and
   the policy every 100 updates;
@@ -112,7 +113,13 @@ class MGAILConfig:
     """Policy hidden layers (the project's, as BC, GPRIL and GAIL; authors: 100, 50)."""
     sigma_min: float = 0.01
     sigma_max: float = 0.1
-    """Bounds of the policy's σ, rad/s (as BC, GPRIL and GAIL)."""
+    """Bounds of the policy's σ, rad/s (as BC, GPRIL and GAIL), used when ``noise_intensity`` is 0."""
+    noise_intensity: float = 6.0
+    """Exploration and reparameterisation noise σ = std(a_E) / noise_intensity per joint, fixed (authors' code:
+    6); 0: the policy's own σ(s). A learnt σ let D tell the policy by its jitter alone."""
+    disc_action_norm: str = "expert"
+    """How D normalises actions: 'expert' (the demonstrated actions' mean and std, the authors') or 'bounds'
+    (the action bounds, as GAIL's D: demonstrated actions then spread 0.1-0.3 against the states' 1)."""
     policy_lr: float = 1e-4
     """Adam learning rate of the policy (authors' code: 1e-4)."""
     policy_steps: int = 10
@@ -159,10 +166,12 @@ class MGAILConfig:
         ):
             require_positive(name, getattr(self, name))
         non_negative = ("model_steps", "disc_steps", "policy_steps", "prep_iterations", "bc_warm_start_steps")
-        for name in (*non_negative, "eval_episodes", "bc_weight"):
+        for name in (*non_negative, "eval_episodes", "bc_weight", "noise_intensity"):
             require_non_negative(name, getattr(self, name))
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError("gamma", f"must be in (0, 1], got {self.gamma}")
+        if self.disc_action_norm not in ("expert", "bounds"):
+            raise ConfigError("disc_action_norm", f"must be 'expert' or 'bounds', got {self.disc_action_norm!r}")
         if not 0 < self.sigma_min < self.sigma_max:
             raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
@@ -171,10 +180,11 @@ PRESETS: dict[str, MGAILConfig] = {
     # The authors' settings where they map (see the module's docstring).
     "paper": MGAILConfig(bc_warm_start_steps=0),
     # This 2-core machine: a model rate for 100 updates an iteration instead of the authors' millions.
-    # Policy rate 1e-5: on sim peg from the BC start (30 iterations, seed 0, 10 evaluation episodes) every
-    # setting tried fell from BC's 0.6: rate 1e-4 to 0.0, 1e-4 with bc_weight 1 to 0.3, 1e-5 to 0.1, 1e-5 with
-    # a one-step unroll to 0.2; 1e-5 fell the slowest in practice (0.8 -> 0.32 over 20 policy iterations).
-    "fast": MGAILConfig(model_lr=1e-3, policy_lr=1e-5),
+    # On sim peg from the BC start (30 iterations, seed 0, 10 evaluation episodes) every setting tried fell from
+    # BC's 0.6 within 20 policy iterations. With the policy's own σ and D's actions by the bounds: rate 1e-4 -> 0.0,
+    # 1e-4 with bc_weight 1 -> 0.3, 1e-5 -> 0.1, 1e-5 with a one-step unroll -> 0.2 (so not the model's gradient).
+    # With the authors' fixed σ and D's actions by the demos (the defaults): 1e-4 -> 0.0, 1e-5 -> 0.0.
+    "fast": MGAILConfig(model_lr=1e-3),
 }
 
 
@@ -257,6 +267,7 @@ def unrolled_cost(
     gamma: float,
     real_next: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    noise_std: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """J = Σ_t γ^t (−log D(s_t, a_t)) per window, a_t = μ(s_t) + σ(s_t)·ξ_t and s_{t+1} = f(s_t, a_t, h_t).
 
@@ -264,12 +275,13 @@ def unrolled_cost(
     states, the forward pass follows them and the gradient goes through the model:
     s_{t+1} = f(...) + stop_gradient(s_real − f(...)); without, the unroll is the model's own (exact
     gradient of the model's J; the finite-difference test). ``mask`` (B, T) drops steps past an episode's end.
+    ``noise_std`` (act,): a fixed σ instead of the policy's σ(s).
     """
     s, h = s0, model.initial(len(s0)).to(s0.dtype)
     total = s0.new_zeros(len(s0))
     for t in range(xi.shape[1]):
         mu, sigma = policy(s)
-        a = mu + sigma * xi[:, t]
+        a = mu + (sigma if noise_std is None else noise_std) * xi[:, t]
         cost = nn.functional.softplus(-disc(s, a, s))  # −log D(s, a); D's s' is unused for (s, a)
         if mask is not None:
             cost = cost * mask[:, t]
@@ -308,12 +320,20 @@ def sample_windows(
     return torch.as_tensor(s), torch.as_tensor(a), torch.as_tensor(mask)
 
 
-def rollout(env, policy: GaussianPolicy, seed: int, generator: torch.Generator) -> dict[str, Any]:
-    """One episode of the stochastic policy: states, the sampled (unclamped) actions, success, end reason."""
+def rollout(
+    env, policy: GaussianPolicy, seed: int, generator: torch.Generator, noise_std: torch.Tensor | None = None
+) -> dict[str, Any]:
+    """One episode of the stochastic policy (σ(s), or ``noise_std`` fixed): states, the sampled (unclamped)
+    actions, success, end reason."""
     obs, _ = env.reset(seed=seed)
     states, actions, done, info = [obs], [], False, {}
     while not done:
-        action = policy.act(obs, deterministic=False, generator=generator).astype(np.float32)
+        if noise_std is None:
+            action = policy.act(obs, deterministic=False, generator=generator).astype(np.float32)
+        else:
+            with torch.no_grad():
+                mu, _ = policy(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+                action = (mu[0] + noise_std * torch.randn(mu.shape[1], generator=generator)).numpy()
         obs, _, terminated, truncated, info = env.step(action)
         states.append(obs)
         actions.append(action)
@@ -361,13 +381,19 @@ class MGAIL:
             demos.action_high,
             cfg.model_hidden,
         )
+        a_mean, a_std = steps.actions.mean(0), np.maximum(steps.actions.std(0), 1e-4)
+        self.noise_std = (
+            torch.as_tensor(a_std / cfg.noise_intensity, dtype=torch.float32) if cfg.noise_intensity > 0 else None
+        )
+        # D's ActionScaler maps [low, high] to [-1, 1]: mean -/+ std normalises by the demonstrated actions.
+        low, high = (a_mean - a_std, a_mean + a_std) if cfg.disc_action_norm == "expert" else (None, None)
         self.disc = Discriminator(
             "sa",
             spec["obs_dim"],
             spec["act_dim"],
             Normalizer(norm.mean, norm.std),
-            demos.action_low,
-            demos.action_high,
+            demos.action_low if low is None else low,
+            demos.action_high if high is None else high,
             cfg.disc_hidden,
         )
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy_lr)
@@ -426,7 +452,7 @@ class MGAIL:
         for _ in range(cfg.episodes_per_iteration):
             index = c["episodes"]
             gen = torch.Generator().manual_seed(cfg.seed * 7_919 + 1 + index)
-            ep = rollout(self.env, self.policy, cfg.seed * 7_919 + 1 + index, gen)
+            ep = rollout(self.env, self.policy, cfg.seed * 7_919 + 1 + index, gen, self.noise_std)
             pair = (ep["states"], ep["actions"])
             (self.held_out if index % cfg.held_out_every == cfg.held_out_every - 1 else self.replay).append(pair)
             fresh.append(pair)
@@ -489,8 +515,10 @@ class MGAIL:
                 s, a, mask = sample_windows(episodes, cfg.policy_batch, cfg.unroll, self.rng)
                 with torch.no_grad():
                     mu, sigma = self.policy(s[:, :-1])
-                    xi = ((a - mu) / sigma).clamp(-6.0, 6.0)
-                j = unrolled_cost(self.policy, self.model, self.disc, s[:, 0], xi, cfg.gamma, s[:, 1:], mask)
+                    xi = ((a - mu) / (sigma if self.noise_std is None else self.noise_std)).clamp(-6.0, 6.0)
+                j = unrolled_cost(
+                    self.policy, self.model, self.disc, s[:, 0], xi, cfg.gamma, s[:, 1:], mask, self.noise_std
+                )
                 loss = j_mean = j.mean()
                 if cfg.bc_weight > 0:
                     e = torch.as_tensor(self.rng.integers(0, len(self.expert_s), 256))
