@@ -23,30 +23,16 @@ from robot_il.cell.clip_config import ClipConfig
 from robot_il.cell.kinematics import CellKinematics
 from robot_il.hal.base import Observation
 from robot_il.tasks.clip_insertion import ClipInsertionTask
+from robot_il.tasks.peg_expert import ExpertGains, servo_along_axis
 
 
 @dataclass(frozen=True)
-class ClipExpertGains:
-    standoff: float = 0.02
-    """Distance in front of the mouth where the clip lines up, m."""
-    kp: float = 5.0
-    """Tip position gain, 1/s."""
-    kr: float = 4.0
-    """Orientation gain, 1/s."""
-    max_speed: float = 0.10
-    """Tip speed limit in free space, m/s."""
-    insert_speed: float = 0.02
-    """Axial tip speed limit near and in the plug, m/s."""
-    max_rate: float = 0.5
-    """Clip angular speed limit, rad/s."""
-    align_tol: float = 0.02
-    """Orientation error (axis and roll) below which insertion may proceed, rad."""
-    lateral_tol: float = 0.001
-    """Tip-to-axis distance below which insertion may proceed, m."""
+class ClipExpertGains(ExpertGains):
+    """The peg expert's gains and tolerances (the same values: stand-off, servo gains, speed limits; for the
+    flat clip ``kr`` and ``align_tol`` cover the roll too), and how far past the latch depth to aim."""
+
     overshoot: float = 0.004
     """How far past the latch depth the expert aims, m (short of the head's stop at ``leg_length``)."""
-    damping: float = 0.02
-    """Damped least squares regulariser."""
 
 
 class ScriptedClipExpert:
@@ -76,33 +62,5 @@ class ScriptedClipExpert:
         err = 0.5 * sum(np.cross(rot[:, i], goal_rot[:, i]) for i in range(3))
         misalign = float(np.linalg.norm(err))
 
-        rel = tip - frame.mouth
-        depth = float(rel @ frame.axis)
-        lateral_vec = rel - depth * frame.axis
-        lateral = float(np.linalg.norm(lateral_vec))
-
-        if depth < -g.standoff:
-            lined_up = misalign < 5 * g.align_tol and lateral < 10 * g.lateral_tol
-        elif depth < 0.0:
-            lined_up = misalign < g.align_tol and lateral < g.lateral_tol
-        else:  # between the lips the legs centre the clip; only a twisted or tilted clip jams
-            lined_up = misalign < 2 * g.align_tol
-        goal_depth = self.cfg.latch_depth + g.overshoot if lined_up else -g.standoff
-        axial_speed = g.max_speed if depth < -2 * g.standoff else g.insert_speed
-        v_axial = float(np.clip(g.kp * (goal_depth - depth), -axial_speed, axial_speed))
-        v_lateral = -g.kp * lateral_vec
-        lat_speed = np.linalg.norm(v_lateral)
-        if lat_speed > g.max_speed:
-            v_lateral *= g.max_speed / lat_speed
-        w = g.kr * err
-        rate = np.linalg.norm(w)
-        if rate > g.max_rate:
-            w *= g.max_rate / rate
-
-        twist = np.concatenate([v_axial * frame.axis + v_lateral, w])
-        qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
-        # Scale the whole command (not each joint) so the tip keeps its direction.
-        scale = np.max(np.abs(qdot) / self._vmax)
-        if scale > 1.0:
-            qdot /= scale
-        return np.clip(qdot, -self._vmax, self._vmax)
+        inserted = self.cfg.latch_depth + g.overshoot
+        return servo_along_axis(g, frame, tip, err, misalign, inserted, jac, self._vmax)

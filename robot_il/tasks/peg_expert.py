@@ -15,6 +15,7 @@ success depth. A peg that jams is therefore pulled back and re-aligned.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,36 +65,57 @@ class ScriptedPegExpert:
         tip, peg_dir, jac = self.kinematics.tip(obs.joint_positions)
 
         frame = self.task.hole_frame(obs)
-        rel = tip - frame.mouth
-        depth = float(rel @ frame.axis)
-        lateral_vec = rel - depth * frame.axis
-        lateral = float(np.linalg.norm(lateral_vec))
         misalign = float(np.arccos(np.clip(peg_dir @ frame.axis, -1.0, 1.0)))
 
-        # How deep the tip may go: all the way once lined up, else back to the stand-off point.
-        if depth < -g.standoff:
-            lined_up = misalign < 5 * g.align_tol and lateral < 10 * g.lateral_tol
-        elif depth < 0.0:
-            lined_up = misalign < g.align_tol and lateral < g.lateral_tol
-        else:  # inside the hole the walls centre the peg; only a tilted peg jams
-            lined_up = misalign < 2 * g.align_tol
-        goal_depth = self.cfg.success_depth + 0.005 if lined_up else -g.standoff
-        axial_speed = g.max_speed if depth < -2 * g.standoff else g.insert_speed
-        v_axial = float(np.clip(g.kp * (goal_depth - depth), -axial_speed, axial_speed))
-        v_lateral = -g.kp * lateral_vec
-        lat_speed = np.linalg.norm(v_lateral)
-        if lat_speed > g.max_speed:
-            v_lateral *= g.max_speed / lat_speed
-        v = v_axial * frame.axis + v_lateral
-        w = g.kr * np.cross(peg_dir, frame.axis)
-        rate = np.linalg.norm(w)
-        if rate > g.max_rate:
-            w *= g.max_rate / rate
+        rot_err = np.cross(peg_dir, frame.axis)
+        return servo_along_axis(g, frame, tip, rot_err, misalign, self.cfg.success_depth + 0.005, jac, self._vmax)
 
-        twist = np.concatenate([v, w])
-        qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
-        # Scale the whole command (not each joint) so the tip keeps its direction.
-        scale = np.max(np.abs(qdot) / self._vmax)
-        if scale > 1.0:
-            qdot /= scale
-        return np.clip(qdot, -self._vmax, self._vmax)  # guards against rounding past the bound
+
+def servo_along_axis(
+    g: ExpertGains,
+    frame: Any,
+    tip: np.ndarray,
+    rot_err: np.ndarray,
+    misalign: float,
+    inserted_depth: float,
+    jac: np.ndarray,
+    vmax: np.ndarray,
+) -> np.ndarray:
+    """The scripted experts' servo (peg and clip): joint velocities that move the tip along the hole's axis.
+
+    The tip holds a stand-off point in front of the mouth (``frame``: mouth and axis) until the part is lined
+    up (``misalign``, rad; the tip's distance from the axis), then goes to ``inserted_depth`` along the axis;
+    the lateral error is servoed out and the part turned at ``g.kr * rot_err``. The Cartesian twist maps to
+    joint velocities by damped least squares on ``jac`` and is scaled as a whole into ``vmax``.
+    """
+    rel = tip - frame.mouth
+    depth = float(rel @ frame.axis)
+    lateral_vec = rel - depth * frame.axis
+    lateral = float(np.linalg.norm(lateral_vec))
+    # How deep the tip may go: all the way once lined up, else back to the stand-off point.
+    if depth < -g.standoff:
+        lined_up = misalign < 5 * g.align_tol and lateral < 10 * g.lateral_tol
+    elif depth < 0.0:
+        lined_up = misalign < g.align_tol and lateral < g.lateral_tol
+    else:  # inside, the walls (peg) or the lips (clip) centre the part; only a tilted or twisted one jams
+        lined_up = misalign < 2 * g.align_tol
+    goal_depth = inserted_depth if lined_up else -g.standoff
+    axial_speed = g.max_speed if depth < -2 * g.standoff else g.insert_speed
+    v_axial = float(np.clip(g.kp * (goal_depth - depth), -axial_speed, axial_speed))
+    v_lateral = -g.kp * lateral_vec
+    lat_speed = np.linalg.norm(v_lateral)
+    if lat_speed > g.max_speed:
+        v_lateral *= g.max_speed / lat_speed
+    v = v_axial * frame.axis + v_lateral
+    w = g.kr * rot_err
+    rate = np.linalg.norm(w)
+    if rate > g.max_rate:
+        w *= g.max_rate / rate
+
+    twist = np.concatenate([v, w])
+    qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
+    # Scale the whole command (not each joint) so the tip keeps its direction.
+    scale = np.max(np.abs(qdot) / vmax)
+    if scale > 1.0:
+        qdot /= scale
+    return np.clip(qdot, -vmax, vmax)  # guards against rounding past the bound
