@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from robot_il.cell.config import JACO_HOME, JACO_MAX_VELOCITY
-from robot_il.config import require_box, require_non_negative, require_positive, require_range
+from robot_il.cell.config import JACO_HOME, JACO_MAX_VELOCITY, CellConfigBase
+from robot_il.config import require_non_negative, require_positive, require_range
 from robot_il.errors import ConfigError
 
 # The clip's legs spread along the flange's x axis turned by this angle about the tool axis, so that at the
@@ -29,7 +29,7 @@ CLIP_ROLL = -0.9525
 
 
 @dataclass(frozen=True)
-class ClipConfig:
+class ClipConfig(CellConfigBase):
     """The simulated clip-insertion task (defaults: the GPRIL paper's clip task)."""
 
     control_rate_hz: float = 20.0
@@ -108,22 +108,7 @@ class ClipConfig:
         self.validate()
 
     def validate(self) -> None:
-        require_positive("control_rate_hz", self.control_rate_hz)
-        require_positive("physics_timestep", self.physics_timestep)
-        period = 1.0 / self.control_rate_hz
-        substeps = period / self.physics_timestep
-        if substeps < 1 or abs(substeps - round(substeps)) > 1e-6:
-            raise ConfigError(
-                "physics_timestep",
-                f"{self.physics_timestep} s does not divide the control period {period} s "
-                f"(control_rate_hz={self.control_rate_hz}); pick a timestep that does",
-            )
-        require_range("pan_range", self.pan_range)
-        require_range("tilt_range", self.tilt_range)
-        require_positive("episode_seconds", self.episode_seconds)
-        require_box("workspace", self.workspace_low, self.workspace_high, 3)
-        if len(self.tilt_center) != 3:
-            raise ConfigError("tilt_center", f"must be 3 numbers (x, y, z), got {self.tilt_center!r}")
+        self.validate_cell()
         for name in (
             "hole_offset",
             "clip_length",
@@ -167,23 +152,6 @@ class ClipConfig:
             raise ConfigError("cavity_depth", "the legs would hit the bottom before the head meets the face")
         if self.latch_depth >= self.leg_length:
             raise ConfigError("latch_margin", f"the latch depth {self.latch_depth} m is past the clip's stop")
-        n = len(JACO_HOME)
-        if len(self.home_joint_positions) != n:
-            got = len(self.home_joint_positions)
-            raise ConfigError("home_joint_positions", f"must have {n} joint angles, got {got}")
-        if len(self.max_joint_velocity) != n:
-            raise ConfigError("max_joint_velocity", f"must have {n} values, got {len(self.max_joint_velocity)}")
-        for i, v in enumerate(self.max_joint_velocity):
-            require_positive(f"max_joint_velocity[{i}]", v)
-
-    @property
-    def substeps(self) -> int:
-        """Physics steps per control period."""
-        return round(1.0 / (self.control_rate_hz * self.physics_timestep))
-
-    @property
-    def max_episode_steps(self) -> int:
-        return round(self.episode_seconds * self.control_rate_hz)
 
     @property
     def leg_outer(self) -> float:

@@ -27,8 +27,49 @@ JACO_MAX_VELOCITY = (0.6283185, 0.6283185, 0.6283185, 0.8377580, 0.8377580, 0.83
 JACO_HOME = (2.9656, 3.7323, 0.9710, 0.2153, -1.4163, 1.0920)
 
 
+class CellConfigBase:
+    """What every simulated cell's config (:class:`PegConfig`, ``ClipConfig``) shares: the checks of the
+    control timing, pan-tilt ranges, episode length, workspace and the arm's joints, and the derived step counts.
+    The fields themselves are the dataclasses'."""
+
+    def validate_cell(self) -> None:
+        require_positive("control_rate_hz", self.control_rate_hz)
+        require_positive("physics_timestep", self.physics_timestep)
+        period = 1.0 / self.control_rate_hz
+        substeps = period / self.physics_timestep
+        if substeps < 1 or abs(substeps - round(substeps)) > 1e-6:
+            raise ConfigError(
+                "physics_timestep",
+                f"{self.physics_timestep} s does not divide the control period {period} s "
+                f"(control_rate_hz={self.control_rate_hz}); pick a timestep that does",
+            )
+        require_range("pan_range", self.pan_range)
+        require_range("tilt_range", self.tilt_range)
+        require_positive("episode_seconds", self.episode_seconds)
+        require_box("workspace", self.workspace_low, self.workspace_high, 3)
+        if len(self.tilt_center) != 3:
+            raise ConfigError("tilt_center", f"must be 3 numbers (x, y, z), got {self.tilt_center!r}")
+        n = len(JACO_HOME)
+        if len(self.home_joint_positions) != n:
+            got = len(self.home_joint_positions)
+            raise ConfigError("home_joint_positions", f"must have {n} joint angles, got {got}")
+        if len(self.max_joint_velocity) != n:
+            raise ConfigError("max_joint_velocity", f"must have {n} values, got {len(self.max_joint_velocity)}")
+        for i, v in enumerate(self.max_joint_velocity):
+            require_positive(f"max_joint_velocity[{i}]", v)
+
+    @property
+    def substeps(self) -> int:
+        """Physics steps per control period."""
+        return round(1.0 / (self.control_rate_hz * self.physics_timestep))
+
+    @property
+    def max_episode_steps(self) -> int:
+        return round(self.episode_seconds * self.control_rate_hz)
+
+
 @dataclass(frozen=True)
-class PegConfig:
+class PegConfig(CellConfigBase):
     """The simulated peg-insertion task (defaults: the GPRIL paper's peg task)."""
 
     control_rate_hz: float = 20.0
@@ -72,47 +113,15 @@ class PegConfig:
         self.validate()
 
     def validate(self) -> None:
-        require_positive("control_rate_hz", self.control_rate_hz)
-        require_positive("physics_timestep", self.physics_timestep)
-        period = 1.0 / self.control_rate_hz
-        substeps = period / self.physics_timestep
-        if substeps < 1 or abs(substeps - round(substeps)) > 1e-6:
-            raise ConfigError(
-                "physics_timestep",
-                f"{self.physics_timestep} s does not divide the control period {period} s "
-                f"(control_rate_hz={self.control_rate_hz}); pick a timestep that does",
-            )
-        require_range("pan_range", self.pan_range)
-        require_range("tilt_range", self.tilt_range)
-        require_positive("episode_seconds", self.episode_seconds)
-        require_box("workspace", self.workspace_low, self.workspace_high, 3)
+        self.validate_cell()
         for name in ("peg_radius", "peg_length", "hole_depth", "success_depth", "hole_offset"):
             require_positive(name, getattr(self, name))
         require_non_negative("clearance", self.clearance)
         require_non_negative("friction", self.friction)
         if self.success_depth > self.hole_depth:
             raise ConfigError("success_depth", f"{self.success_depth} m is deeper than the hole ({self.hole_depth} m)")
-        if len(self.tilt_center) != 3:
-            raise ConfigError("tilt_center", f"must be 3 numbers (x, y, z), got {self.tilt_center!r}")
-        n = len(JACO_HOME)
-        if len(self.home_joint_positions) != n:
-            got = len(self.home_joint_positions)
-            raise ConfigError("home_joint_positions", f"must have {n} joint angles, got {got}")
-        if len(self.max_joint_velocity) != n:
-            raise ConfigError("max_joint_velocity", f"must have {n} values, got {len(self.max_joint_velocity)}")
-        for i, v in enumerate(self.max_joint_velocity):
-            require_positive(f"max_joint_velocity[{i}]", v)
-
-    @property
-    def substeps(self) -> int:
-        """Physics steps per control period."""
-        return round(1.0 / (self.control_rate_hz * self.physics_timestep))
 
     @property
     def hole_half_width(self) -> float:
         """Half the side of the square hole, m."""
         return self.peg_radius + self.clearance
-
-    @property
-    def max_episode_steps(self) -> int:
-        return round(self.episode_seconds * self.control_rate_hz)
