@@ -53,7 +53,7 @@ from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import record_expert
-from robot_il.stats import wilson_interval
+from robot_il.stats import seed_summary
 
 METHODS = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full", "gpril_full")
 COMPARED = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full")
@@ -146,14 +146,8 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
 
 
 def summarise(rs: list[dict]) -> dict:
-    rates = [r["final"]["success_rate"] for r in rs]
-    k, n = sum(r["final"]["successes"] for r in rs), sum(r["final"]["episodes"] for r in rs)
     return {
-        "seeds": [r["seed"] for r in rs],
-        "mean_success": float(np.mean(rates)),
-        "min_success": float(np.min(rates)),
-        "success_per_seed": rates,
-        "pooled_ci95": list(wilson_interval(k, n)),
+        **seed_summary(rs),
         "env_steps": [r["env_steps"] for r in rs],
         STEPS_KEY: [r[STEPS_KEY] for r in rs],
         "wall_s": [r["wall_s"] for r in rs],

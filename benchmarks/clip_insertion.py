@@ -29,8 +29,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.algos.gail import train_gail_from_file
@@ -39,7 +37,7 @@ from robot_il.data import strip_actions
 from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import record_expert
-from robot_il.stats import wilson_interval
+from robot_il.stats import seed_summary
 
 METHODS = ("bc", "gpril_full", "gpril_states", "gail_full")
 EVAL_SEED = 20_000
@@ -102,14 +100,8 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         rs = [r for r in runs if r["method"] == method]
         if not rs:
             continue
-        rates = [r["final"]["success_rate"] for r in rs]
-        k, n = sum(r["final"]["successes"] for r in rs), sum(r["final"]["episodes"] for r in rs)
         summary[method] = {
-            "seeds": [r["seed"] for r in rs],
-            "mean_success": float(np.mean(rates)),
-            "min_success": float(np.min(rates)),
-            "success_per_seed": rates,
-            "pooled_ci95": list(wilson_interval(k, n)),
+            **seed_summary(rs),
             "env_steps": [r["env_steps"] for r in rs],
             "wall_s": [r["wall_s"] for r in rs],
         }
