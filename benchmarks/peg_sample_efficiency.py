@@ -28,7 +28,7 @@ import numpy as np
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import PRESETS, GPRILConfig, train_gpril_from_file
+from robot_il.algos.gpril import LIVE_POLICY_FILE, PRESETS, GPRILConfig, train_gpril_from_file
 from robot_il.checkpoint import BEST_POLICY_FILE
 from robot_il.config import add_config_flags, build_config, given_flags
 from robot_il.data import sparsify, strip_actions
@@ -119,6 +119,8 @@ def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None
         # seeds, tested on the same held-out seeds as the last policy.
         "final_best": final_evaluation(run, args.episodes, BEST_POLICY_FILE),
     }
+    if (run / LIVE_POLICY_FILE).exists():  # with ema_decay: policy.pt is the average, this the trained weights
+        entry["final_trained"] = final_evaluation(run, args.episodes, LIVE_POLICY_FILE)
     record.write_text(json.dumps(entry, indent=1))
 
 

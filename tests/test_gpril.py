@@ -140,6 +140,46 @@ def test_replay_ring_overwrites_the_oldest_states() -> None:
     assert batch.states.min() >= 1  # episode 0 (positions 0..5) was overwritten
 
 
+def test_clamped_targets_stop_at_their_episodes_terminal_state() -> None:
+    replay = _chain_replay(episodes=3, length=5)  # positions 0..17; terminal states at 5, 11, 17
+    batch = replay.sample(50_000, 0.9, np.random.default_rng(1), clamp_terminal=True)
+    s, target = batch.states[:, 0], batch.targets[:, 0]
+    terminal = (s // 6) * 6 + 5
+    assert np.all(target <= terminal), "a clamped target crossed into the next episode"
+    assert np.all(target - s == batch.offsets)
+    # The offset mass past the end lands on the terminal state: from position 4 nearly all of it (P(k >= 1)).
+    from_4 = target[s == 4]
+    assert np.all(from_4 == 5) and len(from_4) > 1000
+
+
+def test_episode_stratified_sampling_weighs_short_and_long_episodes_alike() -> None:
+    """A 4-step success between 40-step failures: uniform states give it 4/124 of the draws, episodes 1/3."""
+    replay = TrajectoryReplay(10_000, 1, 1)
+    for ep, length in enumerate((40, 4, 40)):
+        replay.add_episode(np.full((length + 1, 1), ep, dtype=np.float32), np.zeros((length, 1)))
+    uniform = replay.sample(30_000, 0.5, np.random.default_rng(0)).states[:, 0]
+    stratified = replay.sample(30_000, 0.5, np.random.default_rng(0), by_episode=True).states[:, 0]
+    assert np.mean(uniform == 1) < 0.06
+    assert np.mean(stratified == 1) == pytest.approx(1 / 3, abs=0.02)
+    # After the ring overwrites part of the first episode, only what is held of it is drawn, and the
+    # index survives a checkpoint.
+    small = TrajectoryReplay(60, 1, 1)
+    for ep, length in enumerate((40, 4, 40)):
+        small.add_episode(np.arange(length + 1, dtype=np.float32)[:, None] + 100 * ep, np.zeros((length, 1)))
+    restored = TrajectoryReplay(60, 1, 1)
+    restored.load_state_dict(small.state_dict())
+    for replay_ in (small, restored):
+        drawn = replay_.sample(20_000, 0.5, np.random.default_rng(2), by_episode=True, clamp_terminal=True)
+        s = drawn.states[:, 0]
+        # 87 states written, 60 held: episode 0 (positions 0..40) is held from position 27 on.
+        assert set(np.unique(s[s < 100])) == set(range(27, 40)), "not every held state with an action drawn"
+        assert np.bincount((s // 100).astype(int)) / len(s) == pytest.approx([1 / 3] * 3, abs=0.02)
+        assert np.all(drawn.targets[:, 0] // 100 == s // 100), "a clamped target left its episode"
+    a = small.sample(500, 0.5, np.random.default_rng(3), by_episode=True)
+    b = restored.sample(500, 0.5, np.random.default_rng(3), by_episode=True)
+    np.testing.assert_array_equal(a.targets, b.targets)
+
+
 def test_state_only_config_needs_no_actions_and_refuses_beta_pi() -> None:
     with pytest.raises(ConfigError, match="beta_pi"):
         from robot_il.algos.gpril import GPRIL
@@ -313,3 +353,34 @@ def test_final_state_demos_are_normalised_with_the_first_practice_episodes() -> 
     restored.load_state_dict(learner.state_dict())
     assert restored.norm_fitted and torch.equal(restored.obs_norm.mean, learner.obs_norm.mean)
     assert torch.equal(restored.target_states, learner.target_states)
+
+
+def test_moving_average_of_the_weights_is_what_is_evaluated_and_deployed(tmp_path: Path) -> None:
+    """ema_decay: policy.pt is the average, policy_trained.pt the trained weights, and the average trails them."""
+    cfg = dataclasses.replace(TOY, iterations=4, eval_every=2, eval_episodes=2, ema_decay=0.9)
+    train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path, cfg, progress=False)
+    deployed, meta = load_policy(tmp_path / "policy.pt")
+    trained, _ = load_policy(tmp_path / "policy_trained.pt")
+    assert meta["config"]["ema_decay"] == 0.9
+    state = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    for name, avg in deployed.state_dict().items():
+        if name.startswith("body"):
+            now, ema = trained.state_dict()[name], state["policy_ema"][name]
+            assert torch.equal(avg, ema), name
+            assert not torch.equal(avg, now), f"{name}: the average equals the trained weights"
+    with pytest.raises(ConfigError, match="ema_decay"):
+        GPRILConfig(ema_decay=1.0)
+
+
+def test_initial_states_can_be_left_out_of_the_targets() -> None:
+    from robot_il.algos.gpril import GPRIL
+
+    bound = np.full(2, 0.1, dtype=np.float32)
+    states = [np.arange(6, dtype=np.float32).reshape(3, 2) + 10 * i for i in range(4)] + [np.ones((1, 2))]
+    demos = DemoData(states=states, action_low=-bound, action_high=bound, dense=False)
+    keep = GPRIL(TOY, demos, TOY_FACTORY, {})
+    skip = GPRIL(dataclasses.replace(TOY, skip_initial_targets=True), demos, TOY_FACTORY, {})
+    assert len(keep.target_states) == 13
+    # Each 3-state demo loses its first state; a one-state demo (its final state) keeps it.
+    assert skip.target_raw.tolist() == [row for x in states for row in (x[1:] if len(x) > 1 else x).tolist()]
+    assert len(skip.demo_states) == 13  # the normaliser still sees every demonstrated state

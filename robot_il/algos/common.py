@@ -246,11 +246,12 @@ class RunDir:
             counters.update(best_eval_success=success, **at)
             self.save_policy(policy, self.best_policy)
 
-    def save(self, learner: Learner, success: float, at: dict[str, int]) -> None:
+    def save(self, learner: Learner, success: float, at: dict[str, int], policy: GaussianPolicy | None = None) -> None:
         """After an evaluation: policy.pt, policy_best.pt if it is the best, then checkpoint.pt (whose counters
-        record the best)."""
-        self.save_policy(learner.policy)
-        self.keep_if_best(learner.policy, success, learner.counters, at)
+        record the best). ``policy``: the one evaluated and deployed, if not ``learner.policy``."""
+        policy = policy or learner.policy
+        self.save_policy(policy)
+        self.keep_if_best(policy, success, learner.counters, at)
         self.save_checkpoint(learner.state_dict())
 
     # Evaluation and the log ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ fast a run goes, not what it learns.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer
 SPARSE_NORM_BELOW = 2
 SPARSE_NORM_EPISODES = 5
 SOURCE_FILE = "source.json"
+LIVE_POLICY_FILE = "policy_trained.pt"
+"""With ``ema_decay``: the trained weights (policy.pt is their moving average)."""
 """In a GPRIL run directory: the demo file it learnt from (practice continues from the same demos)."""
+
+
+REPLAY_SAMPLING = ("uniform", "episode")
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,18 @@ class GPRILConfig:
     generated_pool: int = 0
     """Generated pairs drawn per iteration and reused by its policy steps; 0 draws fresh ones every
     step as the paper does (sampling a MAF is sequential, so a pool saves most of the time on a CPU)."""
+    replay_sampling: str = "uniform"
+    """How flow triples pick their state: 'uniform' over held states (paper), or 'episode': an episode
+    uniformly, then a state in it (a failed episode is several times longer than a success)."""
+    clamp_terminal: bool = False
+    """Stop predecessor targets at their episode's terminal state instead of walking on into the next
+    episode's reset (paper: the ergodic chain walks on)."""
+    skip_initial_targets: bool = False
+    """Leave each demo's first state (the reset pose) out of the targets s̄ that pairs are generated at;
+    1 in 11 targets of every-10th-state demos is that pose (paper: every demonstrated state is a target)."""
+    ema_decay: float = 0.0
+    """Decay of an exponential moving average of the policy's weights, evaluated, saved as policy.pt and
+    deployed (practice acts with the trained weights); 0: no average, the trained weights are deployed."""
     iterations: int = 1_000_000
     """Total iterations (paper, peg sim: 1e6)."""
     episodes_per_iteration: int = 1
@@ -163,6 +181,12 @@ class GPRILConfig:
             "norm_episodes",
         ):
             require_non_negative(name, getattr(self, name))
+        if self.replay_sampling not in REPLAY_SAMPLING:
+            raise ConfigError(
+                "replay_sampling", f"must be one of {', '.join(REPLAY_SAMPLING)}, got {self.replay_sampling!r}"
+            )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         if self.engine not in ENGINES:
             raise ConfigError("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.engine == "ray" and self.num_actors < 1:
@@ -219,7 +243,12 @@ class GPRIL:
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
-        self.demo_states = demos.all_states.astype(np.float32)  # the s̄ pairs are generated at, any sparsity
+        self.demo_states = demos.all_states.astype(np.float32)  # any sparsity: the state normaliser's data
+        self.target_raw = (  # the s̄ pairs are generated at
+            np.concatenate([x[1:] if len(x) > 1 else x for x in demos.states]).astype(np.float32)
+            if cfg.skip_initial_targets
+            else self.demo_states
+        )
         self.net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
         obs_dim, act_dim = self.net_spec["obs_dim"], self.net_spec["act_dim"]
 
@@ -233,11 +262,12 @@ class GPRIL:
         self.flow_s = conditional_maf(obs_dim, obs_dim, **flow)
         self.flow_a = conditional_maf(act_dim, 2 * obs_dim, **flow)
         self.opt_policy = torch.optim.Adam(self.policy.parameters(), lr=cfg.policy_lr)
+        self.policy_ema = copy.deepcopy(self.policy).requires_grad_(False) if cfg.ema_decay > 0 else None
         self.opt_s = torch.optim.Adam(self.flow_s.parameters(), lr=cfg.flow_lr, weight_decay=cfg.flow_l2)
         self.opt_a = torch.optim.Adam(self.flow_a.parameters(), lr=cfg.flow_lr, weight_decay=cfg.flow_l2)
         self.replay = TrajectoryReplay(cfg.replay_size, obs_dim, act_dim)
 
-        self.target_states = self._norm_s(self.demo_states)
+        self.target_states = self._norm_s(self.target_raw)
         self.norm_fitted = cfg.norm_episodes == 0
         self.pair_states, self.pair_actions = (
             (None, None) if pairs is None else (torch.as_tensor(x, dtype=torch.float32) for x in pairs)
@@ -273,7 +303,14 @@ class GPRIL:
 
     def flow_step(self) -> dict[str, float]:
         """Lines 3-9: one maximum-likelihood step of B_s and B_a on predecessor triples."""
-        batch = self.replay.sample(self.cfg.batch_size, self.cfg.gamma, self.rng)
+        cfg = self.cfg
+        batch = self.replay.sample(
+            cfg.batch_size,
+            cfg.gamma,
+            self.rng,
+            clamp_terminal=cfg.clamp_terminal,
+            by_episode=cfg.replay_sampling == "episode",
+        )
         s, a, target = self._norm_s(batch.states), self._norm_a(batch.actions), self._norm_s(batch.targets)
         loss_s = -self.flow_s(target).log_prob(s).mean()
         loss_a = -self.flow_a(torch.cat([s, target], dim=1)).log_prob(a).mean()
@@ -312,8 +349,17 @@ class GPRIL:
         self.opt_policy.zero_grad()
         (-objective).backward()
         self.opt_policy.step()
+        if self.policy_ema is not None:
+            with torch.no_grad():
+                for avg, now in zip(self.policy_ema.parameters(), self.policy.parameters(), strict=True):
+                    avg.lerp_(now, 1.0 - cfg.ema_decay)
         self.counters["policy_steps"] += 1
         return {f"policy/logp_{k}": v.item() for k, v in terms.items()}
+
+    @property
+    def deployed(self) -> GaussianPolicy:
+        """The policy evaluated, saved as policy.pt and deployed: the weights' moving average, if kept."""
+        return self.policy if self.policy_ema is None else self.policy_ema
 
     def add_episodes(self, episodes) -> None:
         for ep in episodes:
@@ -376,10 +422,11 @@ class GPRIL:
         self.norm_fitted = True
 
     def _set_normalizer(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        for norm in (self.obs_norm, self.policy.normalizer):
+        policies = (self.policy,) if self.policy_ema is None else (self.policy, self.policy_ema)
+        for norm in (self.obs_norm, *(p.normalizer for p in policies)):
             norm.mean.copy_(mean)
             norm.std.copy_(std)
-        self.target_states = self._norm_s(self.demo_states)
+        self.target_states = self._norm_s(self.target_raw)
 
     # Checkpoints ----------------------------------------------------------------------------------
 
@@ -387,6 +434,7 @@ class GPRIL:
         return {
             "config": json.dumps(config_dict(self.cfg)),
             "policy": self.policy.state_dict(),
+            **({} if self.policy_ema is None else {"policy_ema": self.policy_ema.state_dict()}),
             "flow_s": self.flow_s.state_dict(),
             "flow_a": self.flow_a.state_dict(),
             "opt_policy": self.opt_policy.state_dict(),
@@ -408,6 +456,8 @@ class GPRIL:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
+        if self.policy_ema is not None:
+            self.policy_ema.load_state_dict(state["policy_ema"])
         self.flow_s.load_state_dict(state["flow_s"])
         self.flow_a.load_state_dict(state["flow_a"])
         self.opt_policy.load_state_dict(state["opt_policy"])
@@ -450,7 +500,7 @@ def train_gpril(
     run.start_clock(learner.counters["wall_s"])
     try:
         if not learner.curve:
-            success = run.evaluate(learner.policy)
+            success = run.evaluate(learner.deployed)
             learner.curve.append(curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent))
         while learner.counters["iteration"] < cfg.iterations:
             stats = learner.iteration(actors)
@@ -465,10 +515,12 @@ def train_gpril(
             )
             if it % cfg.eval_every == 0 or it == cfg.iterations:
                 learner.counters["wall_s"] = run.wall_s
-                success = run.evaluate(learner.policy)
+                success = run.evaluate(learner.deployed)
                 point = curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent)
                 learner.curve.append({**point, **stats})
-                run.save(learner, success, {"best_iteration": it})
+                if learner.policy_ema is not None:  # the trained weights too, to compare with their average
+                    run.save_policy(learner.policy, run.path / LIVE_POLICY_FILE)
+                run.save(learner, success, {"best_iteration": it}, policy=learner.deployed)
                 _write_curves(run, learner)
     finally:
         actors.close()

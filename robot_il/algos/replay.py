@@ -5,6 +5,13 @@ ring of fixed capacity. Because an episode's terminal state is followed by the
 next episode's initial state, walking forward in the buffer follows the paper's
 ergodic chain with artificial terminal -> initial transitions (§2.1), so a
 target ``t + j + 1`` may lie in a later episode.
+
+Two departures from the paper are switches of :meth:`TrajectoryReplay.sample`:
+``clamp_terminal`` stops a target at its episode's terminal state (the offset
+mass past a success then lands on the success, not on the next episode's
+reset pose), and ``by_episode`` draws the episode uniformly before the state
+(a failed episode runs to the time limit and is several times longer than a
+success, so uniform states drown the successes).
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ class TrajectoryReplay:
         self.states = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.actions = np.zeros((capacity, act_dim), dtype=np.float32)
         self.has_action = np.zeros(capacity, dtype=bool)
+        self.episode_end = np.zeros(capacity, dtype=np.int64)
+        """Chronological position of the terminal state of the episode each slot's state belongs to."""
+        self.episodes: list[tuple[int, int]] = []
+        """(first, terminal) chronological positions of the episodes with a state still held, oldest first."""
         self.count = 0
         """States ever written; the next state goes to chronological position ``count``."""
 
@@ -58,10 +69,25 @@ class TrajectoryReplay:
         self.actions[idx[:-1]] = actions
         self.has_action[idx[:-1]] = True
         self.has_action[idx[-1]] = False  # the terminal state; its successor is the next initial state
+        self.episode_end[idx] = self.count + n - 1
+        self.episodes.append((self.count, self.count + n - 1))
         self.count += n
+        while self.episodes[0][1] < self.oldest:
+            self.episodes.pop(0)
 
-    def sample(self, batch_size: int, gamma: float, rng: np.random.Generator) -> PredecessorBatch:
-        """Draw (s_t, a_t, s_{t+j+1}) with t uniform over held states that have an action."""
+    def sample(
+        self,
+        batch_size: int,
+        gamma: float,
+        rng: np.random.Generator,
+        clamp_terminal: bool = False,
+        by_episode: bool = False,
+    ) -> PredecessorBatch:
+        """Draw (s_t, a_t, s_{t+j+1}) with t uniform over held states that have an action.
+
+        ``by_episode``: t uniform within an episode drawn uniformly from those with an action held.
+        ``clamp_terminal``: a target past its episode's terminal state is that terminal state.
+        """
         if not self.has_action[: len(self)].any() or len(self) < 2:
             raise ValueError("the replay buffer holds no transitions yet")
         newest = self.count - 1
@@ -70,8 +96,10 @@ class TrajectoryReplay:
         filled = 0
         while filled < batch_size:
             need = 2 * (batch_size - filled) + 8
-            t_try = rng.integers(self.oldest, newest, size=need)
+            t_try = self._draw_times(need, rng) if by_episode else rng.integers(self.oldest, newest, size=need)
             k_try = rng.geometric(1.0 - gamma, size=need)  # j + 1 >= 1
+            if clamp_terminal:
+                k_try = np.minimum(k_try, self.episode_end[t_try % self.capacity] - t_try)
             ok = self.has_action[t_try % self.capacity] & (t_try + k_try <= newest)
             take = min(int(ok.sum()), batch_size - filled)
             t[filled : filled + take] = t_try[ok][:take]
@@ -79,6 +107,15 @@ class TrajectoryReplay:
             filled += take
         ti, gi = t % self.capacity, (t + k) % self.capacity
         return PredecessorBatch(self.states[ti], self.actions[ti], self.states[gi], k)
+
+    def _draw_times(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n positions with an action: an episode uniformly, then a position uniformly within what is held of it."""
+        bounds = np.array(self.episodes, dtype=np.int64)
+        first, terminal = np.maximum(bounds[:, 0], self.oldest), bounds[:, 1]
+        acting = terminal > first  # at least one held state with an action
+        first, terminal = first[acting], terminal[acting]
+        e = rng.integers(0, len(first), size=n)
+        return first[e] + (rng.random(n) * (terminal[e] - first[e])).astype(np.int64)
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         """For checkpoints: tensors and ints only (``weights_only`` loading)."""
@@ -96,3 +133,13 @@ class TrajectoryReplay:
         self.actions[:] = state["actions"].numpy()
         self.has_action[:] = state["has_action"].numpy()
         self.count = int(state["count"])
+        self._index_episodes()
+
+    def _index_episodes(self) -> None:
+        """Rebuild ``episodes`` and ``episode_end`` from the terminal marks (states without an action)."""
+        self.episodes, first = [], self.oldest
+        for pos in range(self.oldest, self.count):
+            if not self.has_action[pos % self.capacity]:
+                self.episodes.append((first, pos))
+                self.episode_end[np.arange(first, pos + 1) % self.capacity] = pos
+                first = pos + 1
