@@ -67,13 +67,16 @@ def prepare_demos(work: Path, n: int) -> dict[str, Path]:
 FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "mean_success_duration_s")
 
 
-def final_evaluation(run: Path, episodes: int, policy: str = "policy.pt") -> dict:
-    """The trained policy on held-out socket poses (seeds 20000.., unseen in training and its evaluations)."""
+def final_evaluation(run: Path, episodes: int, policy: str = "policy.pt", act: str | None = None) -> dict:
+    """The trained policy on held-out socket poses (seeds 20000.., unseen in training and its evaluations),
+    acting as ``act`` says ('mean', 'sample'; None: as the policy was trained to be deployed)."""
     env = PegInsertionEnv()
     out = run / ("eval" if policy == "policy.pt" else f"eval_{Path(policy).stem}")
-    metrics = evaluate_policy(env, run / policy, episodes, 20_000, out)
+    if act is not None:
+        out = out.with_name(f"{out.name}_{act}")
+    metrics = evaluate_policy(env, run / policy, episodes, 20_000, out, act_mode=act)
     env.close()
-    return {k: metrics[k] for k in FINAL_KEYS}
+    return {"act": metrics["act"], **{k: metrics[k] for k in FINAL_KEYS}}
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -101,9 +104,10 @@ def gpril_settings(args: argparse.Namespace) -> dict[str, object]:
 
 def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None:
     record = results / f"gpril_{variant}_seed{seed}.json"
-    if record.exists():
-        return
     run = args.work / f"gpril_{variant}_seed{seed}"
+    if record.exists():
+        add_other_act_evaluation(record, run, args.episodes)
+        return
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
     overrides.update(gpril_settings(args))
     summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
@@ -119,8 +123,21 @@ def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None
         # seeds, tested on the same held-out seeds as the last policy.
         "final_best": final_evaluation(run, args.episodes, BEST_POLICY_FILE),
     }
+    # The same policy acting the other way (mean or sampled actions): what the choice is worth.
+    other = "mean" if summary["config"].get("sample_actions") else "sample"
+    entry[f"final_{other}"] = final_evaluation(run, args.episodes, act=other)
     if (run / LIVE_POLICY_FILE).exists():  # with ema_decay: policy.pt is the average, this the trained weights
         entry["final_trained"] = final_evaluation(run, args.episodes, LIVE_POLICY_FILE)
+    record.write_text(json.dumps(entry, indent=1))
+
+
+def add_other_act_evaluation(record: Path, run: Path, episodes: int) -> None:
+    """A record from before both act modes were evaluated gets the one it lacks, if its run is still there."""
+    entry = json.loads(record.read_text())
+    other = "mean" if entry["config"].get("sample_actions") else "sample"
+    if f"final_{other}" in entry or not (run / "policy.pt").exists():
+        return
+    entry[f"final_{other}"] = final_evaluation(run, episodes, act=other)
     record.write_text(json.dumps(entry, indent=1))
 
 

@@ -374,7 +374,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from robot_il.evaluation import evaluate_policy
 
     env = _make_env(args, render=args.video > 0)
-    metrics = evaluate_policy(env, args.policy, args.episodes, args.seed, args.out, video_episodes=args.video)
+    metrics = evaluate_policy(
+        env,
+        args.policy,
+        args.episodes,
+        args.seed,
+        args.out,
+        video_episodes=args.video,
+        act_mode=getattr(args, "act", None),
+    )
     env.close()
     lo, hi = metrics["success_ci95"]
     print(
@@ -615,6 +623,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (demos use 0..)")
     ev.add_argument("--video", type=int, default=0, help="episodes to render into a video")
     ev.add_argument("--out", "-o", type=Path, help="output directory (default: <policy run>/eval)")
+    ev.add_argument(
+        "--act",
+        choices=("mean", "sample"),
+        help="act with the policy's mean or sample from it (default: as the policy was trained to be deployed)",
+    )
     ev.set_defaults(func=cmd_eval)
 
     dep = sub.add_parser("deploy", help="run a policy through the safety filter, logging to HDF5")

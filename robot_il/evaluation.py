@@ -13,8 +13,9 @@ from robot_il.report import plot_episodes
 from robot_il.rollout import evaluate, save_video, summarize
 
 
-def make_policy(env: PegInsertionEnv, policy: str | Path):
-    """``"expert"`` for the scripted expert, else a run directory or policy file."""
+def make_policy(env: PegInsertionEnv, policy: str | Path, act: str | None = None):
+    """``"expert"`` for the scripted expert, else a run directory or policy file acting as ``act`` says
+    ('mean' or 'sample'; None: as the policy file says)."""
     if str(policy) == "expert":
         from robot_il.tasks import task_entry
 
@@ -22,9 +23,10 @@ def make_policy(env: PegInsertionEnv, policy: str | Path):
         return (lambda obs, _vec: expert(obs)), "scripted_expert"
     from robot_il.policies import CheckpointPolicy
 
-    runner = CheckpointPolicy(policy)
+    runner = CheckpointPolicy(policy, act=act)
     runner.check_env(env)
-    return runner, f"{runner.meta['algo']}:{policy}"
+    sampled = " (sampled actions)" if runner.act_mode == "sample" else ""
+    return runner, f"{runner.meta['algo']}:{policy}{sampled}"
 
 
 def evaluate_policy(
@@ -35,9 +37,12 @@ def evaluate_policy(
     out: str | Path | None = None,
     video_episodes: int = 0,
     progress: bool = True,
+    act_mode: str | None = None,
 ) -> dict[str, Any]:
-    """Success rate (95% Wilson interval), episode lengths; JSON, a plot and an optional video in ``out``."""
-    act, name = make_policy(env, policy)
+    """Success rate (95% Wilson interval), episode lengths; JSON, a plot and an optional video in ``out``.
+
+    ``act_mode``: 'mean' or 'sample' (None: as the policy file says); recorded as the metrics' ``act``."""
+    act, name = make_policy(env, policy, act_mode)
     if out is None:
         base = Path(policy)
         out = (base if base.is_dir() else base.parent) / EVAL_DIR
@@ -51,7 +56,8 @@ def evaluate_policy(
         render_first=video_episodes,
         progress=f"eval {name}" if progress else None,
     )
-    metrics = {"policy": name, "backend": env.backend.name, "first_seed": seed, **summarize(eps)}
+    mode = getattr(act, "act_mode", "expert")
+    metrics = {"policy": name, "act": mode, "backend": env.backend.name, "first_seed": seed, **summarize(eps)}
     metrics["wall_clock_s"] = time.perf_counter() - t0
     metrics["out"] = str(out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))

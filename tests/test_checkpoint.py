@@ -95,3 +95,28 @@ def test_a_foreign_training_checkpoint_is_refused_when_resuming(tmp_path: Path, 
     assert not (tmp_path / "run" / "policy.pt").exists()
     ckpt.unlink()  # as the message says: then the run starts afresh
     assert cli(argv) == 0
+
+
+def test_a_policy_trained_to_sample_acts_by_sampling_unless_told_otherwise(tmp_path: Path) -> None:
+    """sample_actions in the training config: eval and deploy sample from π (reproducibly from the seed);
+    ``act='mean'`` (``robot-il eval --act mean``) acts with the mean."""
+    args = env_args()
+    obs_dim = args["obs_layout"][-1]["stop"]
+    norm = Normalizer(np.zeros(obs_dim), np.ones(obs_dim))
+    net = GaussianPolicy(obs_dim, 6, np.asarray(args["action_low"]), np.asarray(args["action_high"]), norm, (8,))
+    sampled = save_policy(tmp_path / "s.pt", net, algo="gpril", config={"sample_actions": True}, env_args=args)
+    mean = _policy_file(tmp_path / "m.pt")
+    obs = np.linspace(-1, 1, obs_dim)
+    assert CheckpointPolicy(mean).act_mode == "mean"
+    a, b = CheckpointPolicy(sampled), CheckpointPolicy(sampled)
+    assert a.act_mode == "sample"
+    first = a(None, obs)
+    assert not np.array_equal(first, a(None, obs)), "two samples at one state are equal"
+    np.testing.assert_array_equal(first, b(None, obs))  # the same seed, the same samples
+    mu = CheckpointPolicy(sampled, act="mean")
+    np.testing.assert_array_equal(mu(None, obs), mu(None, obs))
+    np.testing.assert_allclose(mu(None, obs), net.act(obs), rtol=1e-6)
+    assert cli(["eval", "--policy", str(sampled), "--episodes", "1", "--act", "mean", "-o", str(tmp_path / "e")]) == 0
+    assert '"act": "mean"' in (tmp_path / "e" / "metrics.json").read_text()
+    assert cli(["eval", "--policy", str(sampled), "--episodes", "1", "-o", str(tmp_path / "f")]) == 0
+    assert '"act": "sample"' in (tmp_path / "f" / "metrics.json").read_text()

@@ -24,6 +24,7 @@ from robot_il.envs.toy import GOAL, goal_states
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
 from robot_il.nn.policy import GaussianPolicy
+from robot_il.policies import act_mode
 
 # A tiny GPRIL for the 2-D reaching task (robot_il/PointReach-v0).
 TOY = GPRILConfig(
@@ -357,8 +358,9 @@ def test_final_state_demos_are_normalised_with_the_first_practice_episodes() -> 
 
 def test_moving_average_of_the_weights_is_what_is_evaluated_and_deployed(tmp_path: Path) -> None:
     """ema_decay: policy.pt is the average, policy_trained.pt the trained weights, and the average trails them."""
-    cfg = dataclasses.replace(TOY, iterations=4, eval_every=2, eval_episodes=2, ema_decay=0.9)
+    cfg = dataclasses.replace(TOY, iterations=4, eval_every=2, eval_episodes=2, ema_decay=0.9, sample_actions=True)
     train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path, cfg, progress=False)
+    assert act_mode(load_policy(tmp_path / "policy.pt")[1]) == "sample"  # evaluated and deployed by sampling
     deployed, meta = load_policy(tmp_path / "policy.pt")
     trained, _ = load_policy(tmp_path / "policy_trained.pt")
     assert meta["config"]["ema_decay"] == 0.9

@@ -257,11 +257,18 @@ class RunDir:
     # Evaluation and the log ------------------------------------------------------------------------
 
     def evaluate(self, policy: GaussianPolicy) -> float:
-        """Success rate of the deterministic policy on the validation seeds (``cfg.eval_seed`` on)."""
+        """Success rate on the validation seeds (``cfg.eval_seed`` on) of the policy's mean, or of actions
+        sampled from it where the config's ``sample_actions`` says so."""
         if self._eval_env is None:
             self._eval_env = self.factory.make()
-        episodes = self.cfg.eval_episodes
-        wins = sum(run_episode(self._eval_env, policy, self.cfg.eval_seed + k, True, None)[2] for k in range(episodes))
+        episodes, first = self.cfg.eval_episodes, self.cfg.eval_seed
+        if not getattr(self.cfg, "sample_actions", False):
+            wins = sum(run_episode(self._eval_env, policy, first + k, True, None)[2] for k in range(episodes))
+        else:  # each episode's action noise seeded by its own seed, like its socket pose
+            wins = sum(
+                run_episode(self._eval_env, policy, first + k, False, torch.Generator().manual_seed(first + k))[2]
+                for k in range(episodes)
+            )
         return wins / max(episodes, 1)
 
     def write_log(self, summary: dict[str, Any]) -> dict[str, Any]:

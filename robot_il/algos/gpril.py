@@ -114,6 +114,11 @@ class GPRILConfig:
     skip_initial_targets: bool = False
     """Leave each demo's first state (the reset pose) out of the targets s̄ that pairs are generated at;
     1 in 11 targets of every-10th-state demos is that pose (paper: every demonstrated state is a target)."""
+    sample_actions: bool = False
+    """Evaluate, save and deploy a policy that samples a ~ π(·|s) every step instead of acting with the
+    mean (practice always samples). On peg insertion the mean of the unimodal Gaussian jams the peg where
+    the learnt σ wiggles it in: held-out failures of the mean are time limits. The paper does not say
+    which it evaluated. The policy file records the choice; ``robot-il eval --act`` overrides it."""
     ema_decay: float = 0.0
     """Decay of an exponential moving average of the policy's weights, evaluated, saved as policy.pt and
     deployed (practice acts with the trained weights); 0: no average, the trained weights are deployed."""
