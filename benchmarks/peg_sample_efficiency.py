@@ -18,6 +18,7 @@ completed over several sittings. The aggregate goes to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -36,7 +37,7 @@ from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.errors import ConfigError
 from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import record_expert
-from robot_il.stats import wilson_interval
+from robot_il.stats import seed_summary, wilson_interval
 
 VARIANTS = ("full", "every10", "final", "states")
 GAIL_VARIANTS = tuple(f"gail_{v}" for v in VARIANTS)
@@ -283,6 +284,82 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
     return result
 
 
+VARIANT_TARGETS = {"full": 0.95, "every10": 0.9, "states": 0.9, "final": 0.7}
+"""#13's held-out success targets (mean over seeds); no seed of full, every10 or states below SEED_FLOOR."""
+SEED_FLOOR = 0.8
+
+
+def _evaluation(record: dict, act: str) -> dict | None:
+    """The record's held-out evaluation of policy.pt acting as ``act`` ('mean' or 'sample'), if it has one."""
+    final = record["final"]
+    return final if final.get("act", "mean") == act else record.get(f"final_{act}")
+
+
+def variants_summary(results: Path, command: str, ablations: list[tuple[str, Path]]) -> dict:
+    """gpril_variants.json: per demo kind, success over seeds of the runs in ``results`` (one config), acting
+    by sampling (what GPRIL deploys) and with the mean; the targets; and the ablation table (each
+    ``(name, records dir)`` of ablations holds runs that differ from the base config by the switches named)."""
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob("gpril_*.json"))]
+    summary, checks = {}, {}
+    for v in VARIANTS:
+        rs = [r for r in runs if r["variant"] == v]
+        if not rs:
+            continue
+        entry: dict = {}
+        for act in ("sample", "mean"):
+            if all(_evaluation(r, act) for r in rs):
+                entry[act] = seed_summary([{"seed": r["seed"], "final": _evaluation(r, act)} for r in rs])
+        main = entry.get("sample") or entry["mean"]
+        summary[v] = {
+            "seeds": main["seeds"],
+            "mean_success": main["mean_success"],
+            "min_success": main["min_success"],
+            "success_per_seed": main["success_per_seed"],
+            "pooled_ci95": main["pooled_ci95"],
+            "act": "sample" if "sample" in entry else "mean",
+            "mean_action": entry.get("mean"),
+            "iterations": [r["counters"]["iteration"] for r in rs],
+            "env_steps": [r["counters"]["env_steps"] for r in rs],
+            "wall_s": [round(r["counters"]["wall_s"], 1) for r in rs],
+        }
+        target = VARIANT_TARGETS[v]
+        checks[f"{v}: mean >= {target}"] = main["mean_success"] >= target
+        if v != "final":
+            checks[f"{v}: no seed below {SEED_FLOOR}"] = main["min_success"] >= SEED_FLOOR
+        checks[f"{v}: 5 seeds"] = len(rs) >= 5
+    # A field missing from a record predates it: the record ran with its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(GPRILConfig)}
+    configs = [{**defaults, **r["config"]} for r in runs]
+    base = configs[0] if configs else {}
+    differ = sorted({k for c in configs for k in c if c[k] != base[k] and k != "seed"})
+    if differ:
+        raise SystemExit(f"{results}: the runs' configs differ in {differ}; a variants summary needs one config")
+    table = []
+    for name, directory in ablations:
+        for record in sorted(directory.glob("gpril_*.json")):
+            r = json.loads(record.read_text())
+            changed = {k: v for k, v in {**defaults, **r["config"]}.items() if base[k] != v and k != "seed"}
+            row = {"ablation": name, "variant": r["variant"], "seed": r["seed"], "changes": changed}
+            for act in ("sample", "mean"):
+                if ev := _evaluation(r, act):
+                    row[f"success_{act}"] = ev["success_rate"]
+            if "final_trained" in r:  # with ema_decay: the trained weights, acting as configured
+                row["success_trained_weights"] = r["final_trained"]["success_rate"]
+            table.append(row)
+    return {
+        "benchmark": "gpril_variants",
+        "command": command,
+        "task": "robot_il/PegInsertion-v0, 25 expert demos (seed 0), held out: 100 episodes per run, seeds 20000..",
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in base.items() if k != "seed"},
+        "acting": "mean_success etc. are policy.pt sampling its actions (robot-il eval --act sample); "
+        "mean_action is the same policy acting with its mean",
+        "summary": summary,
+        "targets": {"mean success": VARIANT_TARGETS, "per-seed floor (full, every10, states)": SEED_FLOOR},
+        "targets_met": checks,
+        "ablations": table,
+    }
+
+
 def _plot(runs: list[dict], table: dict, path: Path) -> None:
     import matplotlib
 
@@ -333,6 +410,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--aggregate-only", action="store_true")
+    parser.add_argument(
+        "--variants-json",
+        type=Path,
+        help="also write the per-variant summary of this --out's GPRIL runs (gpril_variants.json) here",
+    )
+    parser.add_argument(
+        "--ablation",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "OUT"),
+        help="with --variants-json: an ablation's --out directory, tabulated against this one's config",
+    )
     gpril = parser.add_argument_group(
         "GPRIL settings over the fast preset (eval_every 10, eval_episodes 20 unless given here)"
     )
@@ -366,6 +456,11 @@ def main() -> None:
                     run_gpril(variant, demos[variant], seed, args, results)
                 aggregate(results, args.out, command)
     print(json.dumps(aggregate(results, args.out, command)["targets_met"], indent=2))
+    if args.variants_json:
+        ablations = [(name, Path(out) / "peg_sample_efficiency") for name, out in args.ablation]
+        variants = variants_summary(results, command, ablations)
+        args.variants_json.write_text(json.dumps(variants, indent=2))
+        print(json.dumps(variants["targets_met"], indent=2))
 
 
 if __name__ == "__main__":

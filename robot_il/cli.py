@@ -462,7 +462,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from robot_il.pipeline import run_main_job
 
     out = args.out or ("runs/main" if args.task == "peg" else f"runs/{args.task}")
-    run_main_job(Path(out), num_demos=args.num_demos, eval_episodes=args.episodes, seed=args.seed, task=args.task)
+    run_main_job(
+        Path(out),
+        num_demos=args.num_demos,
+        eval_episodes=args.episodes,
+        seed=args.seed,
+        task=args.task,
+        gpril_demos=args.gpril_demos,
+    )
     return 0
 
 
@@ -520,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-demos", type=int, default=25, help="expert demos to record")
     run.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--gpril-demos",
+        choices=("states", "full"),
+        help="GPRIL learns from the demos' states only or states and actions (default: states on peg, full on clip)",
+    )
     run.set_defaults(func=cmd_run)
 
     rec = sub.add_parser("record", help="record demonstrations to HDF5")
