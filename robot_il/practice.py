@@ -196,7 +196,7 @@ class Practice:
                     p.since_learning = 0
                     save_policy(
                         self.out / POLICY_FILE,
-                        self.learner.policy,
+                        self.learner.deployed,
                         algo="gpril",
                         config=config_dict(self.learner.cfg),
                         env_args=self.learner.env_args,

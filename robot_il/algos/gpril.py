@@ -218,7 +218,10 @@ PRESETS: dict[str, GPRILConfig] = {
         flow_burn_in=50_000,
         iterations=2_000_000,
     ),
-    # Fits a 2-core CPU: smaller flows, short iterations, a pool of generated pairs.
+    # Fits a 2-core CPU: smaller flows, short iterations, a pool of generated pairs; and the departures
+    # from the paper that #13's ablation kept (benchmarks/results/gpril_variants.json): episodes drawn
+    # uniformly, targets clamped at terminal states, no reset-pose targets, a moving average of the weights
+    # deployed by sampling.
     "fast": GPRILConfig(
         flow_hidden=(256, 256),
         flow_steps=100,
@@ -231,6 +234,11 @@ PRESETS: dict[str, GPRILConfig] = {
         episodes_per_iteration=8,
         eval_every=20,
         eval_episodes=20,
+        replay_sampling="episode",
+        clamp_terminal=True,
+        skip_initial_targets=True,
+        ema_decay=0.995,
+        sample_actions=True,
     ),
 }
 
