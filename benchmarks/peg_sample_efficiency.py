@@ -289,6 +289,10 @@ VARIANT_TARGETS = {"full": 0.95, "every10": 0.9, "states": 0.9, "final": 0.7}
 SEED_FLOOR = 0.8
 
 
+PER_RUN = ("seed", "beta_pi", "norm_episodes")
+"""Config fields a run takes from its seed and its demos (train_gpril_from_file), not from the config."""
+
+
 def _evaluation(record: dict, act: str) -> dict | None:
     """The record's held-out evaluation of policy.pt acting as ``act`` ('mean' or 'sample'), if it has one."""
     final = record["final"]
@@ -318,6 +322,10 @@ def variants_summary(results: Path, command: str, ablations: list[tuple[str, Pat
             "pooled_ci95": main["pooled_ci95"],
             "act": "sample" if "sample" in entry else "mean",
             "mean_action": entry.get("mean"),
+            # With ema_decay: policy_trained.pt (the trained weights, acting as configured) beside the average.
+            "trained_weights": seed_summary([{"seed": r["seed"], "final": r["final_trained"]} for r in rs])
+            if all("final_trained" in r for r in rs)
+            else None,
             "iterations": [r["counters"]["iteration"] for r in rs],
             "env_steps": [r["counters"]["env_steps"] for r in rs],
             "wall_s": [round(r["counters"]["wall_s"], 1) for r in rs],
@@ -331,14 +339,14 @@ def variants_summary(results: Path, command: str, ablations: list[tuple[str, Pat
     defaults = {f.name: f.default for f in dataclasses.fields(GPRILConfig)}
     configs = [{**defaults, **r["config"]} for r in runs]
     base = configs[0] if configs else {}
-    differ = sorted({k for c in configs for k in c if c[k] != base[k] and k != "seed"})
+    differ = sorted({k for c in configs for k in c if c[k] != base[k] and k not in PER_RUN})
     if differ:
         raise SystemExit(f"{results}: the runs' configs differ in {differ}; a variants summary needs one config")
     table = []
     for name, directory in ablations:
         for record in sorted(directory.glob("gpril_*.json")):
             r = json.loads(record.read_text())
-            changed = {k: v for k, v in {**defaults, **r["config"]}.items() if base[k] != v and k != "seed"}
+            changed = {k: v for k, v in {**defaults, **r["config"]}.items() if base[k] != v and k not in PER_RUN}
             row = {"ablation": name, "variant": r["variant"], "seed": r["seed"], "changes": changed}
             for act in ("sample", "mean"):
                 if ev := _evaluation(r, act):
@@ -350,7 +358,8 @@ def variants_summary(results: Path, command: str, ablations: list[tuple[str, Pat
         "benchmark": "gpril_variants",
         "command": command,
         "task": "robot_il/PegInsertion-v0, 25 expert demos (seed 0), held out: 100 episodes per run, seeds 20000..",
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in base.items() if k != "seed"},
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in base.items() if k not in PER_RUN},
+        "per_run": "seed; beta_pi 0 for demos without actions, 1 with; norm_episodes 5 for final-state demos",
         "acting": "mean_success etc. are policy.pt sampling its actions (robot-il eval --act sample); "
         "mean_action is the same policy acting with its mean",
         "summary": summary,
