@@ -262,13 +262,12 @@ class RunDir:
         if self._eval_env is None:
             self._eval_env = self.factory.make()
         episodes, first = self.cfg.eval_episodes, self.cfg.eval_seed
-        if not getattr(self.cfg, "sample_actions", False):
-            wins = sum(run_episode(self._eval_env, policy, first + k, True, None)[2] for k in range(episodes))
-        else:  # each episode's action noise seeded by its own seed, like its socket pose
-            wins = sum(
-                run_episode(self._eval_env, policy, first + k, False, torch.Generator().manual_seed(first + k))[2]
-                for k in range(episodes)
-            )
+        sample = bool(getattr(self.cfg, "sample_actions", False))
+        wins = 0
+        for seed in range(first, first + episodes):
+            # sampled: each episode's action noise is seeded by its own seed, like its socket pose
+            rng = torch.Generator().manual_seed(seed) if sample else None
+            wins += run_episode(self._eval_env, policy, seed, not sample, rng)[2]
         return wins / max(episodes, 1)
 
     def write_log(self, summary: dict[str, Any]) -> dict[str, Any]:

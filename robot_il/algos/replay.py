@@ -47,6 +47,8 @@ class TrajectoryReplay:
         """(first, terminal) chronological positions of the episodes with a state still held, oldest first."""
         self.count = 0
         """States ever written; the next state goes to chronological position ``count``."""
+        self._acting: tuple[np.ndarray, np.ndarray] | None = None
+        """Cache of :meth:`_draw_times`: (first held, terminal) of the episodes with an action held."""
 
     def __len__(self) -> int:
         return min(self.count, self.capacity)
@@ -74,6 +76,7 @@ class TrajectoryReplay:
         self.count += n
         while self.episodes[0][1] < self.oldest:
             self.episodes.pop(0)
+        self._acting = None
 
     def sample(
         self,
@@ -110,10 +113,12 @@ class TrajectoryReplay:
 
     def _draw_times(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n positions with an action: an episode uniformly, then a position uniformly within what is held of it."""
-        bounds = np.array(self.episodes, dtype=np.int64)
-        first, terminal = np.maximum(bounds[:, 0], self.oldest), bounds[:, 1]
-        acting = terminal > first  # at least one held state with an action
-        first, terminal = first[acting], terminal[acting]
+        if self._acting is None:  # changes only when an episode is added or the buffer is loaded
+            bounds = np.array(self.episodes, dtype=np.int64)
+            first, terminal = np.maximum(bounds[:, 0], self.oldest), bounds[:, 1]
+            acting = terminal > first  # at least one held state with an action
+            self._acting = first[acting], terminal[acting]
+        first, terminal = self._acting
         e = rng.integers(0, len(first), size=n)
         return first[e] + (rng.random(n) * (terminal[e] - first[e])).astype(np.int64)
 
@@ -137,7 +142,7 @@ class TrajectoryReplay:
 
     def _index_episodes(self) -> None:
         """Rebuild ``episodes`` and ``episode_end`` from the terminal marks (states without an action)."""
-        self.episodes, first = [], self.oldest
+        self.episodes, first, self._acting = [], self.oldest, None
         for pos in range(self.oldest, self.count):
             if not self.has_action[pos % self.capacity]:
                 self.episodes.append((first, pos))
