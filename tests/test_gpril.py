@@ -17,7 +17,7 @@ from helpers import sigkill_when
 
 from robot_il.algos.actors import ActorPool, EnvFactory
 from robot_il.algos.common import DemoData
-from robot_il.algos.gpril import CHECKPOINT_FILE, GPRILConfig, train_gpril
+from robot_il.algos.gpril import CHECKPOINT_FILE, LIVE_POLICY_FILE, GPRILConfig, train_gpril
 from robot_il.algos.replay import TrajectoryReplay
 from robot_il.checkpoint import load_policy
 from robot_il.envs.toy import GOAL, goal_states
@@ -246,19 +246,33 @@ def test_actors_run_exactly_the_granted_episodes_the_same_in_any_process() -> No
         np.testing.assert_array_equal(a.actions, b.actions)
 
 
-def test_a_run_is_a_function_of_its_seed(tmp_path: Path) -> None:
-    """Two runs with the same seed and config give the same curve and the same policy, exactly."""
-    cfg = dataclasses.replace(TOY, iterations=6, eval_every=3, eval_episodes=4)
+SWITCHES = {
+    "replay_sampling": "episode",
+    "clamp_terminal": True,
+    "skip_initial_targets": True,
+    "ema_decay": 0.9,
+    "sample_actions": True,
+}
+"""The departures from the paper that the fast preset turns on (#13), each drawing on the run's seeded generators."""
+
+
+@pytest.mark.parametrize("switches", [{}, SWITCHES], ids=["paper", "fast_switches"])
+def test_a_run_is_a_function_of_its_seed(tmp_path: Path, switches: dict) -> None:
+    """Two runs with the same seed and config give the same curve and the same policy, exactly: with the
+    paper's sampling and with the switches on (episode draws, sampled evaluation, the moving average)."""
+    cfg = dataclasses.replace(TOY, iterations=6, eval_every=3, eval_episodes=4, **switches)
     logs = []
     for name in ("a", "b"):
         train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / name, cfg, progress=False)
         logs.append(json.loads((tmp_path / name / "train_log.json").read_text()))
     strip = [{k: v for k, v in p.items() if k not in ("wall_s",)} for p in logs[0]["curve"]]
     assert strip == [{k: v for k, v in p.items() if k not in ("wall_s",)} for p in logs[1]["curve"]]
-    a, _ = load_policy(tmp_path / "a" / "policy.pt")
-    b, _ = load_policy(tmp_path / "b" / "policy.pt")
-    for name, value in a.state_dict().items():
-        assert torch.equal(b.state_dict()[name], value), name
+    files = ["policy.pt"] + [LIVE_POLICY_FILE] * bool(switches)  # with ema_decay, also the trained weights
+    for file in files:
+        a, _ = load_policy(tmp_path / "a" / file)
+        b, _ = load_policy(tmp_path / "b" / file)
+        for name, value in a.state_dict().items():
+            assert torch.equal(b.state_dict()[name], value), f"{file}: {name}"
 
 
 @pytest.mark.parametrize("actors", [0, 1])
