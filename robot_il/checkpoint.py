@@ -144,7 +144,9 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | None:
     """The training checkpoint at ``path`` to resume from, or None if there is none yet.
 
-    Refuses one written with another config: resuming it would silently mix two runs.
+    Refuses one written with another config: resuming it would silently mix two runs. The fields the
+    config class names in ``EXTENDABLE`` (how long to train, where nothing else depends on it) may be
+    larger than the checkpoint's: the run trains on, exactly as one given the larger value from the start.
     """
     path = Path(path)
     if not path.exists():
@@ -152,6 +154,18 @@ def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | No
     state = load_checkpoint(path, START_AFRESH)
     if "config" not in state:
         raise CheckpointError(f"{path} is not a robot-il training checkpoint (it records no config); {START_AFRESH}")
-    if json.loads(state["config"]) != config_dict(cfg):
-        raise ConfigError("out", f"{path.parent} holds a {algo} run with another config; pick a new --out or delete it")
+    saved, wanted = json.loads(state["config"]), config_dict(cfg)
+    extendable = getattr(cfg, "EXTENDABLE", ())
+    differ = sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k))
+    shorter = [k for k in differ if k in extendable and wanted[k] < saved[k]]
+    if shorter:
+        k = shorter[0]
+        raise ConfigError(
+            k,
+            f"{path.parent} holds a {algo} run of {k}={saved[k]}; it can be extended, not shortened (got {wanted[k]})",
+        )
+    if fixed := [k for k in differ if k not in extendable]:
+        raise ConfigError(
+            "out", f"{path.parent} holds a {algo} run with another {', '.join(fixed)}; pick a new --out or delete it"
+        )
     return state

@@ -275,6 +275,32 @@ def test_a_run_is_a_function_of_its_seed(tmp_path: Path, switches: dict) -> None
             assert torch.equal(b.state_dict()[name], value), f"{file}: {name}"
 
 
+def test_a_finished_run_extended_to_more_iterations_is_the_longer_run(tmp_path: Path) -> None:
+    """Resumed with more iterations, a finished run trains on exactly as if given them from the start; fewer
+    iterations, or any other change, is refused naming the field."""
+    cfg = dataclasses.replace(TOY, iterations=6, eval_every=3, eval_episodes=4, **SWITCHES)
+    train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / "long", cfg, progress=False)
+    train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / "ext", dataclasses.replace(cfg, iterations=3), progress=False)
+    with pytest.raises(ConfigError, match="iterations") as refused:
+        train_gpril(
+            toy_demos(), {}, TOY_FACTORY, tmp_path / "ext", dataclasses.replace(cfg, iterations=2), progress=False
+        )
+    assert "extended, not shortened" in str(refused.value)
+    with pytest.raises(ConfigError, match="policy_lr"):
+        train_gpril(
+            toy_demos(), {}, TOY_FACTORY, tmp_path / "ext", dataclasses.replace(cfg, policy_lr=1e-2), progress=False
+        )
+    train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / "ext", cfg, progress=False)
+    logs = [json.loads((tmp_path / name / "train_log.json").read_text()) for name in ("long", "ext")]
+    curves = [[{k: v for k, v in p.items() if k != "wall_s"} for p in log["curve"]] for log in logs]
+    assert [p["iteration"] for p in curves[1]] == [0, 3, 6]
+    assert curves[0] == curves[1]
+    a, _ = load_policy(tmp_path / "long" / "policy.pt")
+    b, _ = load_policy(tmp_path / "ext" / "policy.pt")
+    for name, value in a.state_dict().items():
+        assert torch.equal(b.state_dict()[name], value), name
+
+
 @pytest.mark.parametrize("actors", [0, 1])
 def test_killed_gpril_run_resumes(tmp_path: Path, actors: int) -> None:
     """SIGKILL the learner after a checkpoint; its actors exit, and a rerun resumes where it stopped."""

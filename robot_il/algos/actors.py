@@ -193,7 +193,10 @@ class ActorPool:
 
         if self._local_env is None:
             self._local_env = self.factory.make()
-            self._local_policy = GaussianPolicy(**self.net_spec)
+            # Its initial weights are overwritten by the granted ones; drawing them must not move the learner's
+            # generator, or a resumed run (which builds this again) would draw differently from an unbroken one.
+            with torch.random.fork_rng(devices=[]):
+                self._local_policy = GaussianPolicy(**self.net_spec)
         if self._local_version != version:
             self._local_policy.load_state_dict({k: torch.as_tensor(v) for k, v in self._weights[version].items()})
             self._local_version = version

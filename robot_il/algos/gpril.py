@@ -30,7 +30,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -66,6 +66,9 @@ REPLAY_SAMPLING = ("uniform", "episode")
 
 @dataclass(frozen=True)
 class GPRILConfig:
+    EXTENDABLE: ClassVar[tuple[str, ...]] = ("iterations",)
+    """Fields a finished run may be resumed with larger values of: nothing an iteration does reads them."""
+
     gamma: float = 0.9
     """Discount of the predecessor horizon: j ~ Geometric(1 - gamma) (paper, peg sim: 0.9)."""
     batch_size: int = 256
