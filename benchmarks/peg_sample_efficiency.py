@@ -291,6 +291,8 @@ SEED_FLOOR = 0.8
 
 PER_RUN = ("seed", "beta_pi", "norm_episodes")
 """Config fields a run takes from its seed and its demos (train_gpril_from_file), not from the config."""
+PER_VARIANT = ("iterations",)
+"""Config fields that may differ between demo kinds (one value per kind; #13 allows up to 200 iterations)."""
 
 
 def _evaluation(record: dict, act: str) -> dict | None:
@@ -339,14 +341,20 @@ def variants_summary(results: Path, command: str, ablations: list[tuple[str, Pat
     defaults = {f.name: f.default for f in dataclasses.fields(GPRILConfig)}
     configs = [{**defaults, **r["config"]} for r in runs]
     base = configs[0] if configs else {}
-    differ = sorted({k for c in configs for k in c if c[k] != base[k] and k not in PER_RUN})
+    differ = sorted({k for c in configs for k in c if c[k] != base[k] and k not in PER_RUN + PER_VARIANT})
     if differ:
         raise SystemExit(f"{results}: the runs' configs differ in {differ}; a variants summary needs one config")
+    per_variant = {}  # variant -> {field: value}, one value per demo kind
+    for r, c in zip(runs, configs, strict=True):
+        for k in PER_VARIANT:
+            if per_variant.setdefault(r["variant"], {}).setdefault(k, c[k]) != c[k]:
+                raise SystemExit(f"{results}: the {r['variant']} runs differ in {k}; one value per demo kind")
     table = []
     for name, directory in ablations:
         for record in sorted(directory.glob("gpril_*.json")):
             r = json.loads(record.read_text())
-            changed = {k: v for k, v in {**defaults, **r["config"]}.items() if base[k] != v and k not in PER_RUN}
+            ref = {**base, **per_variant.get(r["variant"], {})}  # the same demo kind's values in the summary
+            changed = {k: v for k, v in {**defaults, **r["config"]}.items() if ref[k] != v and k not in PER_RUN}
             row = {"ablation": name, "variant": r["variant"], "seed": r["seed"], "changes": changed}
             for act in ("sample", "mean"):
                 if ev := _evaluation(r, act):
@@ -358,7 +366,10 @@ def variants_summary(results: Path, command: str, ablations: list[tuple[str, Pat
         "benchmark": "gpril_variants",
         "command": command,
         "task": "robot_il/PegInsertion-v0, 25 expert demos (seed 0), held out: 100 episodes per run, seeds 20000..",
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in base.items() if k not in PER_RUN},
+        "config": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in base.items() if k not in PER_RUN + PER_VARIANT
+        },
+        "per_variant": per_variant,
         "per_run": "seed; beta_pi 0 for demos without actions, 1 with; norm_episodes 5 for final-state demos",
         "acting": "mean_success etc. are policy.pt sampling its actions (robot-il eval --act sample); "
         "mean_action is the same policy acting with its mean",
