@@ -126,7 +126,7 @@ class GPRILConfig:
     """Decay of an exponential moving average of the policy's weights, evaluated, saved as policy.pt and
     deployed (practice acts with the trained weights); 0: no average, the trained weights are deployed."""
     iterations: int = 1_000_000
-    """Total iterations (paper, peg sim: 1e6)."""
+    """Total iterations (paper, peg sim: 1e6); a finished run resumed with more trains on."""
     episodes_per_iteration: int = 1
     """Self-supervised episodes per iteration, exactly: the fixed data budget. Each is granted to the actors
     one iteration ahead (run with the policy of then, with seed ``seed * 7919 + 1 + index``), so a run is a
