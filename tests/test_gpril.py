@@ -337,6 +337,36 @@ def test_killed_gpril_run_resumes(tmp_path: Path, actors: int) -> None:
     assert log["counters"]["episodes"] > counters["episodes"]
 
 
+def test_an_actor_exits_when_its_learner_is_killed_while_publishing_weights(tmp_path: Path) -> None:
+    """A learner killed mid-way through writing a policy's weights leaves half a message in the pipe; its
+    actor, blocked reading the rest, still exits (it was found alive 27 minutes after such a kill)."""
+    script = tmp_path / "learner.py"
+    script.write_text(
+        "import os, signal, struct, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import numpy as np\n"
+        "from test_gpril import TOY_FACTORY\n"
+        "from robot_il.algos.actors import ActorPool\n"
+        "if __name__ == '__main__':\n"
+        "    bound = np.full(2, 0.1, dtype=np.float32)\n"
+        "    spec = {'obs_dim': 2, 'act_dim': 2, 'action_low': -bound, 'action_high': bound, 'hidden': (8,)}\n"
+        "    pool = ActorPool(1, TOY_FACTORY, spec, base_seed=0)\n"
+        "    # the header of a 1 MiB weights message and its first 100 bytes, then death\n"
+        "    pool._weights_qs[0]._writer._send(struct.pack('!i', 1 << 20) + bytes(100))\n"
+        "    pool._permits_q.put((0, 0, 0))  # an episode that needs those weights\n"
+        f"    open({str(tmp_path / 'actor.pid')!r}, 'w').write(str(pool._procs[0].pid))\n"
+        "    import time; time.sleep(3)  # the actor is reading the cut-off message by now\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    # Not capturing output: the actor would hold the pipes open and the wait would be for it, not the learner.
+    subprocess.run([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    actor = int((tmp_path / "actor.pid").read_text())
+    deadline = time.monotonic() + 30
+    while _running(actor):
+        assert time.monotonic() < deadline, f"actor {actor} outlived its learner killed while publishing weights"
+        time.sleep(0.2)
+
+
 def _children_of_newest_python(script: Path) -> list[int]:
     """Pids of the child processes (actors, multiprocessing helpers) of the process running ``script``."""
     pids = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,13 +76,30 @@ def run_episode(env, policy, seed: int, deterministic: bool, generator) -> tuple
     return np.asarray(states, dtype=np.float32), np.asarray(actions, dtype=np.float32), bool(info["is_success"])
 
 
-def _actor_main(actor: int, factory: EnvFactory, net_spec: dict, weights_q, permits_q, episodes_q) -> None:
+def _exit_when_orphaned(parent: int, period_s: float = 0.5) -> None:
+    """Exit this process as soon as ``parent`` is gone, whatever the main thread is blocked in: a learner
+    killed while it wrote a policy's weights leaves half a message in the pipe, and the read of the rest
+    never returns (this process holds the pipe's write end too, so no end of file comes)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="robot-il-orphan-watch", daemon=True).start()
+
+
+def _actor_main(
+    actor: int, learner: int, factory: EnvFactory, net_spec: dict, weights_q, permits_q, episodes_q
+) -> None:
+    # ``learner`` is the pid the learner passed, not os.getppid() read here: a learner killed while this
+    # process was still starting would otherwise leave it taking its new parent (init) for the learner.
+    _exit_when_orphaned(learner)
     import torch
 
     from robot_il.nn.policy import GaussianPolicy
 
     torch.set_num_threads(1)
-    learner = os.getppid()
     # Do not wait at exit to flush episodes nobody will read (the learner has quit or died).
     episodes_q.cancel_join_thread()
     env = factory.make()
@@ -134,7 +152,7 @@ class ActorPool:
                 wq = ctx.Queue()
                 p = ctx.Process(
                     target=_actor_main,
-                    args=(k, factory, net_spec, wq, self._permits_q, self._episodes_q),
+                    args=(k, os.getpid(), factory, net_spec, wq, self._permits_q, self._episodes_q),
                     daemon=True,
                     name=f"robot-il-actor-{k}",
                 )
