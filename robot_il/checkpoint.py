@@ -141,10 +141,16 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+def config_value(value: Any) -> Any:
+    """A config value as checkpoints store it (plain JSON: tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
 def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | None:
     """The training checkpoint at ``path`` to resume from, or None if there is none yet.
 
-    Refuses one written with another config: resuming it would silently mix two runs. The fields the
+    Refuses one written with another config: resuming it would silently mix two runs (a field added to the
+    config class since the checkpoint was written counts as unchanged at its default). The fields the
     config class names in ``EXTENDABLE`` (how long to train, where nothing else depends on it) may be
     larger than the checkpoint's: the run trains on, exactly as one given the larger value from the start.
     """
@@ -156,7 +162,11 @@ def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | No
         raise CheckpointError(f"{path} is not a robot-il training checkpoint (it records no config); {START_AFRESH}")
     saved, wanted = json.loads(state["config"]), config_dict(cfg)
     extendable = getattr(cfg, "EXTENDABLE", ())
-    differ = sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k))
+    # A field the checkpoint does not know was added to the config class after it was written; at its default
+    # it keeps the behaviour the run had, so it is no change.
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+    added = {k for k in wanted.keys() - saved.keys() if k in defaults and config_value(defaults[k]) == wanted[k]}
+    differ = sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k) and k not in added)
     shorter = [k for k in differ if k in extendable and wanted[k] < saved[k]]
     if shorter:
         k = shorter[0]

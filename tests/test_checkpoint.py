@@ -120,3 +120,23 @@ def test_a_policy_trained_to_sample_acts_by_sampling_unless_told_otherwise(tmp_p
     assert '"act": "mean"' in (tmp_path / "e" / "metrics.json").read_text()
     assert cli(["eval", "--policy", str(sampled), "--episodes", "1", "-o", str(tmp_path / "f")]) == 0
     assert '"act": "sample"' in (tmp_path / "f" / "metrics.json").read_text()
+
+
+def test_a_run_resumes_with_a_config_field_added_since_at_its_default(tmp_path: Path) -> None:
+    """A checkpoint written before a config field existed resumes when the field is at its default (the
+    behaviour the run had), and is refused, naming the field, when it is not."""
+    import dataclasses
+    import json
+
+    from robot_il.algos.gail import GAILConfig
+    from robot_il.checkpoint import config_dict, load_resumable, save_atomic
+    from robot_il.errors import ConfigError
+
+    cfg = GAILConfig(total_steps=1000)
+    old = config_dict(cfg)
+    del old["disc_grad_penalty"]  # as a run written before the field was added
+    path = save_atomic({"config": json.dumps(old)}, tmp_path / "checkpoint.pt")
+    assert load_resumable(path, cfg, "gail") is not None
+    assert load_resumable(path, dataclasses.replace(cfg, total_steps=2000), "gail") is not None
+    with pytest.raises(ConfigError, match="disc_grad_penalty"):
+        load_resumable(path, dataclasses.replace(cfg, disc_grad_penalty=10.0), "gail")

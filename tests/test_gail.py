@@ -24,6 +24,7 @@ from robot_il.algos.gail import (
     disc_input,
     discriminator_step,
     expert_transitions,
+    gradient_penalty,
     train_gail,
 )
 from robot_il.checkpoint import CHECKPOINT_FILE, load_policy
@@ -90,6 +91,27 @@ def test_discriminator_separates_two_known_distributions() -> None:
     assert accuracy >= bayes_accuracy - 0.02, (accuracy, bayes_accuracy)
     assert (d - bayes).abs().mean().item() < 0.05
     assert stats["disc/accuracy"] > 0.8
+
+
+def test_gradient_penalty_has_its_known_value_and_keeps_d_smooth() -> None:
+    """For a linear logit w·x the penalty is (‖w‖ - 1)² wherever x lies; on two separable sets, a penalised D
+    stays accurate but its logit grows at most about linearly (slope near 1) instead of saturating."""
+    w = torch.tensor([3.0, 4.0])
+    e, g, alpha = torch.randn(64, 2), torch.randn(64, 2), torch.rand(64)
+    assert gradient_penalty(lambda x: x @ w, [e], [g], alpha).item() == pytest.approx(16.0)
+    torch.manual_seed(0)
+    slopes = {}
+    for coef in (0.0, 10.0):
+        disc = Discriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0), (64, 64))
+        opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+        for _ in range(600):
+            expert, generated = torch.randn(128, 2) * 0.1 + 2.0, torch.randn(128, 2) * 0.1 - 2.0
+            stats = discriminator_step(disc, opt, expert, generated, 0.0, torch.rand(128), coef)
+        assert stats["disc/accuracy"] == 1.0
+        x = torch.zeros(1, 2, requires_grad=True)  # halfway, where a saturating D is steepest
+        (grad,) = torch.autograd.grad(disc.logits(x).sum(), x)
+        slopes[coef] = grad.norm().item()
+    assert slopes[10.0] < 2.0 < slopes[0.0], slopes
 
 
 def test_rewards_are_positive_and_episode_ends_bootstrap() -> None:
@@ -167,6 +189,26 @@ def test_train_gail_cli_on_sparse_peg_demos(tmp_path: Path) -> None:
     assert cli(["eval", "--policy", str(out), "--episodes", "1"]) == 0
 
 
+def test_a_finished_run_extended_to_more_steps_trains_on(tmp_path: Path) -> None:
+    """More total_steps on a finished run: it trains on from its last checkpoint, keeping its curve; fewer, or
+    another change, is refused naming the field."""
+    cfg = dataclasses.replace(TOY, total_steps=2 * 4 * 128 * 2, eval_every=2, eval_episodes=4)
+    out = tmp_path / "run"
+    train_gail(toy_expert_demos(), {}, TOY_FACTORY, out, cfg, progress=False)
+    first = json.loads((out / "train_log.json").read_text())["curve"]
+    with pytest.raises(ConfigError, match="total_steps") as refused:
+        train_gail(toy_expert_demos(), {}, TOY_FACTORY, out, dataclasses.replace(cfg, total_steps=1024), progress=False)
+    assert "extended, not shortened" in str(refused.value)
+    with pytest.raises(ConfigError, match="disc_lr"):
+        train_gail(toy_expert_demos(), {}, TOY_FACTORY, out, dataclasses.replace(cfg, disc_lr=1e-2), progress=False)
+    longer = dataclasses.replace(cfg, total_steps=2 * cfg.total_steps)
+    summary = train_gail(toy_expert_demos(), {}, TOY_FACTORY, out, longer, progress=False)
+    curve = summary["curve"]
+    assert curve[: len(first)] == first, "the extension rewrote the finished run's curve"
+    assert [p["env_steps"] for p in curve] == [0, 1024, 2048, 3072, 4096]
+    assert summary["counters"]["rollouts"] == 8 and summary["counters"]["env_steps"] == 4096
+
+
 def test_killed_gail_run_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     script = tmp_path / "train.py"
@@ -195,5 +237,5 @@ def test_killed_gail_run_resumes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     log = json.loads((out / "train_log.json").read_text())
     steps = [p["env_steps"] for p in log["curve"]]
-    assert steps == sorted(steps) and steps[-1] >= 15_360 and killed_at in steps  # continued, not restarted
+    assert steps == sorted(set(steps)) and steps[-1] >= 15_360 and killed_at in steps  # continued, not restarted
     assert log["counters"]["rollouts"] == 15_360 // (TOY.num_envs * TOY.n_steps)

@@ -23,6 +23,7 @@ actions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from robot_il.algos.common import DemoData
-from robot_il.algos.gail import GAIL, TERMINAL, GAILConfig, discriminator_update, train_gail
+from robot_il.algos.gail import GAIL, TERMINAL, GAILConfig, discriminator_update, gradient_penalty, train_gail
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import ActionScaler, Normalizer, mlp
@@ -142,6 +143,9 @@ class AIRL(GAIL):
             r = self.disc.reward(t[0], t[1]) if self.cfg.reward == "g" else self.disc(*t) - self._log_pi(t[0], t[1])
         return r.numpy().astype(np.float32)
 
+    def _f_at(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        return self.disc(s, a, s_next, done)
+
     def train_discriminator(self, buffer: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
         """``disc_epochs`` passes of BCE steps on D's logits f - log π over a rollout's transitions, each against
         as many demonstrated ones; log π is the current policy's (the one that collected the rollout)."""
@@ -156,8 +160,14 @@ class AIRL(GAIL):
                 j = torch.as_tensor(self.rng.integers(0, len(self.expert[0]), len(i)))
                 e = [x[j] for x in self.expert]
                 logits_e = self.disc(*e) - self._log_pi(e[0], e[1])
-                logits_g = self.disc(*(x[i] for x in gen)) - gen_log_pi[i]
-                stats = discriminator_update(self.disc_opt, logits_e, logits_g, self.cfg.disc_ent_coef)
+                g = [x[i] for x in gen]
+                logits_g = self.disc(*g) - gen_log_pi[i]
+                penalty, gp = None, self.cfg.disc_grad_penalty
+                if gp > 0:  # on f's inputs (s, a, s'), the generated steps' ends kept
+                    alpha = torch.as_tensor(self.rng.random(len(i)), dtype=torch.float32)
+                    f = functools.partial(self._f_at, done=g[3])
+                    penalty = gradient_penalty(f, e[:3], g[:3], alpha)
+                stats = discriminator_update(self.disc_opt, logits_e, logits_g, self.cfg.disc_ent_coef, penalty, gp)
                 self.counters["disc_steps"] += 1
         return stats
 

@@ -110,6 +110,9 @@ TERMINAL = {"none": (), "exits": ("left_workspace",), "all": ("success", "left_w
 @dataclass(frozen=True)
 class GAILConfig:
     REWARDS: ClassVar[tuple[str, ...]] = REWARDS
+    EXTENDABLE: ClassVar[tuple[str, ...]] = ("total_steps",)
+    """A finished run given more steps trains on from its last checkpoint (its envs start new episodes there,
+    as in any resume); fewer steps, or any other change, is refused."""
 
     num_envs: int = 16
     """Environment processes rolling out the generator (paper: 16)."""
@@ -152,6 +155,10 @@ class GAILConfig:
     """Discriminator Adam learning rate (paper: 1e-4)."""
     disc_ent_coef: float = 1e-3
     """Entropy bonus on D's output (openai/baselines GAIL, the paper's: 1e-3); keeps D from saturating."""
+    disc_grad_penalty: float = 0.0
+    """Weight of a gradient penalty on D's logit between demonstrated and generated inputs (WGAN-GP's, as
+    Kostrikov et al.'s DAC: 10); 0: none (the paper's GAIL). Keeps D's reward smooth where an accurate D
+    would saturate."""
     disc_epochs: int = 1
     """Passes of the discriminator over each rollout's transitions."""
     disc_batch_size: int = 256
@@ -530,20 +537,47 @@ class RolloutReward(VecEnvWrapper):
 # Updates: D's step, the BC warm start; the generator's own update runs inside its learn() ------------
 
 
+def gradient_penalty(
+    fn, expert: list[torch.Tensor], generated: list[torch.Tensor], alpha: torch.Tensor
+) -> torch.Tensor:
+    """E[(‖∇ₓ fn(x)‖ - 1)²] at points x = α·demonstrated + (1 - α)·generated, one α per row (WGAN-GP's
+    penalty; Kostrikov et al.'s DAC puts it on GAIL's D to keep its reward smooth between the two sets).
+    ``fn`` takes the interpolated inputs in the order given and returns one logit per row."""
+    xs = []
+    for e, g in zip(expert, generated, strict=True):
+        a = alpha.view(-1, *([1] * (e.dim() - 1)))
+        xs.append((a * e + (1 - a) * g).detach().requires_grad_(True))
+    grads = torch.autograd.grad(fn(*xs).sum(), xs, create_graph=True, allow_unused=True)
+    flat = [(g if g is not None else torch.zeros_like(x)).reshape(len(x), -1) for g, x in zip(grads, xs, strict=True)]
+    return ((torch.cat(flat, dim=1).norm(dim=1) - 1.0) ** 2).mean()
+
+
 def discriminator_update(
-    opt: torch.optim.Optimizer, logits_e: torch.Tensor, logits_g: torch.Tensor, ent_coef: float = 0.0
+    opt: torch.optim.Optimizer,
+    logits_e: torch.Tensor,
+    logits_g: torch.Tensor,
+    ent_coef: float = 0.0,
+    penalty: torch.Tensor | None = None,
+    penalty_coef: float = 0.0,
 ) -> dict[str, float]:
     """One BCE step on D's logits of equal-size batches (demonstrated -> 1, generated -> 0), less ``ent_coef``
-    times the mean entropy of D's Bernoulli output (openai/baselines GAIL)."""
+    times the mean entropy of D's Bernoulli output (openai/baselines GAIL), plus ``penalty_coef`` times a
+    ``penalty`` (:func:`gradient_penalty`) if given."""
     bce = nn.functional.binary_cross_entropy_with_logits
     loss = bce(logits_e, torch.ones_like(logits_e)) + bce(logits_g, torch.zeros_like(logits_g))
     entropy = torch.distributions.Bernoulli(logits=torch.cat([logits_e, logits_g])).entropy().mean()
+    total = loss - ent_coef * entropy
+    if penalty is not None:
+        total = total + penalty_coef * penalty
     opt.zero_grad()
-    (loss - ent_coef * entropy).backward()
+    total.backward()
     opt.step()
     with torch.no_grad():
         accuracy = 0.5 * ((logits_e > 0).float().mean() + (logits_g < 0).float().mean())
-    return {"disc/loss": loss.item(), "disc/accuracy": accuracy.item(), "disc/entropy": entropy.item()}
+    stats = {"disc/loss": loss.item(), "disc/accuracy": accuracy.item(), "disc/entropy": entropy.item()}
+    if penalty is not None:
+        stats["disc/grad_penalty"] = penalty.item()
+    return stats
 
 
 def discriminator_step(
@@ -552,9 +586,13 @@ def discriminator_step(
     expert: torch.Tensor,
     generated: torch.Tensor,
     ent_coef: float = 0.0,
+    alpha: torch.Tensor | None = None,
+    penalty_coef: float = 0.0,
 ) -> dict[str, float]:
-    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0."""
-    return discriminator_update(opt, disc.logits(expert), disc.logits(generated), ent_coef)
+    """One BCE step on equal-size batches of features: demonstrated -> 1, generated -> 0; with ``alpha`` (one
+    weight per row) a gradient penalty on D's logit between the two, times ``penalty_coef``."""
+    penalty = None if alpha is None else gradient_penalty(disc.logits, [expert], [generated], alpha)
+    return discriminator_update(opt, disc.logits(expert), disc.logits(generated), ent_coef, penalty, penalty_coef)
 
 
 class GAIL:
@@ -676,7 +714,9 @@ class GAIL:
             for start in range(0, len(order), b):
                 g = generated[order[start : start + b]]
                 e = self.expert_features[torch.as_tensor(self.rng.integers(0, len(self.expert_features), len(g)))]
-                stats = discriminator_step(self.disc, self.disc_opt, e, g, self.cfg.disc_ent_coef)
+                gp = self.cfg.disc_grad_penalty
+                alpha = torch.as_tensor(self.rng.random(len(g)), dtype=torch.float32) if gp > 0 else None
+                stats = discriminator_step(self.disc, self.disc_opt, e, g, self.cfg.disc_ent_coef, alpha, gp)
                 self.counters["disc_steps"] += 1
         return stats
 
@@ -732,8 +772,10 @@ class GAILCallback(BaseCallback):
         return True
 
     def _on_rollout_start(self) -> None:
-        rollouts = self.learner.counters["rollouts"]
-        if rollouts and rollouts % self.learner.cfg.eval_every == 0:
+        g = self.learner
+        rollouts = g.counters["rollouts"]
+        saved_here = bool(g.curve) and g.curve[-1]["env_steps"] == g.model.num_timesteps  # a resume starts here
+        if rollouts and rollouts % g.cfg.eval_every == 0 and not saved_here:
             self.evaluate_and_save(self.disc_stats)
 
     def _on_rollout_end(self) -> None:
