@@ -209,6 +209,24 @@ def test_a_finished_run_extended_to_more_steps_trains_on(tmp_path: Path) -> None
     assert summary["counters"]["rollouts"] == 8 and summary["counters"]["env_steps"] == 4096
 
 
+def test_the_bc_anchor_pulls_the_actor_towards_the_demos(tmp_path: Path) -> None:
+    """With bc_anchor_steps, likelihood steps after each actor update: the trained actor explains the
+    demonstrated actions better than the same run without them; demos without actions are refused."""
+    demos = toy_expert_demos()
+    s, a = (torch.as_tensor(x) for x in (demos.transitions().states, demos.transitions().actions))
+    nll = {}
+    for steps in (0, 20):
+        cfg = dataclasses.replace(TOY, total_steps=2048, eval_every=4, eval_episodes=2, bc_anchor_steps=steps)
+        train_gail(demos, {}, TOY_FACTORY, tmp_path / f"anchor{steps}", cfg, progress=False)
+        policy, _ = load_policy(tmp_path / f"anchor{steps}")
+        with torch.no_grad():
+            nll[steps] = -policy.log_prob(s, a).mean().item()
+    assert nll[20] < nll[0] - 1.0, nll
+    with pytest.raises(ConfigError, match="bc_anchor_steps"):
+        states_only = DemoData(demos.states, demos.action_low, demos.action_high, None, dense=True)
+        train_gail(states_only, {}, TOY_FACTORY, tmp_path / "refused", cfg, progress=False)
+
+
 def test_killed_gail_run_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     script = tmp_path / "train.py"

@@ -181,6 +181,11 @@ class GAILConfig:
     bc_warm_start_steps: int = 0
     """Steps of BC on the demonstrated pairs before GAIL (needs actions)."""
     bc_lr: float = 1e-3
+    bc_anchor_steps: int = 0
+    """Steps of BC (maximum likelihood on demonstrated pairs, batches of 256, Adam at bc_anchor_lr) after each
+    update of the actor: a pull towards the demos while D's reward is still uninformative (after Jena et al.
+    2020, GAIL augmented with BC); 0: none (the paper's GAIL). Needs demos with actions."""
+    bc_anchor_lr: float = 1e-4
     critic_warmup_rollouts: int = 0
     """Rollouts at the start in which the actor is held and only the critic and D learn, so that a
     BC-started actor is not moved by advantages from an untrained critic and an untrained D."""
@@ -649,6 +654,13 @@ class GAIL:
                 **common,
             )
         self.rng = np.random.default_rng(cfg.seed)
+        self.anchor_opt: torch.optim.Optimizer | None = None
+        if cfg.bc_anchor_steps > 0:
+            if not (demos.has_actions and demos.dense):
+                raise ConfigError("bc_anchor_steps", "the BC anchor needs dense demos with actions; set it to 0")
+            self.anchor_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.bc_anchor_lr)
+            steps = demos.transitions()
+            self.anchor_pairs = tuple(torch.as_tensor(x, dtype=torch.float32) for x in (steps.states, steps.actions))
         self.counters = {"rollouts": 0, "episodes": 0, "env_steps": 0, "successes": 0, "wall_s": 0.0, "disc_steps": 0}
         self.recent: list[bool] = []
         self.curve: list[dict[str, Any]] = []
@@ -702,6 +714,15 @@ class GAIL:
             i = torch.randint(0, len(s), (min(256, len(s)),), generator=gen)
             likelihood_step(self.policy, opt, s[i], a[i])
 
+    def bc_anchor(self) -> None:
+        """``bc_anchor_steps`` likelihood steps of the actor on demonstrated pairs (after an actor update)."""
+        if self.anchor_opt is None:
+            return
+        s, a = self.anchor_pairs
+        for _ in range(self.cfg.bc_anchor_steps):
+            i = torch.as_tensor(self.rng.integers(0, len(s), min(256, len(s))))
+            likelihood_step(self.policy, self.anchor_opt, s[i], a[i])
+
     def train_discriminator(self, buffer: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
         """``disc_epochs`` passes of BCE steps over a rollout's transitions, each against as many demonstrated."""
         s, a, s_next = (torch.as_tensor(np.concatenate([b[k] for b in buffer])) for k in range(3))
@@ -728,6 +749,7 @@ class GAIL:
             "disc": self.disc.state_dict(),
             "disc_opt": self.disc_opt.state_dict(),
             "reward_norm": self.reward_norm.state_dict() if self.reward_norm else "",
+            **({"anchor_opt": self.anchor_opt.state_dict()} if self.anchor_opt else {}),
             "num_timesteps": self.model.num_timesteps,
             "n_updates": self.model._n_updates,
             "counters": json.dumps(self.counters),
@@ -744,6 +766,8 @@ class GAIL:
         self.disc_opt.load_state_dict(state["disc_opt"])
         if self.reward_norm:
             self.reward_norm.load_state_dict(state["reward_norm"])
+        if self.anchor_opt:
+            self.anchor_opt.load_state_dict(state["anchor_opt"])
         self.model.num_timesteps = int(state["num_timesteps"])
         self.model._n_updates = int(state["n_updates"])
         self.counters = json.loads(state["counters"])
@@ -775,6 +799,8 @@ class GAILCallback(BaseCallback):
         g = self.learner
         rollouts = g.counters["rollouts"]
         saved_here = bool(g.curve) and g.curve[-1]["env_steps"] == g.model.num_timesteps  # a resume starts here
+        if rollouts > g.cfg.critic_warmup_rollouts and not saved_here:  # the actor was updated on the last one
+            g.bc_anchor()
         if rollouts and rollouts % g.cfg.eval_every == 0 and not saved_here:
             self.evaluate_and_save(self.disc_stats)
 
