@@ -51,13 +51,18 @@ def test_airl_learns_the_reaching_task_from_scratch(tmp_path: Path) -> None:
     assert policy.obs_dim == 2
 
 
-def test_train_airl_cli_on_peg_demos(tmp_path: Path) -> None:
+@pytest.mark.parametrize("penalty", [[], ["--disc-grad-penalty", "10"]], ids=["plain", "grad_penalty"])
+def test_train_airl_cli_on_peg_demos(tmp_path: Path, penalty: list[str]) -> None:
     out = tmp_path / "airl"
     args = ["--steps", "256", "--envs", "2", "--n-steps", "128", "--eval-episodes", "2", "--bc-warm-start-steps", "50"]
-    assert cli(["train", "airl", "--demos", str(DEMOS), "--out", str(out), *args]) == 0
+    assert cli(["train", "airl", "--demos", str(DEMOS), "--out", str(out), *args, *penalty]) == 0
     log = json.loads((out / "train_log.json").read_text())
     assert log["algo"] == "airl" and log["disc_input"] == "s" and log["counters"]["env_steps"] >= 256
     assert set(log["rollouts"][0]) >= {"ends/success", "ends/left_workspace", "ends/time_limit", "mean_reward"}
+    if penalty:  # on f's inputs: a finite, positive penalty was part of D's loss
+        assert all(0 < r["disc/grad_penalty"] < 1e3 for r in log["rollouts"])
+    else:
+        assert "disc/grad_penalty" not in log["rollouts"][0]
 
 
 def test_killed_airl_run_resumes(tmp_path: Path) -> None:
