@@ -136,14 +136,14 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
     return policy, meta
 
 
-def config_dict(cfg: Any) -> dict[str, Any]:
-    """A config dataclass as plain JSON values (tuples become lists), as checkpoints store it."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
 def config_value(value: Any) -> Any:
     """A config value as checkpoints store it (plain JSON: tuples become lists)."""
     return json.loads(json.dumps(value))
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON values, as checkpoints store it."""
+    return config_value(dataclasses.asdict(cfg))
 
 
 def load_resumable(path: str | Path, cfg: Any, algo: str) -> dict[str, Any] | None:
