@@ -39,6 +39,8 @@ def test_airl_needs_dense_demos_with_actions() -> None:
         AIRL(TOY_AIRL, DemoData.load(DEMOS, state_only=True), TOY_FACTORY)
     with pytest.raises(ConfigError, match="reward"):
         AIRLConfig(reward="gail")
+    with pytest.raises(ConfigError, match=r"terminal.*absorbing"):  # GAIL's: D's reward in the absorbing state
+        AIRLConfig(terminal="absorbing")
 
 
 def test_airl_learns_the_reaching_task_from_scratch(tmp_path: Path) -> None:

@@ -127,8 +127,10 @@ def test_rewards_are_positive_and_episode_ends_bootstrap() -> None:
     assert info["is_success"] and info["terminated"] and truncated and not terminated
 
 
-def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path) -> None:
-    summary = train_gail(toy_expert_demos(), {}, TOY_FACTORY, tmp_path / "run", TOY, progress=False)
+@pytest.mark.parametrize("terminal", ["exits", "absorbing"])
+def test_gail_learns_the_reaching_task_from_its_initial_policy(tmp_path: Path, terminal: str) -> None:
+    cfg = dataclasses.replace(TOY, terminal=terminal)
+    summary = train_gail(toy_expert_demos(), {}, TOY_FACTORY, tmp_path / "run", cfg, progress=False)
     curve = summary["curve"]
     assert curve[0]["env_steps"] == 0 and curve[0]["eval_success"] <= 0.2, curve[0]
     assert summary["final_eval_success"] >= 0.8, [(p["env_steps"], p["eval_success"]) for p in curve]
@@ -257,3 +259,51 @@ def test_killed_gail_run_resumes(tmp_path: Path) -> None:
     steps = [p["env_steps"] for p in log["curve"]]
     assert steps == sorted(set(steps)) and steps[-1] >= 15_360 and killed_at in steps  # continued, not restarted
     assert log["counters"]["rollouts"] == 15_360 // (TOY.num_envs * TOY.n_steps)
+
+
+def test_a_success_enters_the_absorbing_state_with_ds_return() -> None:
+    """terminal='absorbing': an episode that ends in success is a true termination and its last step earns
+    γ·r_abs/(1 - γ), the return of staying in the absorbing state; no other step does, and exits earn nothing."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from robot_il.algos.gail import TERMINAL, EpisodeEnds, RolloutReward
+
+    def make():
+        return EpisodeEnds(gymnasium.make("robot_il/PointReach-v0"), TERMINAL["absorbing"])
+
+    def zero(s, a, s_next, done):
+        return np.zeros(len(s), np.float32)
+
+    venv = RolloutReward(DummyVecEnv([make, make]), zero, None, absorbing=lambda: 0.5, gamma=0.9)
+    obs = venv.reset()
+    bonuses, ends = [], 0
+    for _ in range(200):
+        obs, rewards, dones, infos = venv.step(np.clip(GOAL - obs, -STEP, STEP))
+        for i, done in enumerate(dones):
+            if done:
+                ends += 1
+                assert infos[i]["end_reason"] == "success" and not infos[i].get("TimeLimit.truncated")
+        bonuses += list(rewards[dones])
+        assert np.all(rewards[~dones] == 0.0)
+    assert ends >= 4 and venv.drain().absorbed == ends
+    assert bonuses == pytest.approx([0.9 / 0.1 * 0.5] * ends)
+
+
+def test_ds_absorbing_value_is_its_bce_optimum_of_the_two_rates() -> None:
+    """D at the absorbing state is ρ_E / (ρ_E + ρ_π): 0.5 where the policy succeeds as often per step as the
+    demos, above where it succeeds less; its reward -log(1 - D) grows as the policy's successes fall."""
+    from robot_il.algos.gail import GAIL
+
+    demos = toy_expert_demos(4)
+    learner = GAIL(dataclasses.replace(TOY, num_envs=1, terminal="absorbing"), demos, TOY_FACTORY)
+    try:
+        n, episodes = len(learner.expert_features), len(demos.states)  # demos enter it once per episode
+        learner.fit_absorbing(episodes * 100 - 0.5 * 1, n * 100)  # ≈ the demos' rate
+        assert learner.absorbing_logit == pytest.approx(0.0, abs=0.02)
+        rewards = []  # over 4n steps:
+        for absorbed in (episodes * 8, episodes, 0):  # twice, a quarter of and none of the demos' rate
+            learner.fit_absorbing(absorbed, 4 * n)
+            rewards.append(learner.absorbing_reward())
+        assert rewards[0] < np.log(2) < rewards[1] < rewards[2] < 10.0 + np.log(2), rewards
+    finally:
+        learner.close()

@@ -54,6 +54,8 @@ class AIRLConfig(GAILConfig):
         super().__post_init__()
         if self.reward_input not in ("s", "sa"):
             raise ConfigError("reward_input", f"must be 's' or 'sa', got {self.reward_input!r}")
+        if self.terminal == "absorbing":
+            raise ConfigError("terminal", "'absorbing' is GAIL's (D's reward there); AIRL takes exits, all or none")
 
 
 PRESETS: dict[str, AIRLConfig] = {

@@ -38,7 +38,11 @@ termination would bias the policy towards long episodes in a task that ends on
 success; here that holds for successes and time limits, while an exit from the
 workspace is a true termination by default (``terminal="exits"``): bootstrapping
 there from a critic that learnt the large returns of the warm-up told the
-policy that quitting costs nothing. ``reward="env"`` trains the same loop on the
+policy that quitting costs nothing. ``terminal="absorbing"`` (after Kostrikov et
+al.'s DAC) ends a success in an absorbing state instead, whose return D decides:
+demos enter it once each, so a policy that succeeds less often than the expert is
+rewarded for entering it, where a bootstrapped success is worth no more than
+wandering on until the time limit. ``reward="env"`` trains the same loop on the
 env's own sparse reward (+1 on success), D unused: the sanity check of the RL
 loop alone. An optional BC warm start fits the actor first, and
 ``critic_warmup_rollouts`` hold it while the critic catches up. The actor is the
@@ -65,6 +69,7 @@ import dataclasses
 import functools
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,8 +108,14 @@ REWARDS = ("gail", "logit", "env")
 GENERATORS = ("trpo", "ppo")
 OBS_NORMS = ("auto", "demos", "demos+practice")
 END_REASONS = ("success", "left_workspace", "time_limit")
-TERMINAL = {"none": (), "exits": ("left_workspace",), "all": ("success", "left_workspace")}
-"""``terminal`` setting -> the episode end reasons that are true terminations (never bootstrapped)."""
+TERMINAL = {
+    "none": (),
+    "exits": ("left_workspace",),
+    "all": ("success", "left_workspace"),
+    "absorbing": ("success", "left_workspace"),
+}
+"""``terminal`` setting -> the episode end reasons that are true terminations (never bootstrapped); with
+'absorbing' a success leads to the absorbing state, whose return is D's (:meth:`GAIL.absorbing_reward`)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +182,8 @@ class GAILConfig:
     """Divide the rewards by a running std of the discounted return (SB3's VecNormalize, rewards only)."""
     terminal: str = "exits"
     """Which episode ends are true terminations, not bootstrapped: 'exits' (leaving the workspace), 'all'
-    (exits and successes) or 'none' (the paper's: every end bootstraps from the critic). Time limits always
+    (exits and successes), 'absorbing' (exits; a success enters an absorbing state that D rewards, after
+    Kostrikov et al.'s DAC) or 'none' (the paper's: every end bootstraps from the critic). Time limits always
     bootstrap."""
     obs_norm: str = "auto"
     """What the observation normaliser of actor, critic and D is fitted on: 'demos', 'demos+practice' (and
@@ -488,15 +500,29 @@ class Rollout:
     ends: Counter = dataclasses.field(default_factory=Counter)
     reward_sum: float = 0.0
     steps: int = 0
+    absorbed: int = 0
+    """Successes that entered the absorbing state (``terminal="absorbing"``)."""
 
 
 class RolloutReward(VecEnvWrapper):
     """Replaces the env's reward with the learner's (``reward_fn(s, a, s', done)``; with ``reward_fn`` None the
-    env's own), normalised by ``normalizer`` if given, and keeps the rollout for D and the log until drained."""
+    env's own), normalised by ``normalizer`` if given, and keeps the rollout for D and the log until drained.
 
-    def __init__(self, venv, reward_fn, normalizer: ReturnNormalizer | None) -> None:
+    With ``absorbing`` (a function giving the reward of one step in the absorbing state), a step that ends an
+    episode in success also earns the return of staying there for ever, γ·r_abs/(1 - γ), on the normaliser's
+    scale (not clipped): the episode is a true termination, and the absorbing state's value is D's."""
+
+    def __init__(
+        self,
+        venv,
+        reward_fn,
+        normalizer: ReturnNormalizer | None,
+        absorbing: Callable[[], float] | None = None,
+        gamma: float = 0.99,
+    ) -> None:
         super().__init__(venv)
         self.reward_fn, self.normalizer = reward_fn, normalizer
+        self.absorbing, self.gamma = absorbing, gamma
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self.rollout = Rollout()
@@ -530,6 +556,17 @@ class RolloutReward(VecEnvWrapper):
         self.rollout.transitions.append((s, a, s_next, terminal))
         if self.normalizer is not None:
             rewards = self.normalizer(rewards, np.asarray(dones, dtype=bool))
+        if self.absorbing is not None:
+            entered = [
+                i
+                for i, done in enumerate(dones)
+                if done and infos[i].get("end_reason") == "success" and not infos[i].get("worker_replaced")
+            ]
+            if entered:
+                scale = 1.0 if self.normalizer is None else float(np.sqrt(self.normalizer.stats.var + 1e-8))
+                rewards = np.array(rewards, dtype=np.float32, copy=True)
+                rewards[entered] += self.gamma / (1.0 - self.gamma) * self.absorbing() / scale
+                self.rollout.absorbed += len(entered)
         self._obs = obs
         return obs, rewards, dones, infos
 
@@ -618,7 +655,9 @@ class GAIL:
         make = functools.partial(_make_env, factory, TERMINAL[cfg.terminal])
         self.reward_norm = ReturnNormalizer(cfg.num_envs, cfg.gamma) if cfg.reward_norm else None
         reward_fn = None if cfg.reward == "env" else self.reward
-        self.venv = RolloutReward(_vec_env(cfg, make), reward_fn, self.reward_norm)
+        self.absorbing_logit = 0.0
+        absorbing = self.absorbing_reward if cfg.terminal == "absorbing" and reward_fn is not None else None
+        self.venv = RolloutReward(_vec_env(cfg, make), reward_fn, self.reward_norm, absorbing, cfg.gamma)
         common = {
             "n_steps": cfg.n_steps,
             "batch_size": cfg.minibatch_size,
@@ -685,6 +724,23 @@ class GAIL:
         """The generator's reward for a batch of steps (``cfg.reward`` of D)."""
         return self.disc.reward(s, a, s_next, self.cfg.reward)
 
+    def absorbing_reward(self) -> float:
+        """The reward of one step in the absorbing state: ``cfg.reward`` of D's logit there."""
+        b = self.absorbing_logit
+        return float(np.logaddexp(0.0, b)) if self.cfg.reward == "gail" else b
+
+    def fit_absorbing(self, absorbed: int, steps: int) -> None:
+        """D at the absorbing state, where its BCE optimum is known in closed form: every demo enters it once
+        (every demo ends in success) and the policy entered it ``absorbed`` times in ``steps`` steps, so
+        D = ρ_E / (ρ_E + ρ_π) of those rates, a logit of log(ρ_E / ρ_π). Half a success is added to the
+        policy's count, so that a rollout without any gives a large but finite reward (clipped to ±10).
+        DAC learns this one point with D's network and an absorbing flag; the closed form is its optimum,
+        without the lag of D's small learning rate on a point seen once an episode."""
+        episodes = len(self.demos.states)
+        rho_e = episodes / (len(self.expert_features) + episodes)
+        rho_pi = (absorbed + 0.5) / (steps + absorbed + 0.5)
+        self.absorbing_logit = float(np.clip(np.log(rho_e / rho_pi), -10.0, 10.0))
+
     @property
     def policy(self) -> GaussianPolicy:
         """The actor: what policy.pt holds."""
@@ -750,6 +806,7 @@ class GAIL:
             "disc_opt": self.disc_opt.state_dict(),
             "reward_norm": self.reward_norm.state_dict() if self.reward_norm else "",
             **({"anchor_opt": self.anchor_opt.state_dict()} if self.anchor_opt else {}),
+            "absorbing_logit": self.absorbing_logit,
             "num_timesteps": self.model.num_timesteps,
             "n_updates": self.model._n_updates,
             "counters": json.dumps(self.counters),
@@ -768,6 +825,7 @@ class GAIL:
             self.reward_norm.load_state_dict(state["reward_norm"])
         if self.anchor_opt:
             self.anchor_opt.load_state_dict(state["anchor_opt"])
+        self.absorbing_logit = float(state.get("absorbing_logit", 0.0))  # written since terminal="absorbing"
         self.model.num_timesteps = int(state["num_timesteps"])
         self.model._n_updates = int(state["n_updates"])
         self.counters = json.loads(state["counters"])
@@ -810,6 +868,9 @@ class GAILCallback(BaseCallback):
         for success in rollout.outcomes:
             g.episode_finished(success)
         self.disc_stats = g.train_discriminator(rollout.transitions) if g.cfg.reward != "env" else {}
+        if g.venv.absorbing is not None:
+            g.fit_absorbing(rollout.absorbed, rollout.steps)
+            self.disc_stats["disc/absorbing_logit"] = g.absorbing_logit
         g.counters["rollouts"] += 1
         g.hold_actor(g.counters["rollouts"] <= g.cfg.critic_warmup_rollouts)  # for the generator's update next
         g.counters["env_steps"] = int(g.model.num_timesteps)
