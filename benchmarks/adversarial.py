@@ -370,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--gail-set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="FIELD=VALUE",
         help="GAIL/AIRL config fields over the fast preset, e.g. disc_grad_penalty=10 (an ablation: give it its "
