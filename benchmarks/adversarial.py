@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -58,7 +57,7 @@ from robot_il.algos.gpril import train_gpril_from_file
 from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy
-from robot_il.record.expert import record_expert
+from robot_il.record.expert import expert_demo_file
 from robot_il.stats import seed_summary
 
 METHODS = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full", "gpril_full")
@@ -74,28 +73,13 @@ FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_epi
 
 
 def prepare_demos(work: Path, n: int) -> dict[str, Path]:
-    """The demo files in ``work``, made if missing. Each is written under a name of this process's and renamed
-    into place when complete, so a killed recording leaves no partial file that a later run would train on,
-    and benchmarks started together on one ``work`` each see a whole file (the same one: seeds 0..)."""
-
-    def made(path: Path, write) -> None:
-        if not path.exists():
-            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-            partial.unlink(missing_ok=True)
-            write(partial)
-            partial.replace(path)
-
-    full = work / f"peg_{n}.h5"
-
-    def record(path: Path) -> None:
-        env = PegInsertionEnv()
-        record_expert(env, path, n, seed=0)
-        env.close()
-
-    made(full, record)
+    """The demo files in ``work``, made if missing (whole or not at all: see :func:`expert_demo_file`)."""
+    full = expert_demo_file(PegInsertionEnv, work / f"peg_{n}.h5", n)
     paths = {"full": full, "states": work / f"peg_{n}_states.h5", "final": work / f"peg_{n}_final.h5"}
-    made(paths["states"], lambda path: strip_actions(full, path))
-    made(paths["final"], lambda path: sparsify(full, path, final_only=True))
+    if not paths["states"].exists():
+        strip_actions(full, paths["states"])
+    if not paths["final"].exists():
+        sparsify(full, paths["final"], final_only=True)
     return paths
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy
-from robot_il.record.expert import record_expert
+from robot_il.record.expert import expert_demo_file
 from robot_il.stats import wilson_interval
 
 
@@ -33,9 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = PegInsertionEnv()
-    demos = args.work / f"peg_{args.demos}.h5"
-    if not demos.exists():
-        record_expert(env, demos, args.demos, seed=0)
+    demos = expert_demo_file(PegInsertionEnv, args.work / f"peg_{args.demos}.h5", args.demos)
     runs = []
     for seed in args.seeds:
         t0 = time.perf_counter()

@@ -36,7 +36,7 @@ from robot_il.algos.gpril import PRESETS, train_gpril_from_file
 from robot_il.data import strip_actions
 from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
-from robot_il.record.expert import record_expert
+from robot_il.record.expert import expert_demo_file
 from robot_il.stats import seed_summary
 
 METHODS = ("bc", "gpril_full", "gpril_states", "gail_full")
@@ -45,11 +45,7 @@ EVAL_SEED = 20_000
 
 
 def prepare_demos(work: Path, n: int) -> dict[str, Path]:
-    full = work / f"clip_{n}.h5"
-    if not full.exists():
-        env = make_task_env("clip")
-        record_expert(env, full, n, seed=0)
-        env.close()
+    full = expert_demo_file(lambda: make_task_env("clip"), work / f"clip_{n}.h5", n)
     states = work / f"clip_{n}_states.h5"
     if not states.exists():
         strip_actions(full, states)

@@ -36,7 +36,7 @@ from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.errors import ConfigError
 from robot_il.evaluation import evaluate_policy
-from robot_il.record.expert import record_expert
+from robot_il.record.expert import expert_demo_file
 from robot_il.stats import seed_summary, wilson_interval
 
 VARIANTS = ("full", "every10", "final", "states")
@@ -50,11 +50,7 @@ TARGETS = {
 
 
 def prepare_demos(work: Path, n: int) -> dict[str, Path]:
-    full = work / f"peg_{n}.h5"
-    if not full.exists():
-        env = PegInsertionEnv()
-        record_expert(env, full, n, seed=0)
-        env.close()
+    full = expert_demo_file(PegInsertionEnv, work / f"peg_{n}.h5", n)
     paths = {"full": full, "every10": work / "every10.h5", "final": work / "final.h5", "states": work / "states.h5"}
     if not paths["every10"].exists():
         sparsify(full, paths["every10"], every=10)

@@ -40,3 +40,31 @@ def test_expert_actions_respect_the_bounds(expert) -> None:
         *_, info = env.step(action)
         assert not info["action_clipped"]
     env.close()
+
+
+def test_an_expert_demo_file_appears_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
+    """expert_demo_file records under a name of its own and renames when done: a recording killed after one
+    of two demos leaves no file at the path (only its hidden partial one); a whole one is kept, not redone."""
+    import pytest
+
+    from robot_il.data import load_demos
+    from robot_il.record import expert as expert_module
+
+    real = expert_module.record_expert
+
+    def killed_after_one(env, path, num_demos, seed=0):
+        real(env, path, 1, seed=seed, progress=False)
+        raise KeyboardInterrupt
+
+    path = tmp_path / "peg_2.h5"
+    monkeypatch.setattr(expert_module, "record_expert", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        expert_module.expert_demo_file(PegInsertionEnv, path, 2)
+    assert not path.exists() and [p.name.endswith(".partial") for p in tmp_path.iterdir()] == [True]
+    monkeypatch.setattr(expert_module, "record_expert", lambda *a, **k: real(*a, **k, progress=False))
+    expert_module.expert_demo_file(PegInsertionEnv, path, 2)
+    assert len(load_demos(path).demos) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # this process's partial became the file
+    stamp = path.stat().st_mtime_ns
+    expert_module.expert_demo_file(PegInsertionEnv, path, 2)
+    assert path.stat().st_mtime_ns == stamp

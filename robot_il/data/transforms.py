@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -45,7 +46,7 @@ def _rewrite(src: str | Path, dst: str | Path, keep, sparsity: str | None) -> Pa
         raise ValueError(f"{dst}: output must differ from the input file")
     demos = load_demos(src)
     env_args = dict(demos.env_args)
-    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")  # processes deriving one file at once do not mix
     dst.parent.mkdir(parents=True, exist_ok=True)
     create_file(tmp, env_args, state_only=True)
     with h5py.File(tmp, "a") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +72,22 @@ def record_expert(
         episode_seed += 1
     bar.close()
     return names
+
+
+def expert_demo_file(make_env: Callable[[], InsertionEnv], path: str | Path, num_demos: int, seed: int = 0) -> Path:
+    """``path`` holding ``num_demos`` expert demos (seeds from ``seed``), recorded if it does not exist.
+
+    The recording goes to a name of this process's and is renamed into place when whole: a killed
+    recording leaves no partial file for a later run to train on, and processes that start together on
+    one path each see a whole file (the same demos, since a file is a function of its seed)."""
+    path = Path(path)
+    if not path.exists():
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.unlink(missing_ok=True)
+        env = make_env()
+        try:
+            record_expert(env, partial, num_demos, seed=seed)
+        finally:
+            env.close()
+        partial.replace(path)
+    return path
