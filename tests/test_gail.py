@@ -180,6 +180,17 @@ def test_state_only_and_sparse_demos_choose_their_discriminator_input() -> None:
     assert a.shape[1] == 0 and len(s) == len(s_next) and np.all(s[1] == s_next[0])
 
 
+def test_sparse_demos_keep_the_steps_each_demo_spans(tmp_path: Path) -> None:
+    """The absorbing state's demonstrated rate is one entry per demo per step it spans, sparse or not."""
+    from robot_il.data import sparsify
+
+    full = DemoData.load(DEMOS)
+    assert list(full.steps) == [len(x) - 1 for x in full.states]
+    for kw in ({"final_only": True}, {"every": 10}):
+        sparse = DemoData.load(sparsify(DEMOS, tmp_path / f"{next(iter(kw))}.h5", **kw))
+        assert list(sparse.steps) == list(full.steps) and not sparse.dense
+
+
 def test_train_gail_cli_on_sparse_peg_demos(tmp_path: Path) -> None:
     """Final states only, two env processes, one short rollout each: D on states, a policy that evaluates."""
     final = tmp_path / "final.h5"

@@ -71,6 +71,9 @@ class DemoData:
     """Per demo: listed in the file's ``mask/valid`` (BC's early stopping); None: no demo is."""
     env_args: dict[str, Any] = field(default_factory=dict)
     """The env the demos were recorded in (the file's ``env_args``)."""
+    steps: Sequence[int] | None = None
+    """Per demo, the time steps it spans (its final state's time index), whatever its sparsity; None: each
+    demo's states are consecutive (T_i - 1 steps)."""
     path: str = "demos"
     """The file, for messages."""
 
@@ -79,6 +82,8 @@ class DemoData:
         for name, default in (("actions", None), ("train", True), ("valid", False)):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, (default,) * n)
+        if self.steps is None:
+            object.__setattr__(self, "steps", tuple(len(x) - 1 for x in self.states))
 
     @classmethod
     def load(cls, path: str | Path, state_only: bool = False) -> DemoData:
@@ -88,10 +93,11 @@ class DemoData:
 
         demos = load_demos(path)
         layout = demos.env_args["obs_layout"]
-        states, actions, dense = [], [], True
+        states, actions, steps, dense = [], [], [], True
         for d in demos.demos:
             obs, index = d.states()
             states.append(flat_obs(obs, layout))
+            steps.append(int(index[-1]))
             actions.append(None if state_only or d.state_only else np.asarray(d.actions))
             dense &= len(index) > 1 and bool(np.all(np.diff(index) == 1))
         return cls(
@@ -104,6 +110,7 @@ class DemoData:
             valid=[d.name in demos.valid for d in demos.demos],
             env_args=demos.env_args,
             path=str(demos.path),
+            steps=steps,
         )
 
     def env_factory(self) -> EnvFactory:

@@ -737,7 +737,7 @@ class GAIL:
         DAC learns this one point with D's network and an absorbing flag; the closed form is its optimum,
         without the lag of D's small learning rate on a point seen once an episode."""
         episodes = len(self.demos.states)
-        rho_e = episodes / (len(self.expert_features) + episodes)
+        rho_e = episodes / (sum(self.demos.steps) + episodes)  # per time step, whatever the demos' sparsity
         rho_pi = (absorbed + 0.5) / (steps + absorbed + 0.5)
         self.absorbing_logit = float(np.clip(np.log(rho_e / rho_pi), -10.0, 10.0))
 
