@@ -196,7 +196,8 @@ def test_train_gail_cli_on_sparse_peg_demos(tmp_path: Path) -> None:
     final = tmp_path / "final.h5"
     assert cli(["demos", "sparsify", str(DEMOS), "--final-only", "-o", str(final)]) == 0
     out = tmp_path / "gail"
-    assert cli(["train", "gail", "--demos", str(final), "--out", str(out), "--steps", "256", "--envs", "2"]) == 0
+    budget = ["--steps", "256", "--envs", "2", "--n-steps", "128"]
+    assert cli(["train", "gail", "--demos", str(final), "--out", str(out), *budget]) == 0
     log = json.loads((out / "train_log.json").read_text())
     assert log["disc_input"] == "s" and log["counters"]["env_steps"] >= 256
     assert cli(["eval", "--policy", str(out), "--episodes", "1"]) == 0

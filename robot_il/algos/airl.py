@@ -61,9 +61,14 @@ class AIRLConfig(GAILConfig):
 PRESETS: dict[str, AIRLConfig] = {
     "peg_sim": AIRLConfig(),
     "clip_sim": AIRLConfig(),
-    # GAIL's fast preset on this 2-core machine (two env processes, a BC start), with AIRL's own fields.
+    # GAIL's fast preset on this 2-core machine (two env processes, a BC start), with AIRL's own fields (its
+    # reward, and episode ends as the default: the absorbing state is GAIL's).
     "fast": AIRLConfig(
-        **{f.name: getattr(GAIL_PRESETS["fast"], f.name) for f in dataclasses.fields(GAILConfig) if f.name != "reward"}
+        **{
+            f.name: getattr(GAIL_PRESETS["fast"], f.name)
+            for f in dataclasses.fields(GAILConfig)
+            if f.name not in ("reward", "terminal")
+        }
     ),
 }
 
