@@ -341,7 +341,7 @@ def field_value(text: str) -> tuple[str, object]:
     """'name=value' -> (name, value), the value read as JSON where it parses (numbers, true, lists)."""
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise SystemExit(f"adversarial.py: error: --gail-set takes FIELD=VALUE, got {text!r}")
+        raise SystemExit(f"adversarial.py: error: --gail-set and --mgail-set take FIELD=VALUE, got {text!r}")
     try:
         return name, json.loads(value)
     except ValueError:
@@ -373,6 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="GAIL/AIRL config fields over the fast preset, e.g. disc_grad_penalty=10 (an ablation: give it its "
         "own --out and --work)",
     )
+    parser.add_argument(
+        "--mgail-set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="MGAIL config fields over its fast preset, e.g. bc_weight=1 (an ablation, as --gail-set)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny budget in a scratch directory (plumbing only)")
     return parser
 
@@ -388,7 +396,9 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     command = "python benchmarks/adversarial.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.demos = 25
-    args.gail_overrides, args.mgail_overrides, args.gpril_overrides = dict(map(field_value, args.gail_set)), {}, {}
+    args.gail_overrides = dict(map(field_value, args.gail_set))
+    args.mgail_overrides = dict(map(field_value, args.mgail_set))
+    args.gpril_overrides = {}
     if args.smoke:  # minutes, not hours, and never mistaken for the benchmark: its own scratch directories
         args.seeds, args.demos, args.episodes = [0], 2, 2
         args.steps, args.mgail_iterations, args.gpril_iterations = 4096, 2, 2
