@@ -878,6 +878,7 @@ class GAILCallback(BaseCallback):
             {
                 "rollout": g.counters["rollouts"],
                 "env_steps": g.counters["env_steps"],
+                "wall_s": round(self.run.wall_s, 3),
                 "episodes": len(rollout.outcomes),
                 **{f"ends/{r}": rollout.ends.get(r, 0) for r in END_REASONS},
                 "mean_reward": rollout.reward_sum / max(rollout.steps, 1),
