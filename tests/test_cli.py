@@ -93,7 +93,7 @@ def test_train_flags_reach_bc_and_gail_fields(tmp_path: Path) -> None:
     )
     gail = train_config(build_parser().parse_args(argv))
     assert (gail.num_envs, gail.target_kl, gail.reward, gail.gae_lambda) == (3, None, "logit", 0.9)
-    assert gail.n_steps == 1024, "the fast preset is not the default"
+    assert (gail.n_steps, gail.terminal) == (2048, "absorbing"), "the fast preset is not the default"
 
 
 @pytest.mark.parametrize("algo", ALGOS)
