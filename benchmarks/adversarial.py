@@ -10,8 +10,9 @@
 recorded once, with a states-only copy (actions stripped) and a final-state-only
 copy. Each method trains with each seed:
 
-- ``gail_full``: GAIL (preset ``fast``) from scratch on the full demos (no BC
-  warm start, no critic warm-up);
+- ``gail_full``: GAIL (preset ``fast``: 2 envs x 2 048 steps per rollout, the
+  absorbing state) from scratch on the full demos (no BC warm start, no critic
+  warm-up);
 - ``gail_bc_full``: GAIL (preset ``fast`` as is: 2000 BC steps, then 10 rollouts
   with the actor held while the critic and D learn) on the full demos;
 - ``gail_states``: GAIL (preset ``fast``) with D on (s, s'), states-only demos;
@@ -129,7 +130,7 @@ def train(method: str, demos: dict[str, Path], seed: int, run: Path, args) -> di
         return train_mgail_from_file(demos["full"], run, MGAIL_PRESETS["fast"], overrides=overrides)
     if method == "gpril_full":
         # Evaluated every 5 iterations (fast: 20), so that its env steps to 0.8 are resolved as finely as the
-        # others' (GAIL/AIRL every 8 192 steps, MGAIL every 5 iterations).
+        # others' (GAIL/AIRL every 16 384 steps, MGAIL every 5 iterations).
         overrides = {"iterations": args.gpril_iterations, "seed": seed, "eval_every": 5, **args.gpril_overrides}
         return train_gpril_from_file(demos["full"], run, GPRIL_PRESETS["fast"], overrides=overrides)
     raise ValueError(f"unknown method {method!r}")
@@ -197,7 +198,7 @@ def step_ratios(summary: dict) -> dict:
         f"null where a seed of either method never reached {LEVEL} within its budget ('reached' counts the "
         "seeds that did); 'ratio_at_least' is then a lower bound with each such seed of the method counted at "
         "its whole budget (given only when gpril_full reached on every seed). The resolution is each learner's "
-        "evaluation interval (preset fast: GAIL and AIRL every 4 rollouts of 2048 env steps, MGAIL every 5 "
+        "evaluation interval (preset fast: GAIL and AIRL every 4 rollouts of 2 x 2048 env steps, MGAIL every 5 "
         "iterations, GPRIL every 5 iterations (its fast preset: 20)).",
         "level": LEVEL,
     }
