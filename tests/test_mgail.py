@@ -14,7 +14,15 @@ from test_gail import DEMOS, TOY_FACTORY, toy_expert_demos
 
 from robot_il.algos.common import DemoData
 from robot_il.algos.gail import Discriminator
-from robot_il.algos.mgail import MGAIL, ForwardModel, MGAILConfig, sample_windows, train_mgail, unrolled_cost
+from robot_il.algos.mgail import (
+    MGAIL,
+    ForwardModel,
+    MGAILConfig,
+    TrustRegion,
+    sample_windows,
+    train_mgail,
+    unrolled_cost,
+)
 from robot_il.checkpoint import load_policy
 from robot_il.cli import main as cli
 from robot_il.errors import ConfigError
@@ -130,6 +138,41 @@ def test_forward_pass_follows_the_recorded_states_and_the_gradient_the_model() -
     assert torch.allclose(j, expected)
     grads = torch.autograd.grad(j.sum(), list(model.parameters()), allow_unused=True)
     assert any(g is not None and g.abs().sum() > 0 for g in grads)  # the gradient went through the model
+
+
+@pytest.mark.parametrize("noise_std", [torch.tensor([0.1, 0.2], dtype=torch.float64), None])
+def test_trust_region_scales_a_large_step_back_onto_the_bound(noise_std: torch.Tensor | None) -> None:
+    policy, _, _ = _toy_nets()
+    states = torch.randn(64, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    region = TrustRegion(policy, states, noise_std)
+    start = [p.detach().clone() for p in policy.parameters()]
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    end = [p.detach().clone() for p in policy.parameters()]
+    assert region.kl() > 0.01
+    stats = region.enforce(0.01)
+    assert stats["policy/kl"] <= 0.01 and 0.0 < stats["policy/step_kept"] < 1.0
+    assert region.kl() == pytest.approx(stats["policy/kl"])
+    f = stats["policy/step_kept"]
+    for p, a, b in zip(policy.parameters(), start, end, strict=True):
+        assert torch.allclose(p, a + f * (b - a))  # on the line from the start to the step, not elsewhere
+    # The KL is the Gaussians': with a fixed σ it is Σ (Δμ / σ)² / 2.
+    if noise_std is not None:
+        with torch.no_grad():
+            mu_now, _ = policy(states)
+            with_start = TrustRegion(policy, states, noise_std)
+            for p, a in zip(policy.parameters(), start, strict=True):
+                p.copy_(a)
+            mu0, _ = policy(states)
+        expected = (0.5 * ((mu_now - mu0) / noise_std) ** 2).sum(-1).mean()
+        assert with_start.kl() == pytest.approx(float(expected))
+    # A step inside the region is kept whole.
+    small = TrustRegion(policy, states, noise_std)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(1e-5)
+    assert small.enforce(0.01)["policy/step_kept"] == 1.0
 
 
 def test_mgail_learns_the_reaching_task_from_scratch(tmp_path: Path) -> None:
