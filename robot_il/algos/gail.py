@@ -543,11 +543,13 @@ class RolloutReward(VecEnvWrapper):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         s_next = np.array(obs, copy=True)
         terminal = np.zeros(len(dones), dtype=np.float32)
+        ended = []  # envs whose episode ended with an outcome: one cut by a lost Ray worker has none
         for i, done in enumerate(dones):
             if done:
                 s_next[i] = infos[i]["terminal_observation"]
                 terminal[i] = not infos[i].get("TimeLimit.truncated", False)
-                if not infos[i].get("worker_replaced"):  # an episode cut by a lost Ray worker has no outcome
+                if not infos[i].get("worker_replaced"):
+                    ended.append(i)
                     self.rollout.outcomes.append(bool(infos[i].get("is_success", False)))
                     self.rollout.ends[end_reason(bool(infos[i].get("terminated")), infos[i])] += 1
         s, a = self._obs.astype(np.float32), self._actions.astype(np.float32)
@@ -561,11 +563,7 @@ class RolloutReward(VecEnvWrapper):
         if self.normalizer is not None:
             rewards = self.normalizer(rewards, np.asarray(dones, dtype=bool))
         if self.absorbing is not None:
-            entered = [
-                i
-                for i, done in enumerate(dones)
-                if done and infos[i].get("end_reason") == "success" and not infos[i].get("worker_replaced")
-            ]
+            entered = [i for i in ended if infos[i].get("end_reason") == "success"]
             if entered:
                 scale = 1.0 if self.normalizer is None else float(np.sqrt(self.normalizer.stats.var + 1e-8))
                 rewards = np.array(rewards, dtype=np.float32, copy=True)
