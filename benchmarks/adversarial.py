@@ -173,6 +173,8 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
         "final": final_evaluation(run, args.episodes),
         "config": summary.get("config"),
     }
+    if "model_error" in summary["curve"][-1]:  # MGAIL: its forward model's held-out errors at the end, SI units
+        entry["model_error"] = summary["curve"][-1]["model_error"]
     if args.sampled:
         entry["final_sample"] = final_evaluation(run, args.episodes, act="sample")
     record.write_text(json.dumps(entry, indent=1))
@@ -187,6 +189,7 @@ def summarise(rs: list[dict]) -> dict:
         "env_steps": [r["env_steps"] for r in rs],
         STEPS_KEY: [r[STEPS_KEY] for r in rs],
         "wall_s": [r["wall_s"] for r in rs],
+        **({"model_error": [r["model_error"] for r in rs]} if all("model_error" in r for r in rs) else {}),
     }
 
 
@@ -293,6 +296,9 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
             | ({"gail_full": summary["gail_bc_full"]} if "gail_bc_full" in summary else {}),
         }
         (out / "mgail.json").write_text(json.dumps(mgail, indent=2))
+        shown = [r for r in runs if r["method"] in ("mgail_full", "gail_bc_full")]
+        title = "sim peg insertion from a BC start: MGAIL against GAIL, one line per run"
+        _plot(shown, out / "mgail.png", title, log_x=False)
     if runs:
         _plot(runs, out / "adversarial.png")
     return result
@@ -309,7 +315,12 @@ COLOURS = {
 }
 
 
-def _plot(runs: list[dict], path: Path) -> None:
+def _plot(
+    runs: list[dict],
+    path: Path,
+    title: str = "sim peg insertion from expert demos: adversarial imitation and GPRIL, one line per run",
+    log_x: bool = True,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,16 +334,19 @@ def _plot(runs: list[dict], path: Path) -> None:
             label = f"{method} ({len(rs)} seed{'s' * (len(rs) > 1)})" if i == 0 else None
             ax.plot(x, y, "-", marker=".", ms=3, color=COLOURS[method], alpha=0.75, label=label)
     ax.axhline(LEVEL, color="k", ls="--", lw=1, label=f"success {LEVEL}")
-    # symlog: a BC-started GAIL's first evaluation is at 0 environment steps
-    ax.set_xscale("symlog", linthresh=1e3, linscale=0.5)
     right = max((x for r in runs for x, _ in r["curve"]), default=1e3)
-    ax.set_xlim(0, right * 1.3)
-    ax.set_xticks([0, *(10**k for k in range(3, 10) if 10**k <= right * 1.3)])
-    ax.set_xlabel("environment steps (log scale; linear below 1000)")
+    if log_x:  # symlog: a BC-started GAIL's first evaluation is at 0 environment steps
+        ax.set_xscale("symlog", linthresh=1e3, linscale=0.5)
+        ax.set_xlim(0, right * 1.3)
+        ax.set_xticks([0, *(10**k for k in range(3, 10) if 10**k <= right * 1.3)])
+        ax.set_xlabel("environment steps (log scale; linear below 1000)")
+    else:
+        ax.set_xlim(0, right * 1.02)
+        ax.set_xlabel("environment steps")
     ax.set_ylabel("success (20 fixed episodes)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("sim peg insertion from expert demos: adversarial imitation and GPRIL, one line per run")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
