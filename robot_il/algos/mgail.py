@@ -121,6 +121,8 @@ class MGAILConfig:
     """Generated (and as many demonstrated) pairs per D update."""
     disc_ent_coef: float = 1e-3
     """Entropy bonus on D's output (as GAIL's)."""
+    disc_recent_episodes: int = 16
+    """D's generated pairs come from the replay's last this many episodes (0: the whole replay, as the authors')."""
     policy_hidden: tuple[int, ...] = (300, 200)
     """Policy hidden layers (the project's, as BC, GPRIL and GAIL; authors: 100, 50)."""
     sigma_min: float = 0.01
@@ -132,6 +134,9 @@ class MGAILConfig:
     disc_action_norm: str = "expert"
     """How D normalises actions: 'expert' (the demonstrated actions' mean and std, the authors') or 'bounds'
     (the action bounds, as GAIL's D: demonstrated actions then spread 0.1-0.3 against the states' 1)."""
+    disc_demo_noise: bool = False
+    """D sees the demonstrated actions with the policy's fixed exploration noise added (with ``noise_intensity``
+    > 0), so the noise does not tell the policy's pairs apart (a departure; the authors' D sees them clean)."""
     policy_lr: float = 1e-4
     """Adam learning rate of the policy (authors' code: 1e-4)."""
     policy_steps: int = 10
@@ -184,7 +189,8 @@ class MGAILConfig:
         ):
             require_positive(name, getattr(self, name))
         non_negative = ("model_steps", "disc_steps", "policy_steps", "prep_iterations", "bc_warm_start_steps")
-        for name in (*non_negative, "eval_episodes", "bc_weight", "noise_intensity", "trust_region"):
+        non_negative += ("eval_episodes", "bc_weight", "noise_intensity", "trust_region", "disc_recent_episodes")
+        for name in non_negative:
             require_non_negative(name, getattr(self, name))
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError("gamma", f"must be in (0, 1], got {self.gamma}")
@@ -556,13 +562,17 @@ class MGAIL:
         cfg, stats = self.cfg, {}
         if not self.replay:
             return stats
-        s = np.concatenate([x[:-1] for x, _ in self.replay[-cfg.episodes_per_iteration * 4 :]])
-        a = np.concatenate([y for _, y in self.replay[-cfg.episodes_per_iteration * 4 :]])
+        recent = self.replay[-cfg.disc_recent_episodes :] if cfg.disc_recent_episodes else self.replay
+        s = np.concatenate([x[:-1] for x, _ in recent])
+        a = np.concatenate([y for _, y in recent])
         s_t, a_t = torch.as_tensor(s), torch.as_tensor(a)
         for _ in range(steps):
             g = torch.as_tensor(self.rng.integers(0, len(s_t), cfg.disc_batch))
             e = torch.as_tensor(self.rng.integers(0, len(self.expert_s), cfg.disc_batch))
-            logits_e = self.disc(self.expert_s[e], self.expert_a[e], self.expert_s[e])
+            a_e = self.expert_a[e]
+            if cfg.disc_demo_noise and self.noise_std is not None:
+                a_e = a_e + self.noise_std * torch.as_tensor(self.rng.standard_normal(a_e.shape), dtype=a_e.dtype)
+            logits_e = self.disc(self.expert_s[e], a_e, self.expert_s[e])
             logits_g = self.disc(s_t[g], a_t[g], s_t[g])
             stats = discriminator_update(self.disc_opt, logits_e, logits_g, cfg.disc_ent_coef)
         return stats
