@@ -223,3 +223,48 @@ def test_mgail_refuses_state_only_demos_and_bad_settings() -> None:
         MGAILConfig(unroll=0)
     with pytest.raises(SystemExit):
         cli(["train", "mgail", "--demos", str(DEMOS), "--out", "/tmp/x", "--state-only"])
+
+
+class _Recording(torch.nn.Module):
+    """D, recording the (s, a) of each call: the demonstrated batch first, then the generated one."""
+
+    def __init__(self, disc: Discriminator) -> None:
+        super().__init__()
+        self.disc, self.calls = disc, []
+
+    def forward(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
+        self.calls.append((s.detach().clone(), a.detach().clone()))
+        return self.disc(s, a, s_next)
+
+
+def _recorded_discriminator_step(cfg: MGAILConfig, replay: list[tuple[np.ndarray, np.ndarray]]) -> _Recording:
+    learner = MGAIL(cfg, toy_expert_demos(), TOY_FACTORY)
+    learner.replay = replay
+    learner.disc = _Recording(learner.disc)
+    learner.train_discriminator(1)
+    return learner.disc
+
+
+def test_ds_generated_pairs_come_from_the_last_episodes_or_the_whole_replay() -> None:
+    replay = [(np.full((6, 2), float(k), np.float32), np.zeros((5, 2), np.float32)) for k in (1, 2, 3)]
+    last = _recorded_discriminator_step(dataclasses.replace(TOY_MGAIL, disc_recent_episodes=1), replay)
+    assert set(last.calls[1][0].flatten().tolist()) == {3.0}
+    whole = _recorded_discriminator_step(dataclasses.replace(TOY_MGAIL, disc_recent_episodes=0), replay)
+    assert set(whole.calls[1][0].flatten().tolist()) == {1.0, 2.0, 3.0}
+
+
+def test_demonstrated_actions_reach_d_with_the_exploration_noise_only_if_asked() -> None:
+    replay = [(np.zeros((6, 2), np.float32), np.zeros((5, 2), np.float32))]
+    base = dataclasses.replace(TOY_MGAIL, noise_intensity=6.0, disc_batch=4096)
+    demos = toy_expert_demos()
+    for noisy in (False, True):
+        rec = _recorded_discriminator_step(dataclasses.replace(base, disc_demo_noise=noisy), replay)
+        s, a = rec.calls[0]
+        learner = MGAIL(base, demos, TOY_FACTORY)
+        # the clean demonstrated action of each drawn state: nearest demonstrated state (rows are distinct)
+        idx = torch.cdist(s, learner.expert_s).argmin(1)
+        residual = a - learner.expert_a[idx]
+        if noisy:
+            assert torch.allclose(residual.std(0), learner.noise_std, rtol=0.1)
+        else:
+            assert torch.equal(residual, torch.zeros_like(residual))
