@@ -27,6 +27,7 @@ from robot_il.checkpoint import load_policy
 from robot_il.cli import main as cli
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy, Normalizer
+from robot_il.policies import act_mode
 
 TOY_MGAIL = MGAILConfig(
     iterations=40,
@@ -268,3 +269,16 @@ def test_demonstrated_actions_reach_d_with_the_exploration_noise_only_if_asked()
             assert torch.allclose(residual.std(0), learner.noise_std, rtol=0.1)
         else:
             assert torch.equal(residual, torch.zeros_like(residual))
+
+
+def test_with_a_fixed_noise_the_saved_policy_samples_with_that_noise(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(
+        TOY_MGAIL, noise_intensity=1.0, sample_actions=True, iterations=1, eval_every=1, eval_episodes=1
+    )
+    train_mgail(toy_expert_demos(), TOY_FACTORY, tmp_path / "run", cfg, progress=False)
+    learner = MGAIL(cfg, toy_expert_demos(), TOY_FACTORY)
+    policy, meta = load_policy(tmp_path / "run")
+    _, sigma = policy(torch.randn(50, 2))
+    expected = learner.noise_std.clamp(cfg.sigma_min, cfg.sigma_max)
+    assert torch.allclose(sigma, expected.expand_as(sigma), atol=1e-5)
+    assert act_mode(meta) == "sample"

@@ -131,6 +131,10 @@ class MGAILConfig:
     noise_intensity: float = 6.0
     """Exploration and reparameterisation noise σ = std(a_E) / noise_intensity per joint, fixed (authors' code:
     6); 0: the policy's own σ(s). A learnt σ let D tell the policy by its jitter alone."""
+    sample_actions: bool = False
+    """Evaluate (and, through the policy file, deploy) the policy sampling its actions, as it acts in training,
+    instead of acting with its mean. With ``noise_intensity`` > 0 the policy file's σ(s) is held at the fixed
+    noise (clipped into ``[sigma_min, sigma_max]``), so a sampled deployment is the policy that was trained."""
     disc_action_norm: str = "expert"
     """How D normalises actions: 'expert' (the demonstrated actions' mean and std, the authors') or 'bounds'
     (the action bounds, as GAIL's D: demonstrated actions then spread 0.1-0.3 against the states' 1)."""
@@ -210,7 +214,10 @@ PRESETS: dict[str, MGAILConfig] = {
     # BC's 0.6-0.65 within 5 policy iterations: 10 Adam steps at 1e-4 move the acting policy a KL of order 1-10
     # (the region keeps 0.4-0.8% of the step). Policy rate 1e-4 -> 0.0, with bc_weight 1 -> 0.3, 1e-5 -> 0.1,
     # 1e-5 with a one-step unroll -> 0.2. With trust_region=0.01: 0.65 -> 0.9 at iteration 25 (20 episodes).
-    "fast": MGAILConfig(model_lr=1e-3, trust_region=0.01),
+    # sample_actions: the policy is trained as a stochastic one (J is over reparameterised noisy actions, every
+    # rollout samples), and its mean alone fell behind it: trust-region runs' mean policies scored 61, 72, 42% held
+    # out while their training episodes succeeded 70, 92, 62% of the time (the last 50 each).
+    "fast": MGAILConfig(model_lr=1e-3, trust_region=0.01, sample_actions=True),
 }
 
 
@@ -511,6 +518,18 @@ class MGAIL:
             likelihood_step(self.policy, opt, self.expert_s[i], self.expert_a[i])
         self.counters["warm_started"] = True
 
+    @torch.no_grad()
+    def hold_sigma_at_noise(self) -> None:
+        """With a fixed noise, make the policy's own σ(s) that noise (its σ outputs' weights 0, biases at the
+        noise, clipped into the policy's σ bounds), so that the saved policy samples as it acted in training."""
+        if self.noise_std is None:
+            return
+        policy, last = self.policy, self.policy.body[-1]
+        lo, hi = policy.sigma_min, policy.sigma_max
+        fraction = ((self.noise_std - lo) / (hi - lo)).clamp(1e-4, 1 - 1e-4)
+        last.weight[policy.act_dim :] = 0.0
+        last.bias[policy.act_dim :] = torch.log(fraction / (1 - fraction))
+
     def iteration(self) -> dict[str, Any]:
         """Act, then train the forward model, D and the policy; returns the iteration's statistics."""
         cfg, c = self.cfg, self.counters
@@ -609,6 +628,7 @@ class MGAIL:
         stats = {"policy/J": cost}
         if cfg.trust_region > 0:
             stats.update(region.enforce(cfg.trust_region))
+        self.hold_sigma_at_noise()  # the BC term's likelihood moves σ(s)
         return stats
 
     def model_error(self) -> dict[str, dict[str, float]]:
@@ -694,6 +714,7 @@ def train_mgail(
     try:
         if not learner.curve:
             learner.bc_warm_start()
+            learner.hold_sigma_at_noise()
             evaluate({})
         while c["iteration"] < cfg.iterations:
             stats = learner.iteration()
