@@ -291,7 +291,10 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
             **common,
             "note": "MGAIL starts from a BC warm start, so its GAIL comparison is GAIL from the same start: "
             "'gail_full' here is this benchmark's 'gail_bc_full' (GAIL preset fast: 2000 BC steps, 10 rollouts "
-            "of critic warm-up), not its 'gail_full' (GAIL from scratch).",
+            "of critic warm-up), not its 'gail_full' (GAIL from scratch). MGAIL's preset fast trains, evaluates "
+            "and deploys the policy sampling its actions (sample_actions): its evaluation curve and steps_to_0.8 "
+            "are of the sampling policy, and its deployed held-out figure is 'sampled_actions'; 'mean_success' is "
+            "its mean action's, as for the other methods.",
             "summary": {"mgail_full": summary["mgail_full"]}
             | ({"gail_full": summary["gail_bc_full"]} if "gail_bc_full" in summary else {}),
         }
