@@ -58,7 +58,13 @@ hidden layers (200, 100), Adam rates 1e-3 (D) and 1e-4 (policy), a replay of
   is a weak guide (``benchmarks/mgail_d_gradient.py``: its cosine with the
   scripted expert's correction at the policy's states is 0.05-0.28 after
   400 D updates, and about -0.05 after the 80 that precede the first policy
-  step), so the policy may follow it only a little at a time.
+  step), so the policy may follow it only a little at a time;
+* the policy is evaluated and deployed sampling (``sample_actions``, on in
+  ``fast``), with the fixed noise written into its σ(s)
+  (:meth:`MGAIL.hold_sigma_at_noise`): J is over the noisy actions and every
+  rollout samples, so the trained policy is the stochastic one. On sim peg the
+  trust-region runs' mean actions scored 61, 72, 42% held out, their sampling
+  62, 91, 64%.
 
 Model accuracy: every evaluation reports the one-step and the ``unroll``-step
 (open-loop: the model fed its own predictions and the recorded actions) root
