@@ -51,7 +51,7 @@ hidden layers (200, 100), Adam rates 1e-3 (D) and 1e-4 (policy), a replay of
   KL ≤ 0.01 in ``fast``, none in ``paper``), :class:`TrustRegion`: after the
   iteration's Adam steps, the parameter change is halved until the mean KL of
   the acting policy on the iteration's states is inside it. Measured on sim peg
-  from the BC start: 10 Adam steps at the authors' 1e-4 were 60-250 times longer
+  from the BC start: 10 Adam steps at the authors' 1e-4 were 64-256 times longer
   than a step inside KL 0.01 (the region keeps 0.4-1.6% of them), and without the
   region every setting tried fell from BC's 0.65 to 0 within 5 policy
   iterations; with it, seed 0 rose to 0.9 by iteration 25. D's action gradient
@@ -217,7 +217,7 @@ PRESETS: dict[str, MGAILConfig] = {
     "paper": MGAILConfig(bc_warm_start_steps=0),
     # This 2-core machine: a model rate for 100 updates an iteration instead of the authors' millions, and TRPO's
     # trust region. Without it, on sim peg from the BC start (30 iterations, seed 0), every setting tried fell from
-    # BC's 0.6-0.65 within 5 policy iterations: 10 Adam steps at 1e-4 are 60-250 times longer than a step inside
+    # BC's 0.6-0.65 within 5 policy iterations: 10 Adam steps at 1e-4 are 64-256 times longer than a step inside
     # KL 0.01 (the region keeps 0.4-1.6% of them). Policy rate 1e-4 -> 0.0, with bc_weight 1 -> 0.3, 1e-5 -> 0.1,
     # 1e-5 with a one-step unroll -> 0.2. With trust_region=0.01: 0.65 -> 0.9 at iteration 25 (20 episodes).
     # sample_actions: the policy is trained as a stochastic one (J is over reparameterised noisy actions, every
