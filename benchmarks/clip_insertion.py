@@ -60,7 +60,7 @@ def final_evaluation(run: Path, episodes: int) -> dict:
     return {k: metrics[k] for k in keys}
 
 
-def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Path) -> None:
+def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Path, command: str) -> None:
     record = results / f"{method}_seed{seed}.json"
     if record.exists():
         return
@@ -82,6 +82,7 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
     entry = {
         "method": method,
         "seed": seed,
+        "command": command,
         "env_steps": int(counters.get("env_steps", 0)),
         "wall_s": float(counters["wall_s"]),
         "final": final_evaluation(run, args.episodes),
@@ -112,6 +113,7 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
     result = {
         "benchmark": "clip_insertion",
         "command": command,
+        "commands": list(dict.fromkeys(r["command"] for r in runs if "command" in r)),
         "task": "robot_il/ClipInsertion-v0, pan ±0.8 rad, tilt ±0.2 rad, efforts observed, 25 expert demos",
         "final_eval": f"{runs[0]['final']['episodes'] if runs else 0} episodes per run from seed {EVAL_SEED}, "
         "deterministic policy",
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     demos = prepare_demos(args.work, args.demos)
     for seed in args.seeds:
         for method in args.methods:
-            run_method(method, demos, seed, args, results)
+            run_method(method, demos, seed, args, results, command)
     out = args.out / ("summary.json" if args.smoke else "clip_insertion.json")
     result = aggregate(results, out, command)
     print(json.dumps(result["summary"], indent=1))
