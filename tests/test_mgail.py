@@ -282,3 +282,18 @@ def test_with_a_fixed_noise_the_saved_policy_samples_with_that_noise(tmp_path: P
     expected = learner.noise_std.clamp(cfg.sigma_min, cfg.sigma_max)
     assert torch.allclose(sigma, expected.expand_as(sigma), atol=1e-5)
     assert act_mode(meta) == "sample"
+
+
+def test_prep_iterations_take_prep_disc_steps_d_updates_and_later_ones_disc_steps() -> None:
+    cfg = dataclasses.replace(
+        TOY_MGAIL, prep_iterations=1, prep_disc_steps=3, disc_steps=1, episodes_per_iteration=1, model_steps=1
+    )
+    learner = MGAIL(cfg, toy_expert_demos(), TOY_FACTORY)
+    learner.disc = _Recording(learner.disc)
+    calls = []
+    for _ in range(2):
+        before = len(learner.disc.calls)
+        learner.iteration()
+        calls.append(len(learner.disc.calls) - before)
+    # each D update scores a demonstrated and a generated batch; the policy's unroll scores T more after prep
+    assert calls == [2 * 3, 2 * 1 + cfg.policy_steps * cfg.unroll]
