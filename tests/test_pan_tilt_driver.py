@@ -169,7 +169,7 @@ def test_node_help_does_not_import_rclpy() -> None:
 
 def test_the_parameter_file_mirrors_the_node_defaults() -> None:
     config = yaml.safe_load((DRIVER / "config" / "pan_tilt.yaml").read_text())["pan_tilt"]["ros__parameters"]
-    assert config == {name: default for name, default, _ in PARAMETERS}
+    assert config == {p.name: p.default for p in PARAMETERS}
 
 
 def test_the_ros2_node_publishes_state_and_moves_on_commands(ros2_domain) -> None:

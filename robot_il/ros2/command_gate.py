@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robot_il.ros2.params import Param, ParameterError, declare, init
+
 NODE_NAME = "robot_il_command_gate"
 COMMAND_TOPIC = "/robot_il/command"
 STATE_TOPIC = f"/{NODE_NAME}/state"
@@ -46,18 +48,33 @@ RELEASE_SERVICE = f"/{NODE_NAME}/release"
 ESTOP_TOPIC = "/robot_il/estop"
 END_OF_STREAM = "end_of_stream"
 
-PARAMETERS: dict[str, tuple[object, str]] = {
-    "rate": (20.0, "control rate of the client, Hz (one period = 1 / rate)"),
-    "timeout_periods": (3.0, "zero and latch when no valid command arrives for this many periods"),
-    "controller": ("velocity_controller", "forward_command_controller; commands go to /<controller>/commands"),
-    "joint_names": (
+PARAMETERS: tuple[Param, ...] = (
+    Param("rate", 20.0, "control rate of the client, Hz (one period = 1 / rate)", positive=True),
+    Param("timeout_periods", 3.0, "zero and latch when no valid command arrives for this many periods", positive=True),
+    Param(
+        "controller",
+        "velocity_controller",
+        "forward_command_controller; commands go to /<controller>/commands",
+        type="topic",
+    ),
+    Param(
+        "joint_names",
         ["joint_1", "joint_2", "joint_3", "joint_4", "joint_5", "joint_6"],
         "joints in the controller's order; commands are matched by name",
     ),
-    "max_velocity": ([], "per-joint bound, rad/s; a command beyond it latches (empty: no check)"),
-    "command_topic": (COMMAND_TOPIC, "where robot-il publishes its JointState commands"),
-    "estop_topic": (ESTOP_TOPIC, "std_msgs/Empty e-stop topic (a Trigger service of the same name too)"),
-}
+    Param(
+        "max_velocity",
+        [],
+        "per-joint bound, rad/s; a command beyond it latches (empty: no check)",
+        type="double_array",
+        positive=True,
+    ),
+    Param("command_topic", COMMAND_TOPIC, "where robot-il publishes its JointState commands", type="topic"),
+    Param(
+        "estop_topic", ESTOP_TOPIC, "std_msgs/Empty e-stop topic (a Trigger service of the same name too)", type="topic"
+    ),
+)
+"""Each ROS parameter (read once at start); ``config/command_gate.yaml`` of robot_il_bringup sets them all."""
 
 
 class GateState(enum.StrEnum):
@@ -92,7 +109,10 @@ class GateLogic:
         if not self.period > 0 or not self.timeout_periods > 0:
             raise ValueError(f"period ({self.period}) and timeout_periods ({self.timeout_periods}) must be positive")
         if self.max_velocity and len(self.max_velocity) != len(self.joint_names):
-            raise ValueError(f"max_velocity has {len(self.max_velocity)} values for {len(self.joint_names)} joints")
+            raise ValueError(
+                f"max_velocity has {len(self.max_velocity)} values for {len(self.joint_names)} joints "
+                "(joint_names): give one bound per joint, or [] for no check"
+            )
 
     @property
     def latched(self) -> bool:
@@ -170,7 +190,7 @@ def usage() -> str:
         "",
         "parameters:",
     ]
-    lines += [f"  {name:<16} {value!r:<40} {text}" for name, (value, text) in PARAMETERS.items()]
+    lines += [f"  {p.name:<16} {p.default!r:<40} {p.description}" for p in PARAMETERS]
     return "\n".join(lines)
 
 
@@ -188,18 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     from std_msgs.msg import Empty, Float64MultiArray, String
     from std_srvs.srv import Trigger
 
-    rclpy.init(args=argv)
-    node = Node(NODE_NAME)
-    p = {name: node.declare_parameter(name, value).value for name, (value, _text) in PARAMETERS.items()}
     try:
+        init(argv)
+    except ParameterError as err:
+        print(f"robot-il-command-gate: {err}", file=sys.stderr)
+        return 2
+    node = Node(NODE_NAME)
+    try:
+        p = declare(node, PARAMETERS)
         logic = GateLogic(
             joint_names=tuple(p["joint_names"]),
-            period=1.0 / float(p["rate"]),
-            timeout_periods=float(p["timeout_periods"]),
-            max_velocity=tuple(float(x) for x in p["max_velocity"]),
+            period=1.0 / p["rate"],
+            timeout_periods=p["timeout_periods"],
+            max_velocity=tuple(p["max_velocity"]),
         )
-    except (ValueError, ZeroDivisionError) as err:
-        node.get_logger().fatal(f"bad parameters: {err}")
+    except ValueError as err:  # a ParameterError, or max_velocity and joint_names that do not match
+        node.get_logger().fatal(f"cannot start: {err}")
         node.destroy_node()
         rclpy.try_shutdown()
         return 2

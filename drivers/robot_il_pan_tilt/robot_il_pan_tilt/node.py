@@ -18,17 +18,25 @@ import sys
 import time
 from typing import Any
 
-PARAMETERS: tuple[tuple[str, Any, str], ...] = (
-    ("port", "/dev/ttyUSB0", "serial device of the unit"),
-    ("baudrate", 9600, "bit/s"),
-    ("timeout", 0.5, "s to wait for each reply"),
-    ("publish_rate", 20.0, "Hz: position queries, published on /pan_tilt/joint_states"),
-    ("pan_speed", 0.5, "rad/s, slew speed set at start (within the unit's PL/PU limits)"),
-    ("tilt_speed", 0.3, "rad/s, slew speed set at start (within the unit's TL/TU limits)"),
-    ("joint_names", ["ptu_pan", "ptu_tilt"], "the pan and tilt joints' names in JointState messages"),
-    ("lost_unit_timeout", 5.0, "s without an answer from the unit before the node exits (status 1) to be restarted"),
+from robot_il_pan_tilt.params import Param, ParameterError, declare, init
+
+PARAMETERS: tuple[Param, ...] = (
+    Param("port", "/dev/ttyUSB0", "serial device of the unit"),
+    Param("baudrate", 9600, "bit/s", positive=True),
+    Param("timeout", 0.5, "s to wait for each reply", positive=True),
+    Param("publish_rate", 20.0, "Hz: position queries, published on /pan_tilt/joint_states", positive=True),
+    Param("pan_speed", 0.5, "rad/s, slew speed set at start (within the unit's PL/PU limits)", positive=True),
+    Param("tilt_speed", 0.3, "rad/s, slew speed set at start (within the unit's TL/TU limits)", positive=True),
+    Param("joint_names", ["ptu_pan", "ptu_tilt"], "the pan and tilt joints' names in JointState messages", length=2),
+    Param(
+        "lost_unit_timeout",
+        5.0,
+        "s without an answer from the unit before the node exits (status 1) to be restarted",
+        positive=True,
+    ),
 )
-"""Each ROS parameter: name, default, unit and meaning. ``config/pan_tilt.yaml`` mirrors the defaults."""
+"""Each ROS parameter (read once at start): name, default, unit and meaning, bounds. ``config/pan_tilt.yaml``
+mirrors the defaults."""
 
 
 class UnitLost(Exception):
@@ -41,7 +49,7 @@ def _show(value: Any) -> str:
 
 
 def usage() -> str:
-    rows = "\n".join(f"  {name:<18} {_show(default):<20} {meaning}" for name, default, meaning in PARAMETERS)
+    rows = "\n".join(f"  {p.name:<18} {_show(p.default):<20} {p.description}" for p in PARAMETERS)
     return (
         "usage: pan-tilt-node [-h] [--ros-args -p NAME:=VALUE ...]\n\n"
         "ROS 2 driver of a FLIR / Directed Perception pan-tilt unit on a serial port.\n\n"
@@ -64,10 +72,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from robot_il_pan_tilt.protocol import PanTiltUnit, PTUError
 
-    rclpy.init(args=argv)
+    try:
+        init(argv)
+    except ParameterError as err:
+        print(f"pan-tilt-node: {err}", file=sys.stderr)
+        return 2
     node = Node("pan_tilt")
-    p = {name: node.declare_parameter(name, default).value for name, default, _ in PARAMETERS}
-    port, names, lost_unit_timeout = p["port"], list(p["joint_names"]), p["lost_unit_timeout"]
+    try:
+        p = declare(node, PARAMETERS)
+    except ParameterError as err:
+        node.get_logger().fatal(f"cannot start: {err}")
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    port, names, lost_unit_timeout = p["port"], p["joint_names"], p["lost_unit_timeout"]
 
     ptu = PanTiltUnit(port, p["baudrate"], p["timeout"])
     try:
