@@ -6,6 +6,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,13 @@ import pytest
 import yaml
 from robot_il_pan_tilt.fake import FakePTU
 from robot_il_pan_tilt.node import PARAMETERS
-from robot_il_pan_tilt.protocol import ARCSEC_TO_RAD, PanTiltUnit, PTUError, PTULimitError
+from robot_il_pan_tilt.protocol import (
+    ARCSEC_TO_RAD,
+    FALLBACK_SPEED_RANGE_RAD,
+    PanTiltUnit,
+    PTUError,
+    PTULimitError,
+)
 
 RES = 185.1428 * ARCSEC_TO_RAD  # rad per count
 DRIVER = Path(__file__).parents[1] / "drivers" / "robot_il_pan_tilt"
@@ -78,6 +85,29 @@ def test_speeds_are_checked_on_both_axes_before_either_goes_out(
             ptu.set_speed(pan, tilt)
         assert fake.received[sent:] == [], "a speed went out despite the limit"
     assert fake.speed == {"P": 1000, "T": 1000}, "the speeds were half applied"
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echo_on", "echo_off"])
+def test_a_unit_that_refuses_the_speed_limit_queries_gets_conservative_limits_with_a_warning(echo: bool) -> None:
+    fake = FakePTU(echo=echo, answers_speed_limits=False)
+    try:
+        with PanTiltUnit(fake.port) as ptu:
+            assert {"PL", "TL"} <= set(fake.received)
+            assert len(ptu.warnings) == 2, ptu.warnings
+            for axis, query, warning in (("pan", "PL", ptu.warnings[0]), ("tilt", "TL", ptu.warnings[1])):
+                assert f"refused '{query}': Illegal command" in warning and f"its {axis} speed limits" in warning
+            slow, fast = FALLBACK_SPEED_RANGE_RAD
+            for axis in (ptu.pan, ptu.tilt):
+                lo, hi = axis.speed_range_rad
+                assert slow <= lo < slow + RES and fast - RES < hi <= fast
+            ptu.set_speed(0.5, 0.3)  # the node's defaults
+            sent = len(fake.received)
+            with pytest.raises(PTULimitError, match=r"^pan speed 1\.5000 rad/s is outside"):
+                ptu.set_speed(1.5, 0.3)  # within this unit's own limits, but not known to be
+            assert fake.received[sent:] == []
+        assert fake.speed == {"P": round(0.5 / RES), "T": round(0.3 / RES)}
+    finally:
+        fake.close()
 
 
 def test_the_fake_refuses_speeds_outside_its_limits_as_the_unit_does(fake: FakePTU) -> None:
@@ -259,6 +289,53 @@ def test_the_node_exits_non_zero_when_it_loses_its_unit(ros2_domain, fault: str)
         assert elapsed >= lost_unit_timeout, f"exited {elapsed:.2f} s after the loss, before lost_unit_timeout"
         assert f"the unit on {fake.port} has not answered for" in log and "lost_unit_timeout 1.0 s" in log, log
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        fake.close()
+
+
+def test_the_node_runs_a_unit_that_refuses_the_speed_limit_queries(ros2_domain) -> None:
+    """The node as launched (its shipped YAML), a unit whose firmware answers PL/PU/TL/TU with ``! Illegal
+    command``: it warns, sets its speeds within the assumed limits and publishes."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    fake = FakePTU(echo=True, answers_speed_limits=False)
+    domain = ros2_domain + 2
+    args = ["--params-file", str(DRIVER / "config" / "pan_tilt.yaml"), "-p", f"port:={fake.port}"]
+    proc = subprocess.Popen(
+        [_node_exe(), "--ros-args", *args],
+        env={**os.environ, "ROS_DOMAIN_ID": str(domain)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = rclpy.create_node("pan_tilt_fallback_test", context=context)
+    states: list[JointState] = []
+    node.create_subscription(JointState, "/pan_tilt/joint_states", states.append, 10)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + 30
+        while not states:
+            assert proc.poll() is None, f"exit {proc.returncode}: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no pan-tilt state published"
+            executor.spin_once(timeout_sec=0.1)
+        assert fake.speed == {"P": round(0.5 / RES), "T": round(0.3 / RES)}, "the speeds were not set"
+        proc.send_signal(signal.SIGINT)
+        status, log = proc.wait(timeout=30), proc.stderr.read()
+        assert status == 0, f"exit {status} on SIGINT: {log}"
+        warnings = [line for line in log.splitlines() if line.startswith("[WARN]")]
+        assert len(warnings) == 2 and "refused 'PL': Illegal command" in warnings[0], log
+        assert "assuming 0.1 to 1 rad/s" in warnings[0], log
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)

@@ -2,7 +2,8 @@
 
 The driver opens ``fake.port`` with pyserial as it would open /dev/ttyUSB0. Faults
 can be switched on to test the driver's error paths: garbled replies, silence,
-an unplugged port. Used by the tests and handy for trying the node without hardware.
+an unplugged port, firmware that refuses the speed-limit queries. Used by the
+tests and handy for trying the node without hardware.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ class FakePTU:
         tilt_limits: tuple[int, int] = (-907, 604),
         pan_speed_limits: tuple[int, int] = (57, 2902),
         tilt_speed_limits: tuple[int, int] = (57, 1500),
+        answers_speed_limits: bool = True,
     ) -> None:
-        """Limits in counts and speed limits in counts/s (a PTU-D46's factory settings, roughly)."""
+        """Limits in counts and speed limits in counts/s (a PTU-D46's factory settings, roughly).
+        ``answers_speed_limits=False``: the speed-limit queries (PL, PU, TL, TU) are refused with
+        ``! Illegal command``, as by firmware without them; the unit still refuses speeds outside its limits."""
         self.echo = echo
+        self.answers_speed_limits = answers_speed_limits
         self.resolution = resolution
         self.limits = {"P": pan_limits, "T": tilt_limits}
         self.speed_limits = {"P": pan_speed_limits, "T": tilt_speed_limits}
@@ -124,6 +129,8 @@ class FakePTU:
             self.position[axis] = target
             return "*"
         slow, fast = self.speed_limits[axis]
+        if op in "LU" and not arg and not self.answers_speed_limits:
+            return "! Illegal command"
         if op == "L" and not arg:
             return f"* {slow}"
         if op == "U" and not arg:

@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ptu = PanTiltUnit(port, p["baudrate"], p["timeout"])
     try:
         ptu.open()
+        for warning in ptu.warnings:
+            node.get_logger().warning(warning)
         ptu.set_speed(p["pan_speed"], p["tilt_speed"])
     except PTUError as err:
         node.get_logger().fatal(str(err))

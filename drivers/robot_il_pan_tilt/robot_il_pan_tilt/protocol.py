@@ -32,10 +32,20 @@ class PTULimitError(PTUError, ValueError):
     """A requested position or speed is outside the unit's limits; nothing was sent."""
 
 
+class PTURefused(PTUError):
+    """The unit answered ``! <message>``: it refused the command (or does not know it)."""
+
+
+FALLBACK_SPEED_RANGE_RAD = (0.1, 1.0)
+"""Slowest and fastest slew speed (rad/s) assumed for a unit that does not answer the speed-limit queries
+(PL/PU, TL/TU; older firmware): well inside a PTU-D46's factory limits, 57 to 2902 (pan) and 1500 (tilt)
+counts/s of 185.1428 arc-seconds, so that a speed passing the check is one a unit at factory settings accepts."""
+
+
 @dataclass(frozen=True)
 class AxisLimits:
     """One axis as the unit reports it: position limits (counts), resolution (arc-seconds per count) and
-    speed limits (counts/s; the unit refuses a speed outside them)."""
+    speed limits (counts/s; the unit refuses a speed outside them; assumed when the unit does not say)."""
 
     min_counts: int
     max_counts: int
@@ -69,6 +79,8 @@ class PanTiltUnit:
         self.pan: AxisLimits | None = None
         self.tilt: AxisLimits | None = None
         self.limit_hits: list[str] = []
+        self.warnings: list[str] = []
+        """What :meth:`open` had to assume (speed limits the unit did not report); the node logs them."""
 
     # Connection ---------------------------------------------------------------------------------
 
@@ -96,9 +108,23 @@ class PanTiltUnit:
                 raise PTUError(f"{self.port}: the unit reported nonsense {name} limits or resolution: {axis}")
 
     def _read_axis(self, axis: str) -> AxisLimits:
-        """Position limits (N, X), resolution (R) and the lower and upper speed limits (L, U) of ``axis``."""
+        """Position limits (N, X), resolution (R) and the lower and upper speed limits (L, U) of ``axis``.
+
+        A unit that refuses the speed-limit queries gets :data:`FALLBACK_SPEED_RANGE_RAD`, with a warning:
+        the speed check then errs on the slow side rather than refusing the unit."""
         q = self._query_int
-        return AxisLimits(q(f"{axis}N"), q(f"{axis}X"), self._query_float(f"{axis}R"), q(f"{axis}L"), q(f"{axis}U"))
+        low, high, resolution = q(f"{axis}N"), q(f"{axis}X"), self._query_float(f"{axis}R")
+        try:
+            slow, fast = q(f"{axis}L"), q(f"{axis}U")
+        except PTURefused as err:
+            # (a resolution that is not positive gives no speeds; open() refuses it)
+            lo, hi = (r / (resolution * ARCSEC_TO_RAD) if resolution > 0 else 0.0 for r in FALLBACK_SPEED_RANGE_RAD)
+            slow, fast = math.ceil(lo), math.floor(hi)
+            self.warnings.append(
+                f"{err}: the unit does not report its {'pan' if axis == 'P' else 'tilt'} speed limits; "
+                f"assuming {FALLBACK_SPEED_RANGE_RAD[0]:g} to {FALLBACK_SPEED_RANGE_RAD[1]:g} rad/s"
+            )
+        return AxisLimits(low, high, resolution, slow, fast)
 
     def close(self) -> None:
         if self._serial is not None:
@@ -187,7 +213,7 @@ class PanTiltUnit:
             if line.startswith("*"):
                 return line[1:].strip()
             if line.startswith("!"):
-                raise PTUError(f"pan-tilt on {self.port} refused {cmd!r}: {line[1:].strip() or 'no reason given'}")
+                raise PTURefused(f"pan-tilt on {self.port} refused {cmd!r}: {line[1:].strip() or 'no reason given'}")
             raise PTUError(f"pan-tilt on {self.port} answered {cmd!r} with garbage {line!r}; check the baud rate")
 
     def _readline(self, cmd: str, deadline: float) -> str:
