@@ -103,7 +103,9 @@ def _record_interactive(args: argparse.Namespace) -> int:
         )
     gui = not args.terminal
     if gui:
-        from robot_il.record.gui import run_gui  # before connecting: a missing PySide6 is one line
+        from robot_il.record.gui import require_display, run_gui  # a missing PySide6 is one line
+
+        require_display()  # before connecting: a display Qt cannot use is one line too, not Qt's abort
     from robot_il.deploy.run import open_session
     from robot_il.record.recorder import Recorder
     from robot_il.record.speech import Speaker

@@ -1,6 +1,7 @@
 """The recording window, driven offscreen through its real widgets (pytest-qt): keys and buttons keep, discard
 and re-record; the counter resumes from the file; a scripted teleop episode inserts the peg and is saved; the
-view and control rates; kinesthetic recording over ROS 2."""
+view and control rates; kinesthetic recording over ROS 2; the window on a real X server (Xvfb), and one line
+instead of Qt's abort where it cannot start."""
 
 from __future__ import annotations
 
@@ -231,3 +232,99 @@ def test_cli_gui_runs_offscreen_hands_free(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert "live view" in run.stderr and "control" in run.stderr
     assert validate(out) == [] and len(load_demos(out)) == 2
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A real X server (Xvfb) on a display number it picks free; yields its DISPLAY."""
+    import shutil
+
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb is not installed (package xvfb; make system-deps installs it)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [exe, "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write)
+    with os.fdopen(read) as ready:
+        number = ready.readline().strip()  # written once the server accepts connections; EOF if it died
+    if not number:
+        proc.wait(timeout=10)
+        pytest.fail(f"Xvfb did not start: {proc.stderr.read().decode()}")
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def desktop_env(display: str) -> dict[str, str]:
+    """A user's environment on an X desktop: DISPLAY set, Qt and MuJoCo left to pick their defaults."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "MUJOCO_GL")}
+    return {**env, "DISPLAY": display}
+
+
+def test_cli_gui_records_on_a_real_x_server(xvfb: str, tmp_path: Path) -> None:
+    """`robot-il record --gui` where a user has a display: Qt's own X11 (xcb) plugin, not offscreen; a
+    missing system library would abort it (status 134)."""
+    import sys
+
+    out = tmp_path / "x11.h5"
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "robot-il"), "record", "--source", "teleop", "--gui", "--device",
+         "scripted", "--auto-start", "--auto-keep", "--no-realtime", "--no-speech", "-n", "1", "-o", str(out)],
+        capture_output=True, text=True, timeout=300, env=desktop_env(xvfb),
+    )  # fmt: skip
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert "live view" in run.stderr, run.stderr[-2000:]
+    assert validate(out) == [] and len(load_demos(out)) == 1
+
+
+def _record_gui(capsys: pytest.CaptureFixture, tmp_path: Path) -> tuple[int, list[str]]:
+    """`robot-il record --gui` in this process: (exit status, lines on stderr)."""
+    from robot_il.cli import main
+
+    status = main(["record", "--source", "teleop", "--gui", "--device", "scripted", "-o", str(tmp_path / "no.h5")])
+    captured = capsys.readouterr()
+    assert not (tmp_path / "no.h5").exists()
+    return status, captured.err.splitlines()
+
+
+def test_a_missing_x11_library_is_one_line_with_the_apt_get_line(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robot_il.record import gui
+
+    monkeypatch.setenv("DISPLAY", ":0")  # the libraries are checked first
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(gui, "XCB_LIBRARIES", {"libxcb-robot-il-test.so.4": "libxcb-robot-il-test4"})
+    status, err = _record_gui(capsys, tmp_path)
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith("robot-il: error: the recording window needs Qt's X11 libraries"), err
+    assert err[0].endswith("sudo apt-get install libxcb-robot-il-test4 (or make system-deps)"), err
+
+
+@pytest.mark.parametrize(
+    ("display", "why"),
+    [(None, "DISPLAY is not set"), (":4321", "cannot connect to the X display ':4321'")],
+    ids=["no_display", "no_x_server"],
+)
+def test_no_usable_display_is_one_line_not_qts_abort(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, display: str | None, why: str
+) -> None:
+    from robot_il.record import gui
+
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    else:
+        assert not Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), f"an X server runs on {display}"
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.setattr(gui, "XCB_LIBRARIES", {"libxcb.so.1": "libxcb1"})  # whatever else is installed
+    status, err = _record_gui(capsys, tmp_path)
+    assert status == 2 and len(err) == 1 and why in err[0], err
+    assert "--terminal" in err[0]

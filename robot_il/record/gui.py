@@ -6,7 +6,7 @@ it, Left discards it (the same socket pose is recorded again), Esc stops the arm
 and closes the window. With the keyboard device, W/S, A/D and Q/E move the peg
 tip along x, y and z of the arm's base (W towards the socket), I/K and J/L turn
 the peg. Key events come from the window itself (no global keyboard hook), so the
-window works over SSH with X forwarding and offscreen in tests.
+window works over SSH with X forwarding, and in tests offscreen and under Xvfb.
 
 The control loop runs in its own thread (:meth:`Recorder.run`, at the cell's
 rate); the view is refreshed by a Qt timer at ``view_hz`` (at most 10 Hz, and
@@ -21,6 +21,8 @@ panel (phase, success signal, tip depth) is the live state.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import sys
 import threading
@@ -30,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from robot_il.errors import RobotILError
+
 try:
     from PySide6 import QtCore, QtGui, QtWidgets
 except ImportError as err:  # the gui extra is optional: say how to get it
-    from robot_il.errors import RobotILError
-
     raise RobotILError(
         "the recording GUI needs PySide6: pip install -e '.[gui]' (or record in a terminal: --terminal)"
     ) from err
@@ -55,6 +57,59 @@ PHASE_COLOURS = {
     Phase.STOPPED: "#444444",
 }
 ACTION_KEYS = {Qt.Key.Key_Space: "start", Qt.Key.Key_Right: "keep", Qt.Key.Key_Left: "discard"}
+XCB_LIBRARIES = {
+    "libxcb.so.1": "libxcb1",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+}
+"""The system libraries Qt's X11 (xcb) platform plugin loads and PySide6's wheel does not ship, with their
+Debian packages (scripts/system-deps.sh installs them). Without one, Qt aborts the process (status 134)."""
+
+
+def require_display() -> None:
+    """Raise a one-line :class:`RobotILError` where Qt's X11 plugin would abort the process: no ``DISPLAY``,
+    a system library missing (naming its package and the ``apt-get install`` line), or an X server that
+    refuses the connection. Other Qt platforms (``QT_QPA_PLATFORM=offscreen``, a Wayland session) are
+    left to Qt."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform.split(":")[0] not in ("", "xcb"):
+        return
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return  # Qt takes its Wayland plugin
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        raise RobotILError(
+            "the recording window needs a display and DISPLAY is not set: run it on the desktop or over "
+            "ssh -X, or record in a terminal with --terminal"
+        )
+    missing = []
+    for soname, package in XCB_LIBRARIES.items():
+        try:
+            ctypes.CDLL(soname)
+        except OSError:
+            missing.append(package)
+    if missing:
+        raise RobotILError(
+            f"the recording window needs Qt's X11 libraries; missing: {' '.join(missing)}; install them "
+            f"with: sudo apt-get install {' '.join(missing)} (or make system-deps)"
+        )
+    xcb = ctypes.CDLL("libxcb.so.1")
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    connection = ctypes.c_void_p(xcb.xcb_connect(None, None))
+    refused = xcb.xcb_connection_has_error(connection)
+    xcb.xcb_disconnect(connection)
+    if refused:
+        raise RobotILError(
+            f"the recording window cannot connect to the X display {display!r} (DISPLAY): is the X server "
+            "running, and may this user open windows on it (XAUTHORITY)? Or record in a terminal with --terminal"
+        )
 
 
 class SimView:
@@ -350,7 +405,10 @@ def run_gui(
 
     SIGINT and SIGTERM close the window as Esc does (the arm is stopped first); an error in the control loop
     is raised after the window has shown it and closed."""
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        require_display()
+        app = QtWidgets.QApplication(sys.argv[:1])
     window = RecordWindow(recorder, keyboard, sim_view(recorder), view_hz, close_when_done)
     got: list[int] = []
 
