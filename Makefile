@@ -1,11 +1,13 @@
 # Two commands on a fresh machine:
-#   make run    create the environment, run the main job on the simulation (TASK=clip: on the clip cell)
+#   make run    create the environment, run the main job on the simulation (TASK=clip: the clip cell;
+#               ARM=ur5e or ARM=fr3: another simulated arm)
 #   make test   create or refresh the environment with the dev extras, run the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TASK   ?= peg
-OUT    ?= $(if $(filter peg,$(TASK)),runs/main,runs/$(TASK))
+ARM    ?= jaco
+OUT    ?= $(if $(filter peg,$(TASK)),runs/main,runs/$(TASK))$(if $(filter jaco,$(ARM)),,_$(ARM))
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # The ROS 2 driver packages (ament_python) install into the venv too, so their pure-Python parts are tested.
 DRIVERS := -e drivers/robot_il_pan_tilt
@@ -13,7 +15,7 @@ DRIVERS := -e drivers/robot_il_pan_tilt
 .PHONY: run test lint bench clean system-deps
 
 run: $(VENV)/.installed
-	$(BIN)/robot-il run --task $(TASK) --out $(OUT)
+	$(BIN)/robot-il run --task $(TASK) --arm $(ARM) --out $(OUT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ dataclass. ``train`` takes one flag per field of the algorithm's config
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -22,11 +23,19 @@ from robot_il.errors import RobotILError
 
 TASKS = ("peg", "clip")
 """The registered tasks (robot_il.tasks), listed here so that --help works without importing them."""
+ARMS = ("jaco", "ur5e", "fr3")
+"""The simulated arms (robot_il.arm.SIM_ARMS), listed here for the same reason."""
 
 
 def _add_task_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task", choices=TASKS, default="peg", help="the cell: peg insertion, or the elastic clip (default: peg)"
+    )
+    p.add_argument(
+        "--arm",
+        choices=ARMS,
+        help="the simulated arm: Kinova Jaco (default), Universal Robots UR5e, Franka FR3 (7 joints); on "
+        "deploy and practice, default: the arm the policy was trained on",
     )
 
 
@@ -52,6 +61,8 @@ def _make_env(args: argparse.Namespace, render: bool = False):
 
     config_class = task_entry(args.task).config_class()
     cfg = load_yaml(config_class, args.config) if args.config else config_class()
+    if args.arm:
+        cfg = dataclasses.replace(cfg, arm=args.arm, home_joint_positions=None, max_joint_velocity=None)
     return make_task_env(args.task, backend=_backend(args), config=cfg, render_mode="rgb_array" if render else None)
 
 
@@ -112,7 +123,8 @@ def _record_interactive(args: argparse.Namespace) -> int:
     from robot_il.record.teleop import KeyboardTeleop, open_device
     from robot_il.record.terminal import run_terminal
 
-    with open_session(args.backend, args.rate, args.limits, args.backend_config, task=args.task) as session:
+    session = open_session(args.backend, args.rate, args.limits, args.backend_config, task=args.task, arm=args.arm)
+    with session:
         device = open_device(args.device, session.task.cfg, args.speed, task=session.env.env_id)
         try:
             recorder = Recorder(
@@ -421,6 +433,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         backend_config=args.backend_config,
         max_steps=args.max_steps,
         task=args.task,
+        arm=args.arm,
     )
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
@@ -445,6 +458,7 @@ def cmd_practice(args: argparse.Namespace) -> int:
             backend_config=args.backend_config,
             max_steps=args.max_steps,
             task=args.task,
+            arm=args.arm,
         )
     except PracticePaused as err:
         print(f"practice paused: {err}", file=sys.stderr)
@@ -463,7 +477,9 @@ def _realtime(args: argparse.Namespace) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     from robot_il.pipeline import run_main_job
 
+    arm = args.arm or "jaco"
     out = args.out or ("runs/main" if args.task == "peg" else f"runs/{args.task}")
+    out = out if args.out or arm == "jaco" else f"{out}_{arm}"
     run_main_job(
         Path(out),
         num_demos=args.num_demos,
@@ -471,6 +487,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         task=args.task,
         gpril_demos=args.gpril_demos,
+        arm=args.arm or "jaco",
     )
     return 0
 

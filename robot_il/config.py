@@ -56,6 +56,14 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") ->
         elif _is_tuple_hint(hint) and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    absent = [name for name in required if name not in kwargs]
+    if absent:
+        raise ConfigError(f"{prefix}{absent[0]}", f"required; {cls.__name__} has no default for it")
     try:
         return cls(**kwargs)
     except ConfigError as err:
@@ -269,12 +277,12 @@ def _show(value: Any) -> str:
 
 
 def require_positive(field: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(field, f"must be a positive finite number, got {value!r}")
 
 
 def require_non_negative(field: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(field, f"must be a non-negative finite number, got {value!r}")
 
 

@@ -36,6 +36,7 @@ def run_main_job(
     seed: int = 0,
     task: str = "peg",
     gpril_demos: str | None = None,
+    arm: str = "jaco",
 ) -> dict[str, Any]:
     """The main job on ``task``'s simulated cell (``peg``, or ``clip``: ``make run TASK=clip``).
 
@@ -46,7 +47,7 @@ def run_main_job(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    env = make_task_env(task, render_mode="rgb_array")
+    env = make_task_env(task, render_mode="rgb_array", **({} if arm == "jaco" else {"config": {"arm": arm}}))
 
     console.rule(f"[bold]1/6 record {num_demos} scripted-expert demos")
     t = time.perf_counter()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from robot_il.checkpoint import CheckpointError, load_policy
+from robot_il.data.writer import check_arm
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.hal.base import Observation
 
@@ -17,6 +18,21 @@ ACT_MODES = ("mean", "sample")
 def act_mode(meta: dict) -> str:
     """How a policy file says it is to act: 'sample' if it was trained with ``sample_actions``, else 'mean'."""
     return "sample" if meta.get("config", {}).get("sample_actions") else "mean"
+
+
+def layout_difference(trained: list[dict], here: list[dict]) -> str:
+    """Why a policy trained on observation layout ``trained`` cannot act on ``here``, in one line."""
+    if [r["field"] for r in trained] != [r["field"] for r in here]:
+        return f"trained on observations {[r['name'] for r in trained]}, the env gives {[r['name'] for r in here]}"
+    for a, b in zip(trained, here, strict=True):
+        if a["unit"] != b["unit"]:
+            return (
+                f"trained on {a['field']} in {a['unit']}, this robot reports them in {b['unit']}: its inputs would "
+                f"mean something else (configure the driver to report {a['unit']}, or train on this robot's data)"
+            )
+        if a["stop"] - a["start"] != b["stop"] - b["start"]:
+            return f"trained on {a['field']} of width {a['stop'] - a['start']}, the env gives {b['stop'] - b['start']}"
+    return "trained on another observation layout"
 
 
 class CheckpointPolicy:
@@ -34,14 +50,13 @@ class CheckpointPolicy:
         self.layout = self.meta["env_args"]["obs_layout"]
 
     def check_env(self, env: PegInsertionEnv) -> None:
-        """Refuse an env whose observation vector differs from the one the policy was trained on."""
-        from robot_il.envs.insertion import observation_layout
-
-        if observation_layout(env.include_efforts) != self.layout:
-            raise CheckpointError(
-                f"{self.meta['path']}: trained on observation layout {[r['name'] for r in self.layout]}, "
-                f"the env gives {[r['name'] for r in observation_layout(env.include_efforts)]}"
-            )
+        """Refuse an env of another arm, or whose observation vector differs from the one the policy was
+        trained on (fields, widths, units), naming what differs."""
+        spec = env.backend.robot.spec
+        check_arm(self.meta["path"], self.meta["env_args"], spec.joint_names, spec.arm)
+        here = env.layout()
+        if here != self.layout:
+            raise CheckpointError(f"{self.meta['path']}: {layout_difference(self.layout, here)}")
 
     def __call__(self, obs: Observation, obs_vec: np.ndarray) -> np.ndarray:
         return self.net.act(obs_vec, deterministic=self.deterministic, generator=self.generator)

@@ -46,7 +46,7 @@ from robot_il.algos.gpril import CHECKPOINT_FILE, GPRIL, SOURCE_FILE, load_learn
 from robot_il.checkpoint import POLICY_FILE, config_dict, save_atomic, save_policy
 from robot_il.data.writer import DemoWriter
 from robot_il.deploy.loop import SafeController, deploy_episode
-from robot_il.deploy.run import DeploySession, KeyboardEStop, log_episode, open_session
+from robot_il.deploy.run import DeploySession, KeyboardEStop, log_episode, open_session, trained_arm
 from robot_il.errors import RobotILError
 from robot_il.hal.base import Observation
 from robot_il.policies import CheckpointPolicy
@@ -254,6 +254,7 @@ def practice(
     max_steps: int | None = None,
     progress_bar: bool = True,
     task: str = "peg",
+    arm: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) ``episodes`` practice episodes of the GPRIL run ``policy_path`` into ``out``.
 
@@ -286,8 +287,10 @@ def practice(
             shutil.copy(source, out / SOURCE_FILE)
     torch.set_num_threads(1)
     # The session commands zero and closes the backend on every way out.
-    with open_session(backend, rate, limits_path, backend_config, realtime, task) as session:
-        CheckpointPolicy(out if (out / POLICY_FILE).exists() else run).check_env(session.env)
+    trained = CheckpointPolicy(out if (out / POLICY_FILE).exists() else run)
+    arm = arm or trained_arm(trained)
+    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm) as session:
+        trained.check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()
             console.print("e-stop: press Enter (or e + Enter); r + Enter releases it")

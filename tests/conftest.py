@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# One math thread per process, inherited by the processes tests start (learners, actors): on a small machine
+# shared with other jobs, OpenMP's spinning threads make a busy core's neighbour crawl.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 

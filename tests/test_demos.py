@@ -263,7 +263,8 @@ def _one_error_line(capsys) -> str:
 def test_demos_of_another_layout_are_refused_by_validate_and_training(tmp_path: Path, capsys, algo: str) -> None:
     bad = _write_five_joint_demos(tmp_path / "five.h5")
     expected = (
-        f"{bad}: demo_0/obs has joint_positions of width 5, but the task robot_il/PegInsertion-v0 expects width 6; "
+        f"{bad}: demo_0/obs has joint_positions of width 5, but the task robot_il/PegInsertion-v0 on its arm "
+        "(6 joints) expects width 6; "
         "the file was written for another observation layout: record the demos again"
     )
     assert cli(["demos", "validate", str(bad)]) == 2
@@ -282,7 +283,7 @@ def test_a_policy_of_another_layout_is_refused_by_eval(tmp_path: Path, capsys) -
     assert cli(["eval", "--policy", str(path), "--episodes", "1", "--out", str(tmp_path / "eval")]) == 2
     assert (
         f"{path}: its env_args obs_spec has joint_positions of width 5, but the task robot_il/PegInsertion-v0 "
-        "expects width 6; the policy learnt from demos of another observation layout: retrain it"
+        "on its arm (6 joints) expects width 6; the policy learnt from demos of another observation layout: retrain it"
     ) in _one_error_line(capsys)
     assert not (tmp_path / "eval" / "metrics.json").exists()
 

@@ -161,7 +161,7 @@ def test_a_policy_refused_after_connecting_exits_2_with_zero(policy: Path, peer:
     started = time.monotonic()
     code, err = _finish(_deploy(other, "--episodes", "1"))
     assert code == 2, f"exit code {code}: {err[-2000:]}"
-    assert "trained on observation layout" in err and "Traceback" not in err, err[-2000:]
+    assert "trained on observations" in err and "Traceback" not in err, err[-2000:]
     _t_last, zero = last_stop(peer.snapshot(), started)
     assert zero, "the deploy process closed without commanding zero"
 

@@ -9,23 +9,22 @@ import numpy as np
 import pytest
 
 from robot_il.cell.config import PegConfig
-from robot_il.cell.kinematics import CellKinematics
 from robot_il.deploy import SafeController, deploy_episode
-from robot_il.safety import SafetyFilter, default_peg_limits
+from robot_il.safety import SafetyFilter, default_limits
 from robot_il.sim.faults import Faults, FaultySimRobot
 from robot_il.tasks import PegInsertionTask
 
 CFG = PegConfig(pan_range=(0.0, 0.0), tilt_range=(0.0, 0.0))
 FAULT_STEP = 10
 MOVING = np.array([0.3, 0.0, 0.0, 0.0, 0.0, 0.0])  # swings the tip sideways, inside the box for > 1 s
-KIN = CellKinematics(CFG)
+KIN = CFG.arm_model()
 
 
 def run_with_fault(faults: Faults, policy=None, steps: int = 40) -> tuple[np.ndarray, float, FaultySimRobot]:
     """Commanded velocities per step, and the simulated time from the fault until every joint is below 0.01 rad/s."""
     robot = FaultySimRobot(CFG, faults)
-    limits = default_peg_limits(robot.spec.joint_names)
-    safety = SafetyFilter(limits, robot.spec.control_period, lambda q: (KIN.tip(q)[0], KIN.tip(q)[2][:3]))
+    limits = default_limits("peg", "jaco", robot.spec.joint_names)
+    safety = SafetyFilter(limits, robot.spec.control_period, KIN.tip_linear)
     speeds: list[float] = []
 
     def recording(obs):
@@ -91,8 +90,8 @@ def test_estop_after_the_command_went_out_is_zeroed_and_logged_next_period() -> 
     """An e-stop from another thread (a key, a ROS topic) can land after a period's command was sent:
     the next period must send the filter's zero with the reason, not end the episode on a moving arm."""
     robot = FaultySimRobot(CFG, Faults())
-    limits = default_peg_limits(robot.spec.joint_names)
-    safety = SafetyFilter(limits, robot.spec.control_period, lambda q: (KIN.tip(q)[0], KIN.tip(q)[2][:3]))
+    limits = default_limits("peg", "jaco", robot.spec.joint_names)
+    safety = SafetyFilter(limits, robot.spec.control_period, KIN.tip_linear)
 
     class EStopAfterCommand(PegInsertionTask):
         steps = 0

@@ -50,6 +50,6 @@ def test_the_gate_parameters_do_not_undercut_the_safety_limits() -> None:
     root = Path(__file__).parents[1]
     gate = yaml.safe_load((root / "drivers/robot_il_bringup/config/command_gate.yaml").read_text())
     params = gate["robot_il_command_gate"]["ros__parameters"]
-    limits = yaml.safe_load((root / "robot_il/safety/peg_limits.yaml").read_text())["joint_limits"]
+    limits = yaml.safe_load((root / "robot_il/safety/arms/jaco.yaml").read_text())["joint_limits"]
     for name, bound in zip(params["joint_names"], params["max_velocity"], strict=True):
         assert bound >= limits[name]["max_velocity"], f"{name}: gate {bound} < limits {limits[name]['max_velocity']}"

@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"config", "stats"},
     {"hal"},  # the Robot / PanTilt interfaces
+    {"arm"},  # the arm model from its own description: joints, limits, kinematics; the simulated arms
     {"cell", "safety", "nn"},  # the cell model (geometry, scene, kinematics); the safety filter; networks
     {"tasks"},  # task rules over any backend, and their registry
     {"data"},  # HDF5 demos, checked against the task's layout

@@ -80,7 +80,7 @@ def test_leaving_the_workspace_terminates_as_failure() -> None:
     assert terminated and not truncated, f"episode did not terminate in {steps} steps"
     assert info["end_reason"] == "left_workspace" and not info["is_success"] and reward == 0.0
     p = env.last_observation.ee_position
-    low, high = np.array(env.task.cfg.workspace_low), np.array(env.task.cfg.workspace_high)
+    low, high = (np.array(c) for c in env.task.cfg.workspace)
     assert np.any(p < low) or np.any(p > high)
     env.close()
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from robot_il.cell.config import PegConfig
-from robot_il.config import load_yaml
+from robot_il.config import load_yaml, to_dict
 from robot_il.envs.insertion import PegInsertionEnv
-from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
+from robot_il.errors import ConfigError, NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal import make_backend
 from robot_il.rollout import evaluate
 from robot_il.ros2.config import Ros2Config
@@ -73,32 +73,47 @@ def test_joints_are_matched_by_name_and_unknown_names_fail(sim_bridge, released_
     cfg = load_yaml(Ros2Config, CONFIG)
     import dataclasses
 
+    names = tuple(f"joint_{i}" for i in range(1, 7))
     shuffled = dataclasses.replace(
-        cfg,
-        joint_names=tuple(reversed(cfg.joint_names)),
-        home_joint_positions=tuple(reversed(cfg.home_joint_positions)),
+        cfg, joint_names=tuple(reversed(names)), home_joint_positions=tuple(reversed(cfg.cell.home))
     )
     normal, reverse = make_backend("ros2", cfg), make_backend("ros2", shuffled)
     with normal, reverse:
+        assert reverse.robot.spec.joint_names == tuple(reversed(names))
         np.testing.assert_allclose(
             reverse.robot.observe().joint_positions[::-1], normal.robot.observe().joint_positions, atol=1e-3
         )
-    wrong = make_backend("ros2", dataclasses.replace(cfg, joint_names=("shoulder", *cfg.joint_names[1:])))
-    with wrong, pytest.raises(RobotILError, match=r"/joint_states has no joint\(s\) \['shoulder'\]"):
-        wrong.robot.observe()
+    wrong = make_backend("ros2", dataclasses.replace(cfg, joint_names=("shoulder", *names[1:])))
+    with pytest.raises(RobotILError, match=r"joint 'shoulder' \(joint_names\) is not a joint of the description"):
+        wrong.connect()
+    assert wrong.robot.link is None, "a refused connect left its node behind"
 
 
 def test_connect_without_a_driver_names_the_topic(ros2_domain) -> None:
-    cfg = Ros2Config(joint_states_topic="/nobody/joint_states", connect_timeout=0.5)
-    with pytest.raises(NotConnectedError, match="/nobody/joint_states"):
+    from robot_il.ros2.config import ArmSource
+
+    arm = ArmSource(description_topic="/nobody/robot_description", tip_link="flange")
+    cfg = Ros2Config(arm=arm, simulated=True, joint_states_topic="/nobody/joint_states", connect_timeout=0.5)
+    with pytest.raises(NotConnectedError, match=r"no arm description on /nobody/robot_description within 0\.5 s"):
         make_backend("ros2", cfg).connect()
+    local = ArmSource(description=str(Path(__file__).parent / "data" / "ur5e.urdf"), tip_link="tool0")
+    cfg = {"arm": to_dict(local), "simulated": True, "cell": {"arm": "ur5e"}, "connect_timeout": 0.5}
+    with pytest.raises(NotConnectedError, match="no messages on /nobody/joint_states"):
+        make_backend("ros2", {**cfg, "joint_states_topic": "/nobody/joint_states"}).connect()
 
 
 def test_bad_ros2_config_names_the_field() -> None:
-    with pytest.raises(Exception, match="qos_reliability"):
-        make_backend("ros2", {"qos_reliability": "sometimes"})
-    with pytest.raises(Exception, match="max_joint_velocity"):
-        make_backend("ros2", {"max_joint_velocity": [1.0]})
+    arm = {"tip_link": "tool0"}
+    with pytest.raises(ConfigError, match=r"^arm: required"):
+        make_backend("ros2", {})
+    with pytest.raises(ConfigError, match=r"^arm\.tip_link: name the link the tool is mounted on"):
+        make_backend("ros2", {"arm": {}})
+    with pytest.raises(ConfigError, match="qos_reliability"):
+        make_backend("ros2", {"arm": arm, "qos_reliability": "sometimes"})
+    with pytest.raises(ConfigError, match="max_joint_velocity"):
+        make_backend("ros2", {"arm": arm, "joint_names": ["a", "b"], "max_joint_velocity": [1.0]})
+    with pytest.raises(ConfigError, match=r"cell\.tilt_center: give the cell's layout in the arm's base frame"):
+        make_backend("ros2", {"arm": arm})
 
 
 def test_expert_through_ros2_succeeds_as_often_as_in_direct_simulation(sim_bridge, expert) -> None:
@@ -143,19 +158,18 @@ def test_estop_over_ros2_latches_the_filter_and_stops_the_arm(sim_bridge, releas
     from std_msgs.msg import Empty
     from std_srvs.srv import Trigger
 
-    from robot_il.cell.kinematics import CellKinematics
     from robot_il.deploy import SafeController
-    from robot_il.safety import SafetyFilter, default_peg_limits
+    from robot_il.safety import SafetyFilter, default_limits
 
     backend = make_backend("ros2", str(CONFIG))
-    kin = CellKinematics()
+    kin = PegConfig().arm_model()
     with backend:
         robot = backend.robot
         robot.reset()
         safety = SafetyFilter(
-            default_peg_limits(robot.spec.joint_names),
+            default_limits("peg", "jaco", robot.spec.joint_names),
             robot.spec.control_period,
-            lambda q: (kin.tip(q)[0], kin.tip(q)[2][:3]),
+            kin.tip_linear,
         )
         controller = SafeController(robot, safety)
         for _ in range(10):
@@ -249,13 +263,12 @@ class _Operator:
 @pytest.mark.parametrize("fault", ["freeze_joint_states", "wrench_spike", "nan", "raises"])
 def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault: str) -> None:
     """Fault injection through the real ROS 2 path, the deploy loop in real time at 20 Hz."""
-    from robot_il.cell.kinematics import CellKinematics
     from robot_il.deploy import SafeController, deploy_episode
-    from robot_il.safety import SafetyFilter, default_peg_limits
+    from robot_il.safety import SafetyFilter, default_limits
     from robot_il.tasks import PegInsertionTask
 
     fault_step, moving = 10, np.array([0.3, 0.0, 0.0, 0.0, 0.0, 0.0])
-    kin = CellKinematics()
+    kin = PegConfig().arm_model()
     backend = make_backend("ros2", str(CONFIG))
     operator = _Operator()
     injected: list[float] = []
@@ -264,9 +277,9 @@ def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault:
             robot = backend.robot
             robot.reset()  # the bridge's reset also clears faults left by an earlier test
             safety = SafetyFilter(
-                default_peg_limits(robot.spec.joint_names),
+                default_limits("peg", "jaco", robot.spec.joint_names),
                 robot.spec.control_period,
-                lambda q: (kin.tip(q)[0], kin.tip(q)[2][:3]),
+                kin.tip_linear,
             )
             calls = iter(range(10**6))
 

@@ -12,23 +12,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robot_il.cell.config import JACO_HOME, PegConfig
-from robot_il.cell.kinematics import CellKinematics
 from robot_il.deploy import SafeController, deploy_episode
 from robot_il.errors import ConfigError
 from robot_il.hal import make_backend
-from robot_il.safety import SafetyFilter, default_peg_limits, load_limits
+from robot_il.safety import SafetyFilter, default_limits, load_limits
 from robot_il.safety.limits import limits_from_dict
 from robot_il.tasks import PegInsertionTask
 
-JOINTS = tuple(f"jaco_arm/joint_{i}" for i in range(1, 7))
-LIMITS = default_peg_limits(JOINTS)
-KIN = CellKinematics(PegConfig())
+JOINTS = tuple(f"joint_{i}" for i in range(1, 7))
+KIN = PegConfig().arm_model()
+LIMITS = default_limits("peg", "jaco", JOINTS, PegConfig().workspace, KIN.limits)
 DT = 0.05
 
-# The oracle: the limits file's numbers, read here with plain YAML, so a mis-parsed file cannot pass.
-LIMITS_FILE = Path(__file__).parents[1] / "robot_il" / "safety" / "peg_limits.yaml"
-RAW = yaml.safe_load(LIMITS_FILE.read_text())
-RAW_JOINTS = [RAW["joint_limits"][f"joint_{i}"] for i in range(1, 7)]  # the sim's jaco_arm/joint_i
+# The oracle: the limits files' numbers, read here with plain YAML, so a mis-parsed file cannot pass.
+SAFETY = Path(__file__).parents[1] / "robot_il" / "safety"
+RAW = {
+    **yaml.safe_load((SAFETY / "peg_limits.yaml").read_text()),
+    **yaml.safe_load((SAFETY / "arms" / "jaco.yaml").read_text()),
+}
+RAW_JOINTS = [RAW["joint_limits"][name] for name in JOINTS]
 V_MAX = np.array([j["max_velocity"] for j in RAW_JOINTS])
 A_MAX = np.array([j["max_acceleration"] for j in RAW_JOINTS])
 Q_MIN = np.array([j["min_position"] if j["has_position_limits"] else -np.inf for j in RAW_JOINTS])
@@ -173,6 +175,7 @@ def test_acceleration_ramps_and_stopping_is_immediate() -> None:
 
 
 def test_limits_file_errors_name_the_field(tmp_path) -> None:
+    assert RAW["cartesian_limits"]["workspace_min"] == list(PegConfig().workspace[0])  # the Jaco cell's box
     path = tmp_path / "limits.yaml"
     path.write_text("joint_limits: {}\ncartesian_limits: {workspace_min: [0, 0, 0], workspace_max: [1, 1, 1]}\n")
     with pytest.raises(ConfigError, match="no limits for joint"):

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from robot_il.cell.kinematics import CellKinematics
+from robot_il.cell.config import PegConfig
 from robot_il.data import load_demos, validate
 from robot_il.deploy.run import DeploySession, open_session
 from robot_il.hal.base import Observation
@@ -48,8 +48,8 @@ def in_thread(recorder: Recorder) -> threading.Thread:
 
 
 def test_twist_maps_through_the_jacobian_and_holds_the_orientation() -> None:
-    kin = CellKinematics()
-    q = kin.cfg.home_joint_positions
+    kin = PegConfig().arm_model()
+    q = PegConfig().home
     _, _, jac = kin.tip(np.asarray(q))
     twist = np.array([0.02, -0.01, 0.005, 0.0, 0.0, 0.0])
     qdot = twist_to_joint_velocities(jac, twist)

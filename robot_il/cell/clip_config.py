@@ -19,13 +19,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from robot_il.cell.config import JACO_HOME, JACO_MAX_VELOCITY, CellConfigBase
+import numpy as np
+
+from robot_il.cell.config import CellConfigBase
 from robot_il.config import require_non_negative, require_positive, require_range
 from robot_il.errors import ConfigError
 
-# The clip's legs spread along the flange's x axis turned by this angle about the tool axis, so that at the
-# home pose they spread along the plug's slot (vertical at zero pan and tilt).
 CLIP_ROLL = -0.9525
+"""On the Jaco, the clip's legs spread along the flange's x axis turned by this angle about the tool axis, so
+that at the home pose they spread along the plug's slot (vertical at zero pan and tilt). Other arms' rolls are
+computed from their home pose (:meth:`ClipConfig.roll`)."""
 
 
 @dataclass(frozen=True)
@@ -42,18 +45,23 @@ class ClipConfig(CellConfigBase):
     """Tilt of the socket, drawn uniformly each episode, rad (paper: ±0.2)."""
     episode_seconds: float = 50.0
     """Time limit of an episode (truncation), s."""
-    workspace_low: tuple[float, float, float] = (0.25, -0.35, 0.10)
-    """Lower corner of the box the clip's tip must stay in, base frame, m."""
-    workspace_high: tuple[float, float, float] = (0.80, 0.35, 0.65)
-    """Upper corner of that box, m."""
-    tilt_center: tuple[float, float, float] = (0.74, 0.0, 0.35)
-    """Where the pan and tilt axes meet, base frame, m."""
+    arm: str = "jaco"
+    """The simulated arm: jaco (Kinova Jaco, 6 joints), ur5e (Universal Robots, 6), fr3 (Franka Research 3, 7)."""
+    workspace_low: tuple[float, float, float] | None = None
+    """Lower corner of the box the clip's tip must stay in, base frame, m (None: the arm's default cell)."""
+    workspace_high: tuple[float, float, float] | None = None
+    """Upper corner of that box, m (None: the arm's default cell)."""
+    tilt_center: tuple[float, float, float] | None = None
+    """The fixture's mount position: where the pan and tilt axes meet, base frame, m (None: the arm's default
+    cell)."""
+    fixture_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The fixture's mount orientation in the base frame (roll, pitch, yaw, rad), as PegConfig's."""
     hole_offset: float = 0.09
     """Distance from the tilt centre to the plug's mouth (towards the arm), m."""
-    home_joint_positions: tuple[float, ...] = JACO_HOME
-    """Joint angles of the home pose, rad."""
-    max_joint_velocity: tuple[float, ...] = JACO_MAX_VELOCITY
-    """Symmetric joint-velocity bounds, rad/s."""
+    home_joint_positions: tuple[float, ...] | None = None
+    """Joint angles of the home pose, rad (None: the arm's)."""
+    max_joint_velocity: tuple[float, ...] | None = None
+    """Symmetric joint-velocity bounds, rad/s (None: the arm's servo range)."""
     gravity_compensation: bool = True
     """Cancel gravity on the arm (and the clip), as a cobot's controller does."""
 
@@ -197,3 +205,17 @@ class ClipConfig(CellConfigBase):
     def hole_half_width(self) -> float:
         """Half the mouth's narrowest width, m: the tip must be this close to the axis to go in."""
         return self.neck_half_width
+
+    @property
+    def roll(self) -> float:
+        """The clip's turn about the tool axis, rad, that spreads its legs along the slot at the home pose."""
+        if self.arm == "jaco":
+            return CLIP_ROLL
+        _, rotation, _ = self.sim_arm.model().tip_frame(np.asarray(self.home))
+        up = rotation.T @ self.fixture_rotation[:, 2]  # the slot's direction at zero pan and tilt, flange frame
+        return float(math.atan2(up[1], up[0]))
+
+    @property
+    def tool_offset(self) -> tuple[float, float, float, float, float, float]:
+        """The clip's tip on the flange's axis, its frame turned by :attr:`roll` (x along the legs' spread)."""
+        return (0.0, 0.0, self.clip_length, 0.0, 0.0, self.roll)

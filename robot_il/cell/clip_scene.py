@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from robot_il.cell.clip_config import CLIP_ROLL, ClipConfig
-from robot_il.cell.scene import ARM, ASSETS, SceneIndex, build_arena_with_arm, index_scene, load_pan_tilt
+from robot_il.cell.arms import ArmEntity
+from robot_il.cell.clip_config import ClipConfig
+from robot_il.cell.scene import ASSETS, SceneIndex, build_arena_with_arm, index_scene, load_pan_tilt
 
 LEGS = ("leg_px", "leg_nx")
 """The leg on the +x side of the clip's frame, then the one on the -x side."""
@@ -39,8 +40,10 @@ def _face_box(start: np.ndarray, end: np.ndarray, normal: np.ndarray, width: flo
     return (centre[0], 0.0, centre[1]), (BARB_DEPTH / 2, width / 2, length / 2)
 
 
-def shape_clip(clip, cfg: ClipConfig, roll: float = CLIP_ROLL) -> None:
-    """Size the clip model (``sim_assets/clip.xml``) from ``cfg``; ``roll`` turns it about the tool axis."""
+def shape_clip(clip, cfg: ClipConfig, roll: float | None = None) -> None:
+    """Size the clip model (``sim_assets/clip.xml``) from ``cfg``; ``roll`` turns it about the tool axis
+    (default: the config's, which spreads the legs along the slot at the arm's home)."""
+    roll = cfg.roll if roll is None else roll
     body = clip.find("body", "clip")
     body.quat = (math.cos(roll / 2), 0.0, 0.0, math.sin(roll / 2))
     hinge_z = cfg.clip_length - cfg.leg_length
@@ -116,7 +119,7 @@ def shape_plug(plug, cfg: ClipConfig) -> None:
         geom.friction = (cfg.friction, 0.005, 0.0001)
 
 
-def load_clip(cfg: ClipConfig, roll: float = CLIP_ROLL):  # -> mjcf.RootElement
+def load_clip(cfg: ClipConfig, roll: float | None = None):  # -> mjcf.RootElement
     from dm_control import mjcf
 
     clip = mjcf.from_path(str(ASSETS / "clip.xml"))
@@ -132,16 +135,16 @@ def load_plug(cfg: ClipConfig):  # -> mjcf.RootElement
     return plug
 
 
-def build_clip_mjcf(cfg: ClipConfig):  # -> mjcf.RootElement
-    """The clip cell as an MJCF tree: the clip on the Jaco's flange, the plug in the pan-tilt unit's socket."""
+def build_clip_mjcf(cfg: ClipConfig):  # -> (mjcf.RootElement, ArmEntity)
+    """The clip cell as an MJCF tree: the clip on the arm's flange, the plug in the pan-tilt unit's socket."""
     arena, arm = build_arena_with_arm(cfg)
-    arm.wrist_site.attach(load_clip(cfg))
-    ptu = load_pan_tilt(arena, cfg)
+    arm.flange.attach(load_clip(cfg))
+    ptu = load_pan_tilt(arena, cfg, arm)
     for name in SOCKET_WALLS:
         ptu.find("geom", name).remove()
     ptu.find("site", "hole").attach(load_plug(cfg))
     arena.find("site", "pan_tilt_mount").attach(ptu)
-    return arena
+    return arena, arm
 
 
 @dataclass(frozen=True)
@@ -157,14 +160,14 @@ class ClipSceneIndex(SceneIndex):
 
 
 def compile_clip_scene(cfg: ClipConfig) -> tuple[mujoco.MjModel, ClipSceneIndex]:
-    root = build_clip_mjcf(cfg)
+    root, arm = build_clip_mjcf(cfg)
     model = mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
-    return model, index_clip_scene(model)
+    return model, index_clip_scene(model, arm)
 
 
-def index_clip_scene(model: mujoco.MjModel) -> ClipSceneIndex:
-    base = index_scene(model, tool="clip", tool_geom="stem")
-    joints = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{ARM}/clip/{leg}") for leg in LEGS]
+def index_clip_scene(model: mujoco.MjModel, arm: ArmEntity) -> ClipSceneIndex:
+    base = index_scene(model, arm, tool="clip", tool_geom="stem")
+    joints = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, arm.scoped(f"clip/{leg}")) for leg in LEGS]
     legs = tuple(int(model.jnt_bodyid[j]) for j in joints)
     fields = {f: getattr(base, f) for f in SceneIndex.__dataclass_fields__}
     return ClipSceneIndex(

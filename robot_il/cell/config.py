@@ -1,15 +1,25 @@
-"""Configuration of the peg-insertion cell: geometry, physics and task rules.
+"""Configuration of the peg-insertion cell: the arm, geometry, physics and task rules.
 
 One closed dataclass serves the MuJoCo backend (which builds the scene from it),
 the task (which computes the hole frame from the observed socket quaternion)
 and the scripted expert. On hardware the same fields describe the calibrated
-cell. Lengths in m, angles in rad, rates in Hz, times in s.
+cell. Lengths in m, angles in rad, rates in Hz, times in s; positions in the
+arm's base frame.
+
+The arm is chosen by name (``arm``: one of :data:`robot_il.arm.SIM_ARMS`). Its
+home pose, servo ranges and default cell layout (fixture position, workspace)
+come from it where the config leaves them ``None``; read them resolved through
+:attr:`CellConfigBase.home`, :attr:`~CellConfigBase.velocity_bounds`,
+:attr:`~CellConfigBase.fixture_position` and :attr:`~CellConfigBase.workspace`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from robot_il.arm import ArmModel, SimArm, rpy_matrix, sim_arm
 from robot_il.config import (
     require_box,
     require_non_negative,
@@ -18,19 +28,16 @@ from robot_il.config import (
 )
 from robot_il.errors import ConfigError
 
-# Kinova Jaco firmware limits (dm_control's jaco_arm.py): 36 deg/s for the
-# three large joints, 48 deg/s for the three small ones.
-JACO_MAX_VELOCITY = (0.6283185, 0.6283185, 0.6283185, 0.8377580, 0.8377580, 0.8377580)
-
-# Home pose (elbow up): peg level, pointing along +x, tip at (0.50, 0, 0.35) m,
-# 0.15 m in front of the hole at zero pan and tilt.
-JACO_HOME = (2.9656, 3.7323, 0.9710, 0.2153, -1.4163, 1.0920)
+JACO_MAX_VELOCITY = sim_arm("jaco").max_velocity
+"""Kinova Jaco firmware limits (dm_control's jaco_arm.py): 36 deg/s large joints, 48 deg/s small ones."""
+JACO_HOME = sim_arm("jaco").home
+"""The Jaco's home pose (elbow up): peg level, pointing along +x, tip at (0.50, 0, 0.35) m."""
 
 
 class CellConfigBase:
     """What every simulated cell's config (:class:`PegConfig`, ``ClipConfig``) shares: the checks of the
-    control timing, pan-tilt ranges, episode length, workspace and the arm's joints, and the derived step counts.
-    The fields themselves are the dataclasses'."""
+    control timing, pan-tilt ranges, episode length, workspace and the arm's joints, the derived step counts,
+    and the arm's defaults where the config leaves them out. The fields themselves are the dataclasses'."""
 
     def validate_cell(self) -> None:
         require_positive("control_rate_hz", self.control_rate_hz)
@@ -46,17 +53,63 @@ class CellConfigBase:
         require_range("pan_range", self.pan_range)
         require_range("tilt_range", self.tilt_range)
         require_positive("episode_seconds", self.episode_seconds)
-        require_box("workspace", self.workspace_low, self.workspace_high, 3)
-        if len(self.tilt_center) != 3:
-            raise ConfigError("tilt_center", f"must be 3 numbers (x, y, z), got {self.tilt_center!r}")
-        n = len(JACO_HOME)
-        if len(self.home_joint_positions) != n:
+        arm = self.sim_arm  # an unknown arm raises, naming the known ones
+        require_box("workspace", *self.workspace, 3)
+        for name, size in (("tilt_center", 3), ("fixture_rpy", 3)):
+            value = getattr(self, name)
+            if value is not None and (len(value) != size or not all(np.isfinite(v) for v in value)):
+                raise ConfigError(name, f"must be {size} finite numbers, got {value!r}")
+        n = arm.num_joints
+        if self.home_joint_positions is not None and len(self.home_joint_positions) != n:
             got = len(self.home_joint_positions)
-            raise ConfigError("home_joint_positions", f"must have {n} joint angles, got {got}")
-        if len(self.max_joint_velocity) != n:
-            raise ConfigError("max_joint_velocity", f"must have {n} values, got {len(self.max_joint_velocity)}")
-        for i, v in enumerate(self.max_joint_velocity):
-            require_positive(f"max_joint_velocity[{i}]", v)
+            raise ConfigError("home_joint_positions", f"must have {n} joint angles (the {arm.name}'s), got {got}")
+        if self.max_joint_velocity is not None:
+            if len(self.max_joint_velocity) != n:
+                raise ConfigError(
+                    "max_joint_velocity", f"must have {n} values (the {arm.name}'s), got {len(self.max_joint_velocity)}"
+                )
+            for i, v in enumerate(self.max_joint_velocity):
+                require_positive(f"max_joint_velocity[{i}]", v)
+
+    @property
+    def sim_arm(self) -> SimArm:
+        """The simulated arm ``arm`` names."""
+        return sim_arm(self.arm)
+
+    @property
+    def home(self) -> tuple[float, ...]:
+        """Joint angles of the home pose, rad: ``home_joint_positions``, or the arm's."""
+        return tuple(self.home_joint_positions or self.sim_arm.home)
+
+    @property
+    def velocity_bounds(self) -> tuple[float, ...]:
+        """Symmetric joint-velocity bounds, rad/s: ``max_joint_velocity``, or the arm's servo range."""
+        return tuple(self.max_joint_velocity or self.sim_arm.max_velocity)
+
+    @property
+    def fixture_position(self) -> tuple[float, float, float]:
+        """Where the pan and tilt axes meet, base frame, m: ``tilt_center``, or the arm's default cell's."""
+        return tuple(self.tilt_center or self.sim_arm.fixture)  # type: ignore[return-value]
+
+    @property
+    def fixture_rotation(self) -> np.ndarray:
+        """The fixture's mount orientation in the base frame (3 x 3): ``fixture_rpy`` as URDF's roll-pitch-yaw."""
+        return rpy_matrix(*self.fixture_rpy)
+
+    @property
+    def workspace(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """(low, high) corners of the tool-centre point's box, base frame, m: the config's, or the arm's."""
+        low, high = self.sim_arm.workspace
+        return tuple(self.workspace_low or low), tuple(self.workspace_high or high)  # type: ignore[return-value]
+
+    @property
+    def tool_offset(self) -> tuple[float, float, float, float, float, float]:
+        """The tool-centre point in the arm's flange frame: (x, y, z) m, (roll, pitch, yaw) rad."""
+        raise NotImplementedError
+
+    def arm_model(self) -> ArmModel:
+        """The simulated arm's kinematics with this cell's tool: what the expert and the safety filter use."""
+        return self.sim_arm.model(self.tool_offset)
 
     @property
     def substeps(self) -> int:
@@ -82,10 +135,12 @@ class PegConfig(CellConfigBase):
     """Tilt of the socket, drawn uniformly each episode, rad."""
     episode_seconds: float = 50.0
     """Time limit of an episode (truncation), s."""
-    workspace_low: tuple[float, float, float] = (0.25, -0.35, 0.10)
-    """Lower corner of the box the peg tip must stay in, base frame, m."""
-    workspace_high: tuple[float, float, float] = (0.80, 0.35, 0.65)
-    """Upper corner of that box, m."""
+    arm: str = "jaco"
+    """The simulated arm: jaco (Kinova Jaco, 6 joints), ur5e (Universal Robots, 6), fr3 (Franka Research 3, 7)."""
+    workspace_low: tuple[float, float, float] | None = None
+    """Lower corner of the box the peg tip must stay in, base frame, m (None: the arm's default cell)."""
+    workspace_high: tuple[float, float, float] | None = None
+    """Upper corner of that box, m (None: the arm's default cell)."""
     peg_radius: float = 0.010
     """Radius of the peg's shaft, m."""
     peg_length: float = 0.10
@@ -98,14 +153,18 @@ class PegConfig(CellConfigBase):
     """The tip must pass this far into the hole to count as inserted, m."""
     friction: float = 0.5
     """Sliding friction coefficient between peg and socket."""
-    tilt_center: tuple[float, float, float] = (0.74, 0.0, 0.35)
-    """Where the pan and tilt axes meet, base frame, m."""
+    tilt_center: tuple[float, float, float] | None = None
+    """The fixture's mount position: where the pan and tilt axes meet, base frame, m (None: the arm's default
+    cell; (0.74, 0, 0.35) for the Jaco). ``robot-il calibrate`` measures it on a real cell."""
+    fixture_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The fixture's mount orientation in the base frame (roll, pitch, yaw about x, y, z, rad): the pan axis is
+    the mount's z, and at zero pan and tilt the hole faces the mount's -x."""
     hole_offset: float = 0.09
     """Distance from the tilt centre to the hole's mouth (towards the arm), m."""
-    home_joint_positions: tuple[float, ...] = JACO_HOME
-    """Joint angles of the home pose, rad."""
-    max_joint_velocity: tuple[float, ...] = JACO_MAX_VELOCITY
-    """Symmetric joint-velocity bounds, rad/s."""
+    home_joint_positions: tuple[float, ...] | None = None
+    """Joint angles of the home pose, rad (None: the arm's)."""
+    max_joint_velocity: tuple[float, ...] | None = None
+    """Symmetric joint-velocity bounds, rad/s (None: the arm's servo range)."""
     gravity_compensation: bool = True
     """Cancel gravity on the arm, as a cobot's controller does."""
 
@@ -125,3 +184,8 @@ class PegConfig(CellConfigBase):
     def hole_half_width(self) -> float:
         """Half the side of the square hole, m."""
         return self.peg_radius + self.clearance
+
+    @property
+    def tool_offset(self) -> tuple[float, float, float, float, float, float]:
+        """The peg's tip on the flange's axis."""
+        return (0.0, 0.0, self.peg_length, 0.0, 0.0, 0.0)

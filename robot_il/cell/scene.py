@@ -1,8 +1,10 @@
-"""Compose the peg-insertion scene with dm_control's mjcf from the pieces in ``sim_assets/``.
+"""Compose the cell from its parts with dm_control's mjcf: the arm (:mod:`robot_il.cell.arms`), a tool on its
+flange, and the pan-tilt fixture with a socket insert, in the arena of ``sim_assets/``.
 
-The arm is dm_control's Kinova Jaco entity (6 joints, velocity actuators with
-the firmware's velocity and torque limits). The peg is welded to its flange;
-the socket rides on a pan-tilt unit with stiff position servos.
+The parts of the peg cell are here (the peg and the socket's walls, sized from
+:class:`PegConfig`); the clip cell's parts are in :mod:`robot_il.cell.clip_scene`,
+which builds on this module. A new arm is an entry in :mod:`robot_il.arm.catalog`
+(and its URDF); a new task is its own parts module and config.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ from importlib import resources
 import mujoco
 import numpy as np
 
-from robot_il.cell.config import PegConfig
+from robot_il.cell.arms import ARM_CONTYPE, ArmEntity, build_arm
+from robot_il.cell.config import CellConfigBase, PegConfig
 
 ASSETS = resources.files("robot_il.sim_assets")
 
-ARM = "jaco_arm"
-JOINTS = tuple(f"joint_{i}" for i in range(1, 7))
 
-
-def build_mjcf(cfg: PegConfig):  # -> mjcf.RootElement
-    """The scene as an MJCF tree, with geometry and friction taken from ``cfg``."""
+def build_mjcf(cfg: PegConfig):  # -> (mjcf.RootElement, ArmEntity)
+    """The peg cell as an MJCF tree, with geometry and friction taken from ``cfg``, and its arm."""
     from dm_control import mjcf
 
     arena, arm = build_arena_with_arm(cfg)
@@ -33,45 +33,49 @@ def build_mjcf(cfg: PegConfig):  # -> mjcf.RootElement
     shaft.size = (cfg.peg_radius,)
     shaft.friction = (cfg.friction, 0.005, 0.0001)
     peg.find("site", "tip").pos = (0, 0, cfg.peg_length)
-    arm.wrist_site.attach(peg)
+    arm.flange.attach(peg)
 
-    ptu = load_pan_tilt(arena, cfg)
+    ptu = load_pan_tilt(arena, cfg, arm)
     _size_socket(ptu, cfg)
     arena.find("site", "pan_tilt_mount").attach(ptu)
-    return arena
-
-
-def build_arena_with_arm(cfg):  # -> (mjcf.RootElement, JacoArm)
-    """The arena with the Jaco arm mounted (velocity bounds and gravity compensation from ``cfg``), no tool."""
-    from dm_control import mjcf
-    from dm_control.entities.manipulators.kinova import jaco_arm
-
-    arena = mjcf.from_path(str(ASSETS / "arena.xml"))
-    arena.option.timestep = cfg.physics_timestep
-
-    arm = jaco_arm.JacoArm(name=ARM)
-    if cfg.gravity_compensation:
-        for body in arm.mjcf_model.find_all("body"):
-            body.gravcomp = 1
-    for joint, vmax in zip(arm.joints, cfg.max_joint_velocity, strict=True):
-        act = arm.mjcf_model.find("actuator", joint.name)
-        act.ctrlrange = (-vmax, vmax)
-    arena.find("site", "arm_mount").attach(arm.mjcf_model)
     return arena, arm
 
 
-def load_pan_tilt(arena, cfg):  # -> mjcf.RootElement
-    """The pan-tilt unit sized by ``cfg.tilt_center`` and ``cfg.hole_offset``, with the arena's
-    ``pan_tilt_mount`` moved under the tilt centre (attach it there once its socket's insert is in)."""
+def build_arena_with_arm(cfg: CellConfigBase):  # -> (mjcf.RootElement, ArmEntity)
+    """The arena with the cell's arm mounted at its origin (velocity bounds and gravity compensation from
+    ``cfg``), no tool."""
+    from dm_control import mjcf
+
+    arena = mjcf.from_path(str(ASSETS / "arena.xml"))
+    arena.option.timestep = cfg.physics_timestep
+    arm = build_arm(cfg.sim_arm, cfg.velocity_bounds, cfg.gravity_compensation)
+    arena.find("site", "arm_mount").attach(arm.mjcf_model)
+    if arm.arm.urdf is not None:  # the URDF arm's links touch the floor
+        arena.find("geom", "floor").conaffinity = 1 | ARM_CONTYPE
+    return arena, arm
+
+
+def load_pan_tilt(arena, cfg: CellConfigBase, arm: ArmEntity):  # -> mjcf.RootElement
+    """The pan-tilt unit mounted at the fixture's pose (``fixture_position``, ``fixture_rpy``), its pedestal down
+    to the floor, the socket ``hole_offset`` in front of the tilt axis; attach it at the arena's
+    ``pan_tilt_mount`` once its socket's insert is in."""
     from dm_control import mjcf
 
     ptu = mjcf.from_path(str(ASSETS / "pan_tilt_socket.xml"))
-    cx, cy, cz = cfg.tilt_center
-    arena.find("site", "pan_tilt_mount").pos = (cx, cy, 0.0)
+    cx, cy, cz = cfg.fixture_position
+    mount = arena.find("site", "pan_tilt_mount")
+    mount.pos = (cx, cy, cz)
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, cfg.fixture_rotation.reshape(-1))
+    mount.quat = quat
+    ptu.find("body", "base").pos = (0, 0, -cz)
     ptu.find("body", "pan_link").pos = (0, 0, cz - 0.05)
     ptu.find("geom", "pedestal").size = (0.04, (cz - 0.07) / 2)
     ptu.find("geom", "pedestal").pos = (0, 0, (cz - 0.07) / 2)
     ptu.find("body", "socket").pos = (-cfg.hole_offset, 0, 0)
+    if arm.arm.urdf is not None:
+        for geom in ptu.find_all("geom"):
+            geom.conaffinity = 1 | ARM_CONTYPE
     return ptu
 
 
@@ -117,46 +121,41 @@ class SceneIndex:
     hole_site: int
     socket_body: int
     peg_body: int
-    torque_sensor_adr: np.ndarray
+    """The tool's body (the peg's, or the clip's stem)."""
     joint_axes: np.ndarray
 
 
 def compile_scene(cfg: PegConfig) -> tuple[mujoco.MjModel, SceneIndex]:
-    """Build and compile the cell's scene (the clip cell's for a ClipConfig); return the model and its index."""
-    from robot_il.cell.clip_config import ClipConfig
-
-    if isinstance(cfg, ClipConfig):
-        from robot_il.cell.clip_scene import compile_clip_scene
-
-        return compile_clip_scene(cfg)
-    root = build_mjcf(cfg)
+    """Build and compile the peg cell's scene; return the model and its index."""
+    root, arm = build_mjcf(cfg)
     model = mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
-    return model, index_scene(model)
+    return model, index_scene(model, arm)
 
 
-def index_scene(model: mujoco.MjModel, tool: str = "peg", tool_geom: str = "shaft") -> SceneIndex:
-    """Addresses of the arm, the pan-tilt unit and the tool ``tool`` (its ``tip`` site and the body of its geom
-    ``tool_geom``)."""
+def index_scene(model: mujoco.MjModel, arm: ArmEntity, tool: str = "peg", tool_geom: str = "shaft") -> SceneIndex:
+    """Addresses of the arm, the pan-tilt unit and the tool ``tool`` on the arm's flange (its ``tip`` site and
+    the body of its geom ``tool_geom``)."""
 
-    def jid(name: str) -> int:
-        return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+    def find(kind: mujoco.mjtObj, name: str) -> int:
+        i = mujoco.mj_name2id(model, kind, name)
+        if i < 0:
+            raise KeyError(f"the compiled cell has no {kind.name[6:].lower()} {name!r}")
+        return i
 
-    arm_j = [jid(f"{ARM}/{j}") for j in JOINTS]
-    ptu_j = [jid("pan_tilt/pan"), jid("pan_tilt/tilt")]
-    act = lambda n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, n)  # noqa: E731
-    sensors = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, f"{ARM}/{j}_torque") for j in JOINTS]
-    tool_geom_name = f"{ARM}/{tool}/{tool_geom}"
+    arm_j = [find(mujoco.mjtObj.mjOBJ_JOINT, arm.scoped(j)) for j in arm.joints]
+    ptu_j = [find(mujoco.mjtObj.mjOBJ_JOINT, "pan_tilt/pan"), find(mujoco.mjtObj.mjOBJ_JOINT, "pan_tilt/tilt")]
+    act = lambda n: find(mujoco.mjtObj.mjOBJ_ACTUATOR, n)  # noqa: E731
+    tool_geom_id = find(mujoco.mjtObj.mjOBJ_GEOM, arm.scoped(f"{tool}/{tool_geom}"))
     return SceneIndex(
         arm_qpos=_contiguous(model.jnt_qposadr[arm_j]),
         arm_dof=_contiguous(model.jnt_dofadr[arm_j]),
-        arm_ctrl=_contiguous([act(f"{ARM}/{j}") for j in JOINTS]),
+        arm_ctrl=_contiguous([act(arm.scoped(j)) for j in arm.joints]),
         ptu_qpos=_contiguous(model.jnt_qposadr[ptu_j]),
         ptu_dof=_contiguous(model.jnt_dofadr[ptu_j]),
         ptu_ctrl=_contiguous([act("pan_tilt/pan"), act("pan_tilt/tilt")]),
-        tip_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, f"{ARM}/{tool}/tip"),
-        hole_site=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "pan_tilt/hole"),
-        socket_body=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "pan_tilt/socket"),
-        peg_body=int(model.geom_bodyid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, tool_geom_name)]),
-        torque_sensor_adr=model.sensor_adr[sensors].copy(),
+        tip_site=find(mujoco.mjtObj.mjOBJ_SITE, arm.scoped(f"{tool}/tip")),
+        hole_site=find(mujoco.mjtObj.mjOBJ_SITE, "pan_tilt/hole"),
+        socket_body=find(mujoco.mjtObj.mjOBJ_BODY, "pan_tilt/socket"),
+        peg_body=int(model.geom_bodyid[tool_geom_id]),
         joint_axes=model.jnt_axis[arm_j].copy(),
     )

@@ -46,7 +46,8 @@ def check_task_layout(
     ``source`` names the file and ``fix`` says what to do.
     """
     env_name = env_args.get("env_name")
-    expected = task_observation_shapes(env_name)
+    # The arm's joint count: its recorded joint names (files of the first waves: the six-joint Jaco).
+    expected = task_observation_shapes(env_name, len(env_args.get("joint_names") or ()) or 6)
     if expected is None:
         return
     spec, layout = env_args.get("obs_spec", {}), env_args.get("obs_layout", [])
@@ -56,8 +57,8 @@ def check_task_layout(
         want = expected.get(name)
         if want is not None and tuple(shape) != want:
             raise DemoLayoutError(
-                f"{source}: {where} has {name} of {_width(tuple(shape))}, but the task {env_name} expects "
-                f"{_width(want)}; {fix}"
+                f"{source}: {where} has {name} of {_width(tuple(shape))}, but the task {env_name} on its arm "
+                f"({len(env_args.get('joint_names') or ()) or 6} joints) expects {_width(want)}; {fix}"
             )
 
 

@@ -55,6 +55,7 @@ def make_env_args(
     action_low: list[float],
     action_high: list[float],
     joint_names: list[str],
+    arm: str = "",
 ) -> dict[str, Any]:
     """The ``data.attrs["env_args"]`` record: robomimic's three keys plus what our learners need.
 
@@ -68,6 +69,7 @@ def make_env_args(
         "control_rate_hz": task_config.get("control_rate_hz"),
         "randomisation": {"pan_range": task_config.get("pan_range"), "tilt_range": task_config.get("tilt_range")},
         "joint_names": list(joint_names),
+        "arm": arm,
         "obs_spec": {k: dict(v) for k, v in obs_spec.items()},
         "obs_layout": obs_layout,
         "action_dim": action_dim,

@@ -11,9 +11,10 @@ proportional to the file (milliseconds for demo files of a few MB).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,29 @@ from robot_il.hal.base import Observation
 
 class DemoFileError(RobotILError):
     """A demo file is missing, unreadable or does not follow the schema."""
+
+
+class ArmMismatchError(DemoFileError):
+    """Demos or a policy recorded on another arm (other joints) than the one at hand."""
+
+
+def bare_joint_name(name: str) -> str:
+    """A joint's name without a simulator's namespace (files of the first waves wrote ``jaco_arm/joint_1``)."""
+    return name.rsplit("/", 1)[-1]
+
+
+def check_arm(source: str, env_args: Mapping[str, Any], joint_names: Sequence[str], arm: str = "") -> None:
+    """Refuse data (a demo file, a policy) recorded on another arm than the one at hand, naming ``source`` and
+    both arms' joints: a policy's vector positions mean joints, and another arm's joints are other joints."""
+    recorded = [bare_joint_name(n) for n in env_args.get("joint_names") or []]
+    here = [bare_joint_name(n) for n in joint_names]
+    if recorded and recorded != here:
+        was = env_args.get("arm") or "an arm"
+        now = arm or "this arm"
+        raise ArmMismatchError(
+            f"{source}: recorded on {was} with joints {recorded} ({len(recorded)}); {now} has joints {here} "
+            f"({len(here)}). Use data from this arm: record demos on it, or train a policy from them"
+        )
 
 
 @dataclass
@@ -79,6 +103,8 @@ class DemoWriter:
             raise DemoFileError(
                 f"{self.path}: exists but is not a robot-il demo file ({err}); choose another output path"
             ) from None
+        here = self.env_args
+        check_arm(str(self.path), json.loads(existing), here.get("joint_names", []), here.get("arm", ""))
         if existing != schema.dumps(self.env_args):
             raise DemoFileError(
                 f"{self.path}: holds demos of a different env configuration; write to a new file "

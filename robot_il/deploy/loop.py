@@ -27,6 +27,8 @@ Policy = Callable[[Observation], np.ndarray]
 class SafeController:
     def __init__(self, robot: Robot, safety: SafetyFilter) -> None:
         self._robot, self.safety = robot, safety
+        self.moved = False
+        """Whether any command but zero has gone out: whether stopping the arm is news to report."""
         robot.add_estop_listener(self.safety.estop)  # e-stops from the backend (ROS topic, service) latch here
 
     @property
@@ -48,6 +50,7 @@ class SafeController:
         return self._send(self.safety.hold(reason, detail))
 
     def _send(self, safe: SafeCommand) -> SafeCommand:
+        self.moved = self.moved or bool(np.any(safe.velocities))
         try:
             applied = self._robot.send_action(safe.velocities)
         except StaleStateError as err:

@@ -23,8 +23,9 @@ from robot_il.data.writer import DemoWriter, EpisodeBuffer
 from robot_il.deploy.exits import stopping
 from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
 from robot_il.envs.insertion import InsertionEnv, flatten_observation
+from robot_il.errors import ConfigError
 from robot_il.hal.base import Observation
-from robot_il.safety import SafetyFilter, SafetyLimits, default_cell_limits, load_limits
+from robot_il.safety import SafetyFilter, SafetyLimits, default_limits, load_limits
 
 console = Console(stderr=True)
 
@@ -86,7 +87,7 @@ class DeploySession:
                 console.print(f"[red]zero command failed ({err!r}); closing the backend, which sends zero too[/]")
             finally:
                 self.env.close()
-            if why is not None:
+            if why is not None and self.controller.moved:
                 console.print(f"[bold]arm stopped[/] (zero velocity sent, backend closed) after {why!r}")
 
     def __enter__(self) -> Self:
@@ -112,24 +113,44 @@ def open_session(
     backend_config: Path | str | None = None,
     realtime: bool = False,
     task: str = "peg",
+    arm: str | None = None,
 ) -> DeploySession:
     """Connect the backend and build the safety chain. ``realtime`` makes the simulator hold the control rate in
-    wall-clock time (hardware always does)."""
-    from robot_il.cell.kinematics import CellKinematics
-
-    env = _make_env(backend, backend_config, rate, task)  # the backend, its task and the log's env_args: connected
+    wall-clock time (hardware always does); ``arm`` picks the simulated arm (simulated backends; None: the
+    Jaco). The filter checks against the arm's own model (the backend's ``kinematics``: the description it was
+    built from, or that the arm published)."""
+    env = _make_env(backend, backend_config, rate, task, arm)  # the backend, its task, the log's env_args: connected
     try:
-        if realtime and not env.backend.robot.realtime:
-            env.backend.robot.realtime = True
-        spec = env.backend.robot.spec
-        joints = spec.joint_names
-        limits = load_limits(limits_path, joints) if limits_path else default_cell_limits(task, joints)
-        kinematics = CellKinematics(env.task.cfg)
-        safety = SafetyFilter(limits, spec.control_period, lambda q: _tip(kinematics, q))
-        return DeploySession(env, limits, safety, SafeController(env.backend.robot, safety), kinematics)
+        robot = env.backend.robot
+        if realtime and not robot.realtime:
+            robot.realtime = True
+        kinematics = robot.kinematics
+        limits = session_limits(env, task, limits_path)
+        safety = SafetyFilter(limits, robot.spec.control_period, kinematics.tip_linear)
+        return DeploySession(env, limits, safety, SafeController(robot, safety), kinematics)
     except BaseException:
         env.close()
         raise
+
+
+def session_limits(env: InsertionEnv, task: str, limits_path: Path | str | None) -> SafetyLimits:
+    """The safety limits of the connected arm: ``limits_path`` (``--limits``), else the backend's own (the
+    simulated cell's shipped limits, or the ROS 2 config's ``limits``), each within the arm's description."""
+    robot = env.backend.robot
+    spec, kinematics = robot.spec, robot.kinematics
+    path = str(limits_path) if limits_path else robot.limits_hint
+    if not path:
+        raise ConfigError(
+            "--limits",
+            f"give the safety limits of your arm ({spec.arm or 'from its description'}, joints "
+            f"{list(spec.joint_names)}): joint_limits with ros2_control's fields (UR's joint_limits.yaml works as "
+            "is) and a cartesian_limits section (workspace box, tip speed, forces); or set `limits:` in the "
+            "backend's YAML",
+        )
+    source = kinematics.description.source
+    if path == "sim":
+        return default_limits(task, spec.arm, spec.joint_names, env.task.cfg.workspace, kinematics.limits)
+    return load_limits(path, spec.joint_names, kinematics.limits, source)
 
 
 def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult, attrs: dict[str, Any]) -> str:
@@ -174,8 +195,10 @@ def deploy(
     backend_config: Path | str | None = None,
     max_steps: int | None = None,
     task: str = "peg",
+    arm: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes of ``task``."""
+    """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes of ``task``;
+    a simulated backend simulates ``arm`` (default: the arm the policy was trained on)."""
     import torch
 
     from robot_il.policies import CheckpointPolicy
@@ -184,9 +207,16 @@ def deploy(
 
     runner = CheckpointPolicy(policy) if isinstance(policy, str | Path) else policy  # refused before connecting
     name = str(policy) if isinstance(policy, str | Path) else type(policy).__name__
-    with open_session(backend, rate, limits_path, backend_config, realtime, task) as session:
+    arm = arm or trained_arm(runner)
+    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm) as session:
         runner.check_env(session.env)
         return _deploy_episodes(session, runner, name, episodes, seed, log_path, estop_keys, max_steps)
+
+
+def trained_arm(policy: Any) -> str | None:
+    """The simulated arm a policy file was trained on (its env's cell config), or None."""
+    meta = getattr(policy, "meta", None) or {}
+    return meta.get("env_args", {}).get("env_kwargs", {}).get("config", {}).get("arm")
 
 
 def _deploy_episodes(
@@ -237,36 +267,33 @@ def _deploy_episodes(
     return summaries
 
 
-def _make_env(backend: str, backend_config: Path | str | None, rate: float, task: str = "peg") -> InsertionEnv:
-    """The task's simulated backend takes the rate directly; other backends come from their YAML config (rate
-    overridden)."""
+def _make_env(
+    backend: str, backend_config: Path | str | None, rate: float, task: str = "peg", arm: str | None = None
+) -> InsertionEnv:
+    """The task's simulated backend takes the rate (and the simulated ``arm``) directly; other backends come from
+    their YAML config (rate overridden)."""
     import dataclasses
 
-    from robot_il.config import load_yaml
     from robot_il.envs import task_includes_efforts
     from robot_il.hal import make_backend
     from robot_il.tasks import task_entry
 
     efforts = task_includes_efforts(task)  # the layout of the task's registered env, which policies train on
+    sim = {"control_rate_hz": rate, **({"arm": arm} if arm else {})}
     if backend == task_entry(task).backend:
-        return InsertionEnv(backend, {"control_rate_hz": rate}, task=task, include_efforts=efforts)
+        return InsertionEnv(backend, sim, task=task, include_efforts=efforts)
     if backend != "ros2":
         return InsertionEnv(backend, task=task, include_efforts=efforts)
-    from robot_il.ros2.config import Ros2Config
+    from robot_il.ros2.config import load_ros2_config
 
     if backend_config is None:
         from importlib import resources
 
-        backend_config = str(resources.files("robot_il.ros2").joinpath("jaco_sim.yaml"))
-    cfg = dataclasses.replace(load_yaml(Ros2Config, backend_config), control_rate_hz=rate)
+        backend_config = str(resources.files("robot_il.ros2").joinpath(f"{arm or 'jaco'}_sim.yaml"))
+    cfg = dataclasses.replace(load_ros2_config(backend_config), control_rate_hz=rate)
     cell = task_entry(task).config_class()
     # The ROS 2 config's cell is the peg's geometry; the clip cell shares its arm, tool-centre point and
     # pan-tilt unit, so those fields carry over and the task's own config supplies the rest.
     shared = {f: getattr(cfg.cell, f) for f in dataclasses.asdict(cfg.cell) if f in cell.__dataclass_fields__}
     task_cfg = cell(**{**shared, "control_rate_hz": rate})
     return InsertionEnv(make_backend("ros2", cfg), task_cfg, task=task, include_efforts=efforts)
-
-
-def _tip(kinematics, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    position, _, jac = kinematics.tip(q)
-    return position, jac[:3]

@@ -2,17 +2,18 @@
 
 Observation: a flat float32 vector, laid out as the GPRIL paper's peg task
 (``OBS_LAYOUT``; joint efforts are appended with ``include_efforts=True``, as in
-its clip task):
+its clip task). For an arm of n joints (6 for the Jaco and the UR5e, 7 for
+the FR3):
 
-===================  =======  ======  =====================================
-slice                field    unit    meaning
-===================  =======  ======  =====================================
-[0:6]                q        rad     joint positions
-[6:12]               dq       rad/s   joint velocities
-[12:15]              ee       m       peg tip position, robot base frame
-[15:19]              socket   1       socket orientation, quaternion w,x,y,z
-[19:25] (optional)   tau      N·m     joint efforts
-===================  =======  ======  =====================================
+=======================  =======  ======  =====================================
+slice                    field    unit    meaning
+=======================  =======  ======  =====================================
+[0:n]                    q        rad     joint positions
+[n:2n]                   dq       rad/s   joint velocities
+[2n:2n+3]                ee       m       peg tip position, robot base frame
+[2n+3:2n+7]              socket   1       socket orientation, quaternion w,x,y,z
+[2n+7:3n+7] (optional)   tau      N·m     joint efforts (the backend's unit)
+=======================  =======  ======  =====================================
 
 Action: joint velocities, rad/s, bounded by the backend's spec. Commands
 outside the bounds are clipped by the backend and reported in
@@ -42,22 +43,25 @@ from robot_il.hal.base import Observation
 from robot_il.hal.factory import Backend, make_backend
 from robot_il.tasks.base import task_entry
 
-NUM_JOINTS = 6
-"""The peg task's arm: the flat layout below and the task's demo files are sized for six joints."""
-
+JOINTS = -1
+"""In a layout row's size: the arm's number of joints."""
 OBS_LAYOUT: tuple[tuple[str, str, int, str], ...] = (
-    ("joint_positions", "q", NUM_JOINTS, "rad"),
-    ("joint_velocities", "dq", NUM_JOINTS, "rad/s"),
+    ("joint_positions", "q", JOINTS, "rad"),
+    ("joint_velocities", "dq", JOINTS, "rad/s"),
     ("ee_position", "ee", 3, "m"),
     ("socket_quat", "socket", 4, "1"),
 )
-EFFORT_LAYOUT = ("joint_efforts", "tau", NUM_JOINTS, "N·m")
+EFFORT_LAYOUT = ("joint_efforts", "tau", JOINTS, "N·m")
 
 
-def observation_layout(include_efforts: bool = False) -> list[dict[str, Any]]:
+def observation_layout(
+    include_efforts: bool = False, num_joints: int = 6, effort_unit: str = "N·m"
+) -> list[dict[str, Any]]:
     """The flat vector's layout as records (field, short name, start, stop, unit), for docs and HDF5 attrs."""
     rows, start = [], 0
     for field, short, size, unit in OBS_LAYOUT + ((EFFORT_LAYOUT,) if include_efforts else ()):
+        size = num_joints if size == JOINTS else size
+        unit = effort_unit if field == "joint_efforts" else unit
         rows.append({"field": field, "name": short, "start": start, "stop": start + size, "unit": unit})
         start += size
     return rows
@@ -114,21 +118,32 @@ class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use one of {modes}")
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": round(cfg.control_rate_hz)}
-
-        spec = self.backend.robot.spec
-        self.action_space = gym.spaces.Box(
-            spec.action_low.astype(np.float32), spec.action_high.astype(np.float32), dtype=np.float32
-        )
-        dim = sum(r[2] for r in OBS_LAYOUT) + (EFFORT_LAYOUT[2] if include_efforts else 0)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
-
+        # Connected first: a real arm's joints and limits come from its description, read at connect.
+        self.backend.connect()
+        try:
+            self._init_spaces()
+        except BaseException:
+            self.backend.close()
+            raise
         self._camera, self._size = camera, (height, width)
         self._renderer = None
         self._steps = 0
         self._obs: Observation | None = None
         self._expert = None
         self._task_name = task
-        self.backend.connect()
+
+    def _init_spaces(self) -> None:
+        spec = self.backend.robot.spec
+        self.action_space = gym.spaces.Box(
+            spec.action_low.astype(np.float32), spec.action_high.astype(np.float32), dtype=np.float32
+        )
+        dim = self.layout()[-1]["stop"]
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+
+    def layout(self) -> list[dict[str, Any]]:
+        """This env's observation layout (the arm's joint count, its effort unit)."""
+        spec = self.backend.robot.spec
+        return observation_layout(self.include_efforts, spec.num_joints, spec.effort_unit)
 
     @property
     def last_observation(self) -> Observation:
@@ -190,11 +205,12 @@ class InsertionEnv(gym.Env[np.ndarray, np.ndarray]):
             backend=self.backend.name,
             task_config=dataclasses.asdict(self.task.cfg),
             obs_spec={k: {"shape": list(f.shape), "unit": f.unit} for k, f in spec.observation.items()},
-            obs_layout=observation_layout(self.include_efforts),
+            obs_layout=self.layout(),
             action_dim=spec.num_joints,
             action_low=spec.action_low.tolist(),
             action_high=spec.action_high.tolist(),
             joint_names=list(spec.joint_names),
+            arm=spec.arm,
         )
 
     def reset(

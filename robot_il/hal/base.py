@@ -13,7 +13,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -27,6 +27,24 @@ class FieldSpec:
     shape: tuple[int, ...]
     unit: str
     description: str
+
+
+EFFORT_UNITS = ("N·m", "A", "none")
+"""What a backend's joint efforts are: joint torques, motor currents (UR's driver by default), or nothing usable."""
+
+
+class ArmKinematics(Protocol):
+    """The arm's kinematics as the layers above the HAL use them (:class:`robot_il.arm.ArmModel` implements it):
+    joint angles (rad, in ``joint_names`` order) to the tool-centre point (m), the tool's orientation and the
+    6 x n Jacobian, in the arm's base frame."""
+
+    joint_names: tuple[str, ...]
+
+    def position(self, q: np.ndarray) -> np.ndarray: ...
+
+    def tip(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def tip_frame(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,15 @@ class RobotSpec:
     resets_itself: bool = False
     """Whether ``reset`` puts the cell back by itself (a simulator, a cell with a reset service); otherwise
     every motion home must go through the safety filter (or a person's hands) before ``reset``."""
+    arm: str = ""
+    """The arm's name, as its description gives it (``ur5e``, ``fr3``, ``jaco``); recorded in demo and policy
+    files beside the joint names."""
+    effort_unit: str = "N·m"
+    """What ``joint_efforts`` are: one of :data:`EFFORT_UNITS`."""
+
+    def __post_init__(self) -> None:
+        if self.effort_unit not in EFFORT_UNITS:
+            raise ValueError(f"effort_unit must be one of {EFFORT_UNITS}, got {self.effort_unit!r}")
 
     @property
     def num_joints(self) -> int:
@@ -58,13 +85,14 @@ class RobotSpec:
         return 1.0 / self.control_rate_hz
 
 
-def observation_fields(num_joints: int) -> dict[str, FieldSpec]:
+def observation_fields(num_joints: int, effort_unit: str = "N·m") -> dict[str, FieldSpec]:
     """The observation layout every arm backend reports (the fields of :class:`Observation`)."""
     n = num_joints
+    efforts = {"N·m": "measured joint torques", "A": "measured motor currents", "none": "not measured (zeros)"}
     return {
         "joint_positions": FieldSpec((n,), "rad", "measured joint angles"),
         "joint_velocities": FieldSpec((n,), "rad/s", "measured joint velocities"),
-        "joint_efforts": FieldSpec((n,), "N·m", "measured joint torques"),
+        "joint_efforts": FieldSpec((n,), effort_unit, efforts.get(effort_unit, "measured joint efforts")),
         "ee_position": FieldSpec((3,), "m", "tool-centre point (peg tip) in the robot base frame"),
         "socket_quat": FieldSpec(
             (4,), "1", "socket orientation in the base frame, unit quaternion (w, x, y, z), w >= 0"
@@ -148,6 +176,18 @@ class Robot(abc.ABC):
     def spec(self) -> RobotSpec: ...
 
     @property
+    def kinematics(self) -> ArmKinematics:
+        """The arm's kinematics with its tool, from the arm's own description (a ROS 2 backend has it once
+        connected)."""
+        raise NotImplementedError(f"{type(self).__name__} has no arm model")
+
+    @property
+    def limits_hint(self) -> str:
+        """Where this backend's safety limits come from when none are given: ``sim`` (a simulated arm's shipped
+        limits), a limits file's path, or empty (the user must give one)."""
+        return ""
+
+    @property
     def is_connected(self) -> bool:
         return self._connected
 
@@ -198,7 +238,8 @@ class Robot(abc.ABC):
         return None
 
     def wrench(self) -> np.ndarray | None:
-        """Force (N) and torque (N·m) on the tool, base frame, (6,); None without a force-torque sensor."""
+        """Force (N) and torque (N·m, about the tool-centre point) on the tool, base frame, (6,); None without a
+        force-torque sensor."""
         self._require_connected("wrench")
         return self._wrench()
 

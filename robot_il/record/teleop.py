@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from robot_il.cell.kinematics import CellKinematics
 from robot_il.errors import RobotILError
 from robot_il.hal.base import Observation
 from robot_il.tasks.base import task_entry
@@ -117,7 +116,7 @@ class ScriptedTeleop(TeleopDevice):
 
     def __init__(self, cfg: Any = None, task: str = "peg") -> None:
         self.expert = task_entry(task).make_expert(cfg)
-        self.kinematics = getattr(self.expert, "kinematics", None) or CellKinematics(self.expert.cfg)
+        self.kinematics = self.expert.kinematics
 
     def twist(self, obs: Observation) -> np.ndarray:
         _, _, jac = self.kinematics.tip(obs.joint_positions)

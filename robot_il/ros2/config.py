@@ -1,28 +1,82 @@
-"""Configuration of the ROS 2 backend: topics, joint names, QoS and the cell's geometry.
+"""Configuration of the ROS 2 backend: the arm's description, topics, joint names, QoS and the cell's geometry.
 
-Any ros2_control arm works by configuration alone: name its joints as its
-``/joint_states`` does, point ``controller`` at a ``forward_command_controller``
-with ``interface_name: velocity``, and give the velocity bounds. See
-``robot_il/ros2/jaco_sim.yaml`` for the simulated cell served by the sim bridge.
+Any ros2_control arm works by configuration alone: its description (the URDF its
+driver's robot_state_publisher publishes on ``/robot_description``, or a file)
+gives the kinematics, joints and limits; ``arm.tip_link`` and ``arm.tool_offset``
+say where the tool-centre point is; ``controller`` names its
+``forward_command_controller`` (``interface_name: velocity``); ``cell`` holds the
+fixture's calibrated pose. See ``robot_il/ros2/jaco_sim.yaml`` (and the other
+``*_sim.yaml``) for the simulated cells served by the sim bridge, and
+``drivers/robot_il_bringup/config/`` for real arms.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from robot_il.cell.config import JACO_HOME, JACO_MAX_VELOCITY, PegConfig
-from robot_il.config import require_positive
+from robot_il.cell.config import PegConfig
+from robot_il.config import load_yaml, require_positive
 from robot_il.errors import ConfigError
+from robot_il.hal.base import EFFORT_UNITS
+
+
+@dataclass(frozen=True)
+class ArmSource:
+    """Where the arm's description comes from, and where its tool-centre point is on it."""
+
+    description: str = "topic"
+    """``topic``: the URDF on ``description_topic`` (robot_state_publisher publishes it transient-local); or the
+    path of a URDF or MJCF file (relative paths: to the backend's YAML)."""
+    description_topic: str = "/robot_description"
+    """std_msgs/String topic of the URDF."""
+    base_link: str = ""
+    """The frame the cell (fixture pose, workspace, observations) is given in; empty: the description's root.
+    UR's ``base_link`` is REP-103 aligned; its ``base`` is turned half a turn about z (the controller's frame)."""
+    tip_link: str = ""
+    """The flange frame the tool is mounted on (``tool0`` on UR arms, ``fr3_link8`` on the FR3, ``flange`` on the
+    simulated Jaco)."""
+    tool_offset: tuple[float, ...] | None = None
+    """The tool-centre point in ``tip_link``'s frame: x, y, z (m), roll, pitch, yaw (rad): the peg (its length
+    along z) plus anything between it and the flange (an F/T sensor, an adapter plate). None: the cell's tool
+    (``cell.peg_length`` along z)."""
+
+    def __post_init__(self) -> None:
+        if not self.description:
+            raise ConfigError("arm.description", "give 'topic' or the path of the arm's URDF or MJCF file")
+        if not self.tip_link:
+            raise ConfigError(
+                "arm.tip_link", "name the link the tool is mounted on (tool0 on UR arms, fr3_link8 on the FR3)"
+            )
+        if self.tool_offset is not None and len(self.tool_offset) != 6:
+            raise ConfigError(
+                "arm.tool_offset", f"must be 6 numbers (x, y, z, roll, pitch, yaw), got {self.tool_offset}"
+            )
 
 
 @dataclass(frozen=True)
 class Ros2Config:
-    joint_names: tuple[str, ...] = tuple(f"joint_{i}" for i in range(1, 7))
-    """Arm joints in the order the policy uses; matched by name in /joint_states."""
-    max_joint_velocity: tuple[float, ...] = JACO_MAX_VELOCITY
-    """Symmetric velocity bounds, rad/s."""
-    home_joint_positions: tuple[float, ...] = JACO_HOME
-    """Home pose, rad."""
+    arm: ArmSource
+    """The arm's description and tool."""
+    joint_names: tuple[str, ...] | None = None
+    """Arm joints in the order the policy uses, matched by name in /joint_states; None: the description's joints
+    from ``arm.base_link`` to ``arm.tip_link``, in order. Every joint on that chain must be listed."""
+    max_joint_velocity: tuple[float, ...] | None = None
+    """Symmetric velocity bounds of the HAL, rad/s (the safety limits file sets the ones deploy uses); None: the
+    description's velocity limits (on a simulated cell: the simulated arm's servo range)."""
+    home_joint_positions: tuple[float, ...] | None = None
+    """Home pose, rad: where episodes start and safe resets go. Needed to reset the cell; on a simulated cell the
+    simulated arm's home by default."""
+    effort_unit: str = "N·m"
+    """What the driver reports as joint effort: ``N·m`` (joint torques), ``A`` (motor currents: UR's driver by
+    default) or ``none``. A policy that observes efforts is refused on an arm reporting them in another unit."""
+    simulated: bool = False
+    """This config talks to the sim bridge (robot-il-sim-bridge): where this config leaves them out, the
+    simulated arm ``cell.arm``'s home, servo range, default cell layout and shipped limits apply."""
+    limits: str = ""
+    """The arm's safety limits file (``--limits`` overrides it; relative paths: to the backend's YAML); ``sim``:
+    the simulated arm's shipped limits (simulated cells only); empty: ``--limits`` must be given."""
     control_rate_hz: float = 20.0
     """Rate of velocity commands; send_action waits out each period."""
     joint_states_topic: str = "/joint_states"
@@ -61,17 +115,24 @@ class Ros2Config:
     qos_reliability: str = "reliable"
     """'reliable' or 'best_effort' (match the publisher's QoS)."""
     cell: PegConfig = field(default_factory=PegConfig)
-    """Geometry of the cell (kinematics, socket), as calibrated."""
+    """Geometry of the cell: the fixture's pose (``tilt_center``, ``fixture_rpy``, as calibrated by
+    ``robot-il calibrate``), the workspace box, the socket and the tool."""
 
     def __post_init__(self) -> None:
-        n = len(self.joint_names)
-        if n == 0 or len(set(self.joint_names)) != n:
-            raise ConfigError("joint_names", f"need distinct joint names, got {self.joint_names}")
-        for name in ("max_joint_velocity", "home_joint_positions"):
-            if len(getattr(self, name)) != n:
-                raise ConfigError(name, f"must have {n} values, one per joint in joint_names")
-        for i, v in enumerate(self.max_joint_velocity):
+        if self.joint_names is not None:
+            n = len(self.joint_names)
+            if n == 0 or len(set(self.joint_names)) != n:
+                raise ConfigError("joint_names", f"need distinct joint names, got {self.joint_names}")
+            for name in ("max_joint_velocity", "home_joint_positions"):
+                value = getattr(self, name)
+                if value is not None and len(value) != n:
+                    raise ConfigError(name, f"must have {n} values, one per joint in joint_names")
+        for i, v in enumerate(self.max_joint_velocity or ()):
             require_positive(f"max_joint_velocity[{i}]", v)
+        if self.effort_unit not in EFFORT_UNITS:
+            raise ConfigError("effort_unit", f"must be one of {EFFORT_UNITS}, got {self.effort_unit!r}")
+        if self.limits == "sim" and not self.simulated:
+            raise ConfigError("limits", "'sim' (the simulated arm's shipped limits) needs simulated: true")
         for name in (
             "control_rate_hz",
             "stale_after",
@@ -91,7 +152,28 @@ class Ros2Config:
             lo, hi = getattr(self, name)
             if not lo < hi:
                 raise ConfigError(name, f"inverted range ({lo}, {hi})")
+        if not self.simulated:
+            for name in ("tilt_center", "workspace_low", "workspace_high"):
+                if getattr(self.cell, name) is None:
+                    raise ConfigError(
+                        f"cell.{name}",
+                        "give the cell's layout in the arm's base frame (tilt_center: where the pan-tilt unit's axes "
+                        "meet, `robot-il calibrate` measures it; workspace_low/high: the box the tool-centre point "
+                        "must stay in)",
+                    )
 
     @property
     def command_topic(self) -> str:
         return f"/{self.controller.strip('/')}/commands"
+
+
+def load_ros2_config(path: str | Path) -> Ros2Config:
+    """The backend's YAML, with its file paths (the description, the limits) taken relative to its folder."""
+    cfg = load_yaml(Ros2Config, path)
+    folder = Path(path).parent
+
+    def resolve(value: str, keep: tuple[str, ...]) -> str:
+        return value if value in keep or not value or Path(value).is_absolute() else str(folder / value)
+
+    arm = dataclasses.replace(cfg.arm, description=resolve(cfg.arm.description, ("topic",)))
+    return dataclasses.replace(cfg, arm=arm, limits=resolve(cfg.limits, ("sim",)))

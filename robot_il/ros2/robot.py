@@ -2,9 +2,12 @@
 
 State comes from ``/joint_states`` (joints matched by name, not position), plus
 a ``WrenchStamped`` topic when configured; joint-velocity commands go out on
-``/<controller>/commands`` as ``Float64MultiArray``. The tip position comes from
-the cell's kinematics and the socket's orientation from the pan-tilt angles,
-so observations match the simulation's. ``send_action`` publishes and then
+``/<controller>/commands`` as ``Float64MultiArray``. The arm's own description
+(the URDF on ``/robot_description``, received transient-local as
+robot_state_publisher publishes it, or a file) gives its joints, limits and
+kinematics (:class:`robot_il.arm.ArmModel`): the tip position is computed from
+it, and the socket's orientation from the pan-tilt angles and the fixture's
+mount, so observations match the simulation's. ``send_action`` publishes and then
 waits out the control period, so a loop over it runs at the control rate.
 ``reset`` never moves the arm itself unless the cell offers a reset service
 (the sim bridge's): on hardware, motion home goes through the safety filter
@@ -21,12 +24,14 @@ the joint states have gone stale.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
 
 import numpy as np
 
+from robot_il.arm import ArmDescription, ArmModel, DescriptionError, load_description, parse_urdf
 from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
 from robot_il.ros2 import command_gate
@@ -62,6 +67,8 @@ class _Ros2Link:
         from std_msgs.msg import Float64MultiArray
 
         self.cfg = cfg
+        self.joint_names: tuple[str, ...] = tuple(cfg.joint_names or ())
+        """The arm's joints, in the order commands carry them (resolved from the description at connect)."""
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
@@ -73,6 +80,17 @@ class _Ros2Link:
         self.pan_tilt: tuple[JointState, float] | None = None
         self.wrench: np.ndarray | None = None
         self.node.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos)
+        self.description: str | None = None
+        if cfg.arm.description == "topic":
+            from rclpy.qos import DurabilityPolicy
+            from std_msgs.msg import String
+
+            # robot_state_publisher publishes the URDF once, transient-local: a late subscriber gets it only if it
+            # asks for transient-local too.
+            latched_description = QoSProfile(
+                depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+            )
+            self.node.create_subscription(String, cfg.arm.description_topic, self._on_description, latched_description)
         self.node.create_subscription(JointState, cfg.pan_tilt_state_topic, self._on_pan_tilt, qos)
         if cfg.wrench_topic:
             self.node.create_subscription(WrenchStamped, cfg.wrench_topic, self._on_wrench, qos)
@@ -125,7 +143,7 @@ class _Ros2Link:
 
                 # The stamp is the stream's heartbeat: the gate drops any message not newer than the last.
                 self.last_stamp_ns = max(self.last_stamp_ns + 1, self.node.get_clock().now().nanoseconds)
-                msg = JointState(name=list(self.cfg.joint_names), velocity=values)
+                msg = JointState(name=list(self.joint_names), velocity=values)
                 msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(self.last_stamp_ns, 10**9)
                 msg.header.frame_id = command_gate.END_OF_STREAM if end_of_stream else ""
             else:
@@ -160,14 +178,19 @@ class _Ros2Link:
     def stop(self) -> None:
         """Zero velocity, and tell the gate the stream ends here (it goes back to idle without latching).
 
-        Sent even if this process never commanded: the controller may still hold another client's command."""
-        if not self.closed:
+        Sent even if this process never commanded: the controller may still hold another client's command (not
+        before the arm's joints are known: a command without them would be malformed)."""
+        if not self.closed and self.joint_names:
             self.ended = True
-            self.publish_command([0.0] * len(self.cfg.joint_names), end_of_stream=True)
+            self.publish_command([0.0] * len(self.joint_names), end_of_stream=True)
 
     def _on_joints(self, msg) -> None:
         with self.lock:
             self.joints = (msg, time.monotonic())
+
+    def _on_description(self, msg) -> None:
+        with self.lock:
+            self.description = msg.data
 
     def _on_pan_tilt(self, msg) -> None:
         with self.lock:
@@ -227,19 +250,43 @@ class Ros2Robot(Robot):
     def __init__(self, cfg: Ros2Config, node_name: str = "robot_il") -> None:
         super().__init__()
         self.cfg, self.node_name = cfg, node_name
-        v = np.asarray(cfg.max_joint_velocity, dtype=np.float64)
-        self._spec = RobotSpec(
+        self.link: _Ros2Link | None = None
+        self._kinematics: ArmModel | None = None
+        self._spec: RobotSpec | None = None
+        # A simulated cell's arm is known before connecting; its description still comes over the wire.
+        if cfg.simulated:
+            arm = cfg.cell.sim_arm
+            self._spec = self._make_spec(cfg.joint_names or arm.model().joint_names, arm.name)
+
+    def _make_spec(self, joint_names, arm: str, description_velocity=None) -> RobotSpec:
+        cfg = self.cfg
+        n = len(joint_names)
+        if cfg.max_joint_velocity is not None:
+            v = np.asarray(cfg.max_joint_velocity, dtype=np.float64)
+        elif cfg.simulated:
+            v = np.asarray(cfg.cell.velocity_bounds, dtype=np.float64)
+        else:
+            v = np.asarray(description_velocity, dtype=np.float64)
+        if cfg.home_joint_positions is not None:
+            home = np.asarray(cfg.home_joint_positions, dtype=np.float64)
+        elif cfg.simulated:
+            home = np.asarray(cfg.cell.home, dtype=np.float64)
+        else:
+            home = None
+        if home is not None and len(home) != n:
+            raise DescriptionError("home_joint_positions", f"has {len(home)} values for the arm's {n} joints")
+        return RobotSpec(
             name="ros2",
-            joint_names=tuple(cfg.joint_names),
-            observation=observation_fields(len(cfg.joint_names)),
+            joint_names=tuple(joint_names),
+            observation=observation_fields(n, cfg.effort_unit),
             action_low=-v,
             action_high=v,
             control_rate_hz=cfg.control_rate_hz,
-            home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
+            home_joint_positions=home,
             resets_itself=bool(cfg.reset_service),
+            arm=arm,
+            effort_unit=cfg.effort_unit,
         )
-        self.link: _Ros2Link | None = None
-        self._kinematics = None
 
     @property
     def realtime(self) -> bool:
@@ -248,20 +295,70 @@ class Ros2Robot(Robot):
 
     @property
     def spec(self) -> RobotSpec:
+        if self._spec is None:
+            raise NotConnectedError(
+                "the ROS 2 arm's joints and limits come from its description: connect() first (or give "
+                "joint_names and max_joint_velocity in the backend's YAML)"
+            )
         return self._spec
 
-    def _connect(self) -> None:
-        from robot_il.cell.kinematics import CellKinematics
+    @property
+    def kinematics(self) -> ArmModel:
+        if self._kinematics is None:
+            raise NotConnectedError("the ROS 2 arm's kinematics come from its description: connect() first")
+        return self._kinematics
 
-        self._kinematics = CellKinematics(self.cfg.cell)
+    @property
+    def limits_hint(self) -> str:
+        return self.cfg.limits
+
+    def _connect(self) -> None:
         self.link = _Ros2Link(self.cfg, self.node_name)
         self.link.on_estop = self._on_estop
         try:
+            self._load_arm()
             self._wait_for_cell()
         except BaseException:
             self.link.close()
             self.link = None
             raise
+
+    def _load_arm(self) -> None:
+        """The arm's model from its description, its joints checked against the config's; the spec from them."""
+        cfg, link = self.cfg, self.link
+        description = self._description()
+        tool = cfg.arm.tool_offset if cfg.arm.tool_offset is not None else cfg.cell.tool_offset
+        model = ArmModel(description, cfg.arm.tip_link, tool, cfg.arm.base_link or None, cfg.joint_names)
+        if self._spec is not None and tuple(self._spec.joint_names) != model.joint_names:
+            raise DescriptionError(
+                description.source,
+                f"the arm's joints {list(model.joint_names)} are not the simulated {cfg.cell.arm}'s "
+                f"{list(self._spec.joint_names)}; set cell.arm to the arm the bridge simulates",
+            )
+        velocity = [j.velocity for j in model.limits]
+        if cfg.max_joint_velocity is None and not cfg.simulated and not all(np.isfinite(velocity)):
+            missing = [j.name for j in model.limits if not np.isfinite(j.velocity)]
+            raise DescriptionError(
+                description.source, f"gives no velocity limit for {missing}; set max_joint_velocity in the config"
+            )
+        self._spec = self._make_spec(model.joint_names, description.name or "arm", velocity)
+        self._kinematics = model
+        link.joint_names = model.joint_names
+
+    def _description(self) -> ArmDescription:
+        cfg, link = self.cfg, self.link
+        if cfg.arm.description != "topic":
+            return load_description(cfg.arm.description)
+        deadline = time.monotonic() + cfg.connect_timeout
+        while link.description is None:
+            if time.monotonic() > deadline:
+                raise NotConnectedError(
+                    f"no arm description on {cfg.arm.description_topic} within {cfg.connect_timeout} s; is "
+                    "robot_state_publisher (the arm driver's bringup, or the sim bridge) running on this "
+                    "ROS_DOMAIN_ID? Or set arm.description to the arm's URDF file"
+                )
+            time.sleep(0.01)
+        return parse_urdf(link.description, f"{cfg.arm.description_topic} (the arm's URDF)")
 
     def _wait_for_cell(self) -> None:
         """The first joint and pan-tilt states, and (with a gate) an open command gate listening to us."""
@@ -294,6 +391,15 @@ class Ros2Robot(Robot):
                     f"running, on this ROS_DOMAIN_ID?{hint}"
                 )
             time.sleep(0.01)
+        with link.lock:
+            msg = link.joints[0]
+        missing = [n for n in self.spec.joint_names if n not in msg.name]
+        if missing:
+            raise DescriptionError(
+                cfg.joint_states_topic,
+                f"has no joint(s) {missing} of the arm; it names {list(msg.name)}. Is this the arm the "
+                "description belongs to (or a prefix, tf_prefix, missing from joint_names)?",
+            )
         if gate and link.gate_state.split(":")[0] in {str(s) for s in command_gate.LATCHED}:
             raise GateLatchedError(
                 f"the command gate is latched ({link.gate_state}); check the cell, then release it with "
@@ -326,16 +432,15 @@ class Ros2Robot(Robot):
     def _observe(self) -> Observation:
         msg = self._fresh_joints()
         pan_tilt = _fresh_pan_tilt(self.link, self.cfg)
-        topic = self.cfg.joint_states_topic
-        q = _by_name(msg, self.cfg.joint_names, "position", topic)
+        topic, names = self.cfg.joint_states_topic, self.spec.joint_names
+        q = _by_name(msg, names, "position", topic)
         pt = _by_name(pan_tilt, self.cfg.pan_tilt_joint_names, "position", self.cfg.pan_tilt_state_topic)
-        tip, _, _ = self._kinematics.tip(q)
         return Observation(
             joint_positions=q,
-            joint_velocities=_by_name(msg, self.cfg.joint_names, "velocity", topic),
-            joint_efforts=_by_name(msg, self.cfg.joint_names, "effort", topic),
-            ee_position=tip,
-            socket_quat=socket_quat(pt[0], pt[1]),
+            joint_velocities=_by_name(msg, names, "velocity", topic),
+            joint_efforts=_by_name(msg, names, "effort", topic),
+            ee_position=self._kinematics.position(q),
+            socket_quat=socket_quat(pt[0], pt[1], self.cfg.cell.fixture_rotation),
             pan_tilt=pt,
             timestamp=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
         )
@@ -397,7 +502,11 @@ class Ros2Robot(Robot):
     def _wait_home(self, tolerance: float = 0.02, timeout: float = 120.0) -> None:
         """Without a reset service the HAL moves nothing itself (every motion must pass the safety filter):
         it waits until the arm is home, brought there by ``SafeController.return_home`` or by hand."""
-        home = np.asarray(self.cfg.home_joint_positions)
+        home = self.spec.home_joint_positions
+        if home is None:
+            raise RobotILError(
+                "home_joint_positions is not set in the backend's YAML: give the joint angles where episodes start"
+            )
         deadline = time.monotonic() + timeout
         while np.abs(home - self._observe().joint_positions).max() > tolerance:
             if time.monotonic() > deadline:
@@ -448,13 +557,14 @@ class Ros2PanTilt(PanTilt):
 
 def build(config: Ros2Config | dict | str | None = None):
     """Factory entry for ``ros2``: a Ros2Config, a mapping of its fields, or a YAML path."""
-    from robot_il.config import from_dict, load_yaml
+    from robot_il.config import from_dict
     from robot_il.hal.factory import Backend
+    from robot_il.ros2.config import load_ros2_config
 
     if isinstance(config, Ros2Config):
         cfg = config
-    elif isinstance(config, str):
-        cfg = load_yaml(Ros2Config, config)
+    elif isinstance(config, str | os.PathLike):
+        cfg = load_ros2_config(config)
     else:
         cfg = from_dict(Ros2Config, config or {})
     robot = Ros2Robot(cfg)

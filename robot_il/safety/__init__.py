@@ -5,9 +5,9 @@ from robot_il.safety.limits import (
     CartesianLimits,
     JointLimits,
     SafetyLimits,
-    default_cell_limits,
-    default_peg_limits,
+    default_limits,
     load_limits,
+    read_limits_yaml,
 )
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
     "SafeCommand",
     "SafetyFilter",
     "SafetyLimits",
-    "default_cell_limits",
-    "default_peg_limits",
+    "default_limits",
     "load_limits",
+    "read_limits_yaml",
 ]

@@ -2,7 +2,10 @@
 
 Steps the simulation in real time and speaks the topics a real cell has:
 
-* ``/joint_states`` (sensor_msgs/JointState): arm joints ``joint_1`` .. ``joint_6``;
+* ``/robot_description`` (std_msgs/String, transient-local, as robot_state_publisher
+  publishes it): the simulated arm's URDF;
+* ``/joint_states`` (sensor_msgs/JointState): the arm's joints by their description's
+  names (``joint_1`` .. ``joint_6`` on the Jaco, ``shoulder_pan_joint`` ... on the UR5e);
 * ``/<controller>/commands`` (std_msgs/Float64MultiArray): joint velocities, held until
   the next command, as ros2_control's forward_command_controller does;
 * ``/force_torque_sensor_broadcaster/wrench`` (geometry_msgs/WrenchStamped): contact
@@ -24,19 +27,19 @@ For fault injection (tests, the safety benchmark) it also has:
 
 With ``cell:=clip`` the bridge simulates the clip cell (``sim:clip``: the same
 arm, topics and tool-centre point, the clip and its plug instead of the peg and
-its socket); the default is ``cell:=peg``.
+its socket); the default is ``cell:=peg``. ``arm:=ur5e`` (or ``fr3``) builds the
+cell with another arm; the default is the Jaco.
 
 With ``guide:=expert`` the bridge plays a person teaching kinesthetically: after
 each reset (and ``guide_delay`` seconds) the scripted expert's hand moves the arm
 into the socket, and velocity commands are ignored, as an arm in gravity
 compensation ignores them.
 
-    robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller -p cell:=clip
+    robot-il-sim-bridge --ros-args -p rate:=100.0 -p controller:=velocity_controller -p cell:=clip -p arm:=ur5e
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import numpy as np
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from geometry_msgs.msg import WrenchStamped
     from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray, String
     from std_srvs.srv import Trigger
@@ -64,17 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     guide = node.declare_parameter("guide", "").value
     guide_delay = node.declare_parameter("guide_delay", 0.5).value
     cell = node.declare_parameter("cell", "peg").value
+    arm = node.declare_parameter("arm", "jaco").value
     try:
         entry = task_entry(cell)
-    except ConfigError as err:  # an unknown cell; the message names the registered ones
-        node.get_logger().fatal(f"cell: {err}")
+        cfg = entry.config_class()(arm=arm, control_rate_hz=float(rate))
+    except ConfigError as err:  # an unknown cell or arm; the message names the known ones
+        node.get_logger().fatal(f"{err}")
         return 2
-    cfg = dataclasses.replace(entry.config_class()(), control_rate_hz=float(rate))
     backend = make_backend(entry.backend, cfg)
     robot, pan_tilt = backend.robot, backend.pan_tilt
     robot.connect()
     robot.reset()
-    names = [n.split("/")[-1] for n in robot.spec.joint_names]
+    names = list(robot.spec.joint_names)
     command = np.zeros(robot.spec.num_joints)
     hand = None
     if guide == "expert":
@@ -84,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
 
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    description_pub = node.create_publisher(String, "/robot_description", latched)
+    description_pub.publish(String(data=cfg.sim_arm.description().text))
     joint_pub = node.create_publisher(JointState, "/joint_states", 10)
     truth_pub = node.create_publisher(JointState, "/sim_bridge/ground_truth/joint_states", 10)
     faults: set[str] = set()
@@ -162,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     node.create_service(Trigger, "/sim_bridge/reset", on_reset)
     node.create_subscription(String, "/sim_bridge/fault", on_fault, 10)
     node.create_timer(1.0 / rate, tick)
-    node.get_logger().info(f"sim bridge up: the {cell} cell at {rate} Hz, commands on /{controller}/commands")
+    node.get_logger().info(
+        f"sim bridge up: the {cell} cell with the {arm} at {rate} Hz, commands on /{controller}/commands"
+    )
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

@@ -9,12 +9,11 @@ both legs.
 
 from __future__ import annotations
 
-import dataclasses
-
 import mujoco
 import numpy as np
 
 from robot_il.cell.clip_config import ClipConfig
+from robot_il.cell.clip_scene import compile_clip_scene
 from robot_il.config import from_dict
 from robot_il.hal.factory import Backend
 from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
@@ -23,11 +22,12 @@ NAME = "sim:clip"
 
 
 class SimClipRobot(SimPegRobot):
-    """The Jaco arm holding the elastic clip, commanded in joint velocities."""
+    """The cell's arm holding the elastic clip, commanded in joint velocities."""
+
+    compile_scene = staticmethod(compile_clip_scene)
 
     def __init__(self, cfg: ClipConfig) -> None:
-        super().__init__(cfg)  # type: ignore[arg-type]  (the cell takes either config)
-        self._spec = dataclasses.replace(self._spec, name=NAME)
+        super().__init__(cfg, name=NAME)  # type: ignore[arg-type]  (the cell takes either config)
 
     def leg_angles(self) -> np.ndarray:
         """The legs' hinge angles (+x leg, -x leg), rad: 0 relaxed, negative flexed inward (privileged)."""

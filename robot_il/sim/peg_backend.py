@@ -1,4 +1,4 @@
-"""The MuJoCo backend of the HAL: the Jaco arm and the pan-tilt socket in one simulated cell.
+"""The MuJoCo backend of the HAL: the cell's arm (``PegConfig.arm``) and the pan-tilt socket in one simulation.
 
 ``SimPegRobot.send_action`` applies the command for one control period and
 advances the physics by that period (``PegConfig.substeps`` MuJoCo steps), so
@@ -9,13 +9,15 @@ last commanded angles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
+from robot_il.arm import ArmModel
 from robot_il.cell.config import PegConfig
-from robot_il.cell.scene import ARM, JOINTS, SceneIndex, compile_scene
+from robot_il.cell.scene import SceneIndex, compile_scene
 from robot_il.config import from_dict
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
 from robot_il.hal.factory import Backend
@@ -37,12 +39,13 @@ class SimState:
 class SimCell:
     """The compiled model and its state, shared by the cell's robot and pan-tilt."""
 
-    def __init__(self, cfg: PegConfig) -> None:
+    def __init__(self, cfg: PegConfig, compile: Callable = compile_scene) -> None:
         self.cfg = cfg
         self.model: mujoco.MjModel
         self.data: mujoco.MjData
         self.index: SceneIndex
-        self.model, self.index = compile_scene(cfg)
+        self.model, self.index = compile(cfg)
+        self.home = np.asarray(cfg.home, dtype=np.float64)
         self.data = mujoco.MjData(self.model)
         self.ptu_target = np.zeros(2)
 
@@ -50,7 +53,7 @@ class SimCell:
         """Arm at home and still, pan-tilt at its target, time zero."""
         m, d, ix = self.model, self.data, self.index
         mujoco.mj_resetData(m, d)
-        d.qpos[ix.arm_qpos] = self.cfg.home_joint_positions
+        d.qpos[ix.arm_qpos] = self.home
         d.qpos[ix.ptu_qpos] = self.ptu_target
         d.ctrl[ix.ptu_ctrl] = self.ptu_target
         mujoco.mj_forward(m, d)
@@ -78,21 +81,28 @@ class SimCell:
 
 
 class SimPegRobot(Robot):
-    """The Jaco arm holding the peg, commanded in joint velocities."""
+    """The cell's arm holding the peg, commanded in joint velocities."""
 
-    def __init__(self, cfg: PegConfig, cell: SimCell | None = None) -> None:
+    compile_scene: Callable = staticmethod(compile_scene)
+    """Builds the cell's scene from its config: the peg cell's (the clip backend's is the clip cell's)."""
+
+    def __init__(self, cfg: PegConfig, name: str = "sim:peg") -> None:
         super().__init__()
         self.cfg = cfg
-        self._cell = cell
+        self._cell: SimCell | None = None
+        arm = cfg.sim_arm
+        bounds = np.asarray(cfg.velocity_bounds, dtype=np.float64)
         self._spec = RobotSpec(
-            name="sim:peg",
-            joint_names=tuple(f"{ARM}/{j}" for j in JOINTS),
-            observation=observation_fields(len(JOINTS)),
-            action_low=-np.asarray(cfg.max_joint_velocity, dtype=np.float64),
-            action_high=np.asarray(cfg.max_joint_velocity, dtype=np.float64),
+            name=name,
+            joint_names=tuple(j.name for j in arm.model().limits),
+            observation=observation_fields(arm.num_joints, arm.effort_unit),
+            action_low=-bounds,
+            action_high=bounds,
             control_rate_hz=cfg.control_rate_hz,
-            home_joint_positions=np.asarray(cfg.home_joint_positions, dtype=np.float64),
+            home_joint_positions=np.asarray(cfg.home, dtype=np.float64),
             resets_itself=True,
+            arm=arm.name,
+            effort_unit=arm.effort_unit,
         )
 
     @property
@@ -100,10 +110,19 @@ class SimPegRobot(Robot):
         return self._spec
 
     @property
+    def kinematics(self) -> ArmModel:
+        """The arm's model with the cell's tool: what the expert and the safety filter compute tip motion with."""
+        return self.cfg.arm_model()
+
+    @property
+    def limits_hint(self) -> str:
+        return "sim"
+
+    @property
     def cell(self) -> SimCell:
         """The simulated cell (compiled on connect); privileged state for experts and tests."""
         if self._cell is None:
-            self._cell = SimCell(self.cfg)
+            self._cell = SimCell(self.cfg, self.compile_scene)
         return self._cell
 
     def _connect(self) -> None:

@@ -70,12 +70,11 @@ class TaskEntry:
     """The simulated backend's name in the HAL factory."""
     expert: str | None = None
     """A scripted expert built from a config instance (callable obs -> joint velocities), if there is one."""
-    num_joints: int = 6
-    """Joints of the cell's arm: the width of the joint fields in observations and demo files."""
 
-    def observation_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Each HAL observation field's shape in this task: what its demo files must hold, row by row."""
-        return {name: spec.shape for name, spec in observation_fields(self.num_joints).items()}
+    def observation_shapes(self, num_joints: int) -> dict[str, tuple[int, ...]]:
+        """Each HAL observation field's shape in this task on an arm of ``num_joints`` joints: what its demo files
+        must hold, row by row."""
+        return {name: spec.shape for name, spec in observation_fields(num_joints).items()}
 
     def config_class(self) -> type:
         return _load(self.config)
@@ -108,11 +107,12 @@ def task_names() -> list[str]:
     return sorted(_TASKS)
 
 
-def task_observation_shapes(env_name: str | None) -> dict[str, tuple[int, ...]] | None:
+def task_observation_shapes(env_name: str | None, num_joints: int) -> dict[str, tuple[int, ...]] | None:
     """The observation fields' shapes the task whose gymnasium id is ``env_name`` expects in demo files and
-    policies; None for an id no registered task has (the toy tasks of tests): nothing to check against."""
+    policies of an arm of ``num_joints`` joints; None for an id no registered task has (the toy tasks of
+    tests): nothing to check against."""
     try:
-        return task_entry(env_name or "").observation_shapes()
+        return task_entry(env_name or "").observation_shapes(num_joints)
     except ConfigError:
         return None
 

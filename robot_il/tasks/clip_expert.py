@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from robot_il.cell.clip_config import ClipConfig
-from robot_il.cell.kinematics import CellKinematics
 from robot_il.hal.base import Observation
 from robot_il.tasks.clip_insertion import ClipInsertionTask
-from robot_il.tasks.peg_expert import ExpertGains, servo_along_axis
+from robot_il.tasks.peg_expert import ExpertGains, posture_velocity, servo_along_axis
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,9 @@ class ScriptedClipExpert:
         self.cfg = cfg or ClipConfig()
         self.gains = gains or ClipExpertGains()
         self.task = ClipInsertionTask(self.cfg)
-        self.kinematics = CellKinematics(self.cfg)  # type: ignore[arg-type]  (a ClipConfig builds the clip cell)
-        self._vmax = np.asarray(self.cfg.max_joint_velocity)
+        self.kinematics = self.cfg.arm_model()
+        self._vmax = np.asarray(self.cfg.velocity_bounds)
+        self._home = np.asarray(self.cfg.home)
 
     def __call__(self, obs: Observation) -> np.ndarray:
         return self.act(obs)
@@ -63,4 +63,5 @@ class ScriptedClipExpert:
         misalign = float(np.linalg.norm(err))
 
         inserted = self.cfg.latch_depth + g.overshoot
-        return servo_along_axis(g, frame, tip, err, misalign, inserted, jac, self._vmax)
+        posture = posture_velocity(obs.joint_positions, self._home, jac)
+        return servo_along_axis(g, frame, tip, err, misalign, inserted, jac, self._vmax, posture)

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from robot_il.cell.config import PegConfig
-from robot_il.cell.kinematics import CellKinematics
 from robot_il.hal.base import Observation
 from robot_il.tasks.peg_insertion import PegInsertionTask
 
@@ -54,8 +53,9 @@ class ScriptedPegExpert:
         self.cfg = cfg or PegConfig()
         self.gains = gains or ExpertGains()
         self.task = PegInsertionTask(self.cfg)
-        self.kinematics = CellKinematics(self.cfg)
-        self._vmax = np.asarray(self.cfg.max_joint_velocity)
+        self.kinematics = self.cfg.arm_model()
+        self._vmax = np.asarray(self.cfg.velocity_bounds)
+        self._home = np.asarray(self.cfg.home)
 
     def __call__(self, obs: Observation) -> np.ndarray:
         return self.act(obs)
@@ -68,7 +68,19 @@ class ScriptedPegExpert:
         misalign = float(np.arccos(np.clip(peg_dir @ frame.axis, -1.0, 1.0)))
 
         rot_err = np.cross(peg_dir, frame.axis)
-        return servo_along_axis(g, frame, tip, rot_err, misalign, self.cfg.success_depth + 0.005, jac, self._vmax)
+        posture = posture_velocity(obs.joint_positions, self._home, jac)
+        return servo_along_axis(
+            g, frame, tip, rot_err, misalign, self.cfg.success_depth + 0.005, jac, self._vmax, posture
+        )
+
+
+def posture_velocity(q: np.ndarray, home: np.ndarray, jac: np.ndarray, gain: float = 0.5) -> np.ndarray | None:
+    """A redundant arm's (n > 6) self-motion towards the home posture, in the Jacobian's null space, so that
+    the spare joint does not drift to its limit over an episode; None for a 6-joint arm (it has no spare)."""
+    if jac.shape[1] <= 6:
+        return None
+    null = np.eye(jac.shape[1]) - np.linalg.pinv(jac) @ jac
+    return null @ (gain * (home - q))
 
 
 def servo_along_axis(
@@ -80,13 +92,15 @@ def servo_along_axis(
     inserted_depth: float,
     jac: np.ndarray,
     vmax: np.ndarray,
+    posture: np.ndarray | None = None,
 ) -> np.ndarray:
     """The scripted experts' servo (peg and clip): joint velocities that move the tip along the hole's axis.
 
     The tip holds a stand-off point in front of the mouth (``frame``: mouth and axis) until the part is lined
     up (``misalign``, rad; the tip's distance from the axis), then goes to ``inserted_depth`` along the axis;
     the lateral error is servoed out and the part turned at ``g.kr * rot_err``. The Cartesian twist maps to
-    joint velocities by damped least squares on ``jac`` and is scaled as a whole into ``vmax``.
+    joint velocities by damped least squares on ``jac`` (plus ``posture``, a self-motion of a redundant arm
+    that leaves the tip alone) and is scaled as a whole into ``vmax``.
     """
     rel = tip - frame.mouth
     depth = float(rel @ frame.axis)
@@ -114,6 +128,8 @@ def servo_along_axis(
 
     twist = np.concatenate([v, w])
     qdot = jac.T @ np.linalg.solve(jac @ jac.T + g.damping**2 * np.eye(6), twist)
+    if posture is not None:
+        qdot = qdot + posture
     # Scale the whole command (not each joint) so the tip keeps its direction.
     scale = np.max(np.abs(qdot) / vmax)
     if scale > 1.0:

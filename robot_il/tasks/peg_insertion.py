@@ -2,7 +2,7 @@
 
 The task reads only the HAL observation, so it runs unchanged on the MuJoCo
 backend and on hardware. The hole frame follows from the observed socket
-quaternion and the cell's geometry (``PegConfig.tilt_center`` and
+quaternion and the cell's geometry (``PegConfig.fixture_position`` and
 ``hole_offset``): the socket's +z axis is the insertion direction and the hole's
 mouth lies ``hole_offset`` behind the tilt centre along it.
 """
@@ -43,7 +43,8 @@ class PegInsertionTask:
 
     def __init__(self, cfg: PegConfig | None = None) -> None:
         self.cfg = cfg or PegConfig()
-        self._center = np.asarray(self.cfg.tilt_center, dtype=np.float64)
+        self._center = np.asarray(self.cfg.fixture_position, dtype=np.float64)
+        self._box = self.cfg.workspace
 
     def sample_socket_pose(self, rng: np.random.Generator) -> tuple[float, float]:
         """Draw (pan, tilt) uniformly from the configured ranges; a zero-width range gives its value."""
@@ -64,7 +65,7 @@ class PegInsertionTask:
         """(depth, lateral) of the peg tip in the hole frame, m."""
         # Runs every control step: plain floats beat numpy calls on 3-vectors by ~10x.
         ax, ay, az = _axis_z(obs.socket_quat)
-        cx, cy, cz = self.cfg.tilt_center
+        cx, cy, cz = self._center.tolist()
         off = self.cfg.hole_offset
         px, py, pz = obs.ee_position.tolist()
         rx, ry, rz = px - (cx - off * ax), py - (cy - off * ay), pz - (cz - off * az)
@@ -78,7 +79,7 @@ class PegInsertionTask:
 
     def in_workspace(self, obs: Observation) -> bool:
         p = obs.ee_position.tolist()
-        low, high = self.cfg.workspace_low, self.cfg.workspace_high
+        low, high = self._box
         return low[0] <= p[0] <= high[0] and low[1] <= p[1] <= high[1] and low[2] <= p[2] <= high[2]
 
     def evaluate(self, obs: Observation, elapsed: float) -> StepOutcome:
