@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import shlex
 import sys
@@ -49,8 +50,12 @@ TARGETS = {
 }
 
 
+ENV_CONFIG: dict[str, object] = {}
+"""The cell's config fields the benchmark runs on (``--arm``): demos, training and evaluation alike."""
+
+
 def prepare_demos(work: Path, n: int) -> dict[str, Path]:
-    full = expert_demo_file(PegInsertionEnv, work / f"peg_{n}.h5", n)
+    full = expert_demo_file(functools.partial(PegInsertionEnv, config=ENV_CONFIG), work / f"peg_{n}.h5", n)
     paths = {"full": full, "every10": work / "every10.h5", "final": work / "final.h5", "states": work / "states.h5"}
     if not paths["every10"].exists():
         sparsify(full, paths["every10"], every=10)
@@ -67,7 +72,7 @@ FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_epi
 def final_evaluation(run: Path, episodes: int, policy: str = "policy.pt", act: str | None = None) -> dict:
     """The trained policy on held-out socket poses (seeds 20000.., unseen in training and its evaluations),
     acting as ``act`` says ('mean', 'sample'; None: as the policy was trained to be deployed)."""
-    env = PegInsertionEnv()
+    env = PegInsertionEnv(config=ENV_CONFIG)
     out = run / ("eval" if policy == "policy.pt" else f"eval_{Path(policy).stem}")
     if act is not None:
         out = out.with_name(f"{out.name}_{act}")
@@ -426,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=Path("runs/bench_peg"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--aggregate-only", action="store_true")
+    parser.add_argument("--arm", default="jaco", help="the simulated arm (jaco, ur5e, fr3); default jaco")
     parser.add_argument(
         "--variants-json",
         type=Path,
@@ -456,6 +462,7 @@ def main() -> None:
         gpril_settings(args)
     except ConfigError as err:
         parser.error(str(err))
+    ENV_CONFIG.update({} if args.arm == "jaco" else {"arm": args.arm})
     results = args.out / "peg_sample_efficiency"
     results.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/peg_sample_efficiency.py " + shlex.join(sys.argv[1:])

@@ -2,6 +2,8 @@
 
     python benchmarks/safety_latency.py [--commands 100000] [--seconds 20]
 
+(``benchmarks/arms.py`` measures the filter of each simulated arm with ``filter_overhead``.)
+
 1. The filter alone (including the tip kinematics it needs) on random commands,
    NaN/inf/huge ones among them, at random postures: µs per command, p50/p99.
 2. The real-time deploy loop at 20 Hz in simulation with a paper-size policy
@@ -23,36 +25,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robot_il.cell.config import JACO_HOME, PegConfig
-from robot_il.cell.kinematics import CellKinematics
+from robot_il.arm import ArmModel
+from robot_il.cell.config import PegConfig
 from robot_il.deploy import SafeController, deploy_episode
 from robot_il.envs.insertion import flatten_observation
 from robot_il.hal import make_backend
 from robot_il.nn.policy import GaussianPolicy
-from robot_il.safety import SafetyFilter, default_peg_limits
+from robot_il.safety import SafetyFilter, default_limits
 from robot_il.sim.faults import Faults, FaultySimRobot
 from robot_il.tasks import PegInsertionTask
 
 CFG = PegConfig(pan_range=(0.0, 0.0), tilt_range=(0.0, 0.0))
 
 
-def make_filter(kin: CellKinematics, joint_names, period: float) -> SafetyFilter:
-    def tip(q):
-        position, _, jac = kin.tip(q)
-        return position, jac[:3]
+def make_filter(cfg: PegConfig, period: float) -> tuple[SafetyFilter, ArmModel]:
+    """The filter deploy builds for the simulated cell ``cfg``: its arm's model and shipped limits."""
+    kin = cfg.arm_model()
+    limits = default_limits("peg", cfg.arm, kin.joint_names, cfg.workspace, kin.limits)
+    return SafetyFilter(limits, period, kin.tip_linear), kin
 
-    return SafetyFilter(default_peg_limits(joint_names), period, tip)
 
-
-def filter_overhead(n: int) -> dict:
-    kin = CellKinematics(CFG)
-    names = tuple(f"jaco_arm/joint_{i}" for i in range(1, 7))
-    f = make_filter(kin, names, 0.05)
+def filter_overhead(n: int, cfg: PegConfig = CFG) -> dict:
+    f, kin = make_filter(cfg, 0.05)
     rng = np.random.default_rng(0)
-    commands = rng.normal(0, 0.5, size=(n, 6))
+    commands = rng.normal(0, 0.5, size=(n, kin.num_joints))
     commands[rng.random(n) < 0.01] = np.nan
     commands[rng.random(n) < 0.01] = 1e300
-    postures = np.array(JACO_HOME) + rng.uniform(-0.5, 0.5, size=(n, 6))
+    postures = np.array(cfg.home) + rng.uniform(-0.5, 0.5, size=(n, kin.num_joints))
     times = np.empty(n)
     violations = 0
     for i in range(n):
@@ -63,6 +62,8 @@ def filter_overhead(n: int) -> dict:
         violations += not _within_limits(f, kin, previous, postures[i], out.velocities)
     us = times / 1e3
     return {
+        "arm": cfg.arm,
+        "joints": kin.num_joints,
         "commands": n,
         "violations": violations,
         "p50_us": float(np.percentile(us, 50)),
@@ -72,9 +73,9 @@ def filter_overhead(n: int) -> dict:
     }
 
 
-def _within_limits(f: SafetyFilter, kin: CellKinematics, previous, q, v) -> bool:
+def _within_limits(f: SafetyFilter, kin: ArmModel, previous, q, v) -> bool:
     """The same checks as tests/test_safety.py's property test, counted instead of asserted."""
-    if v.shape != (6,) or not np.all(np.isfinite(v)) or np.any(np.abs(v) > f.v_max + 1e-12):
+    if v.shape != (f.n,) or not np.all(np.isfinite(v)) or np.any(np.abs(v) > f.v_max + 1e-12):
         return False
     m = f.limits.soft_limit_margin
     if np.any(v > np.clip((f.q_max - q) / m, 0, 1) * f.v_max + 1e-12):
@@ -95,12 +96,12 @@ def _within_limits(f: SafetyFilter, kin: CellKinematics, previous, q, v) -> bool
 def loop_latency(seconds: float) -> dict:
     backend = make_backend("sim:peg", CFG)
     task = PegInsertionTask(CFG)
-    net = GaussianPolicy(19, 6, -np.asarray(CFG.max_joint_velocity), np.asarray(CFG.max_joint_velocity))
+    net = GaussianPolicy(19, 6, -np.asarray(CFG.velocity_bounds), np.asarray(CFG.velocity_bounds))
     torch.set_num_threads(1)
     backend.robot.realtime = True  # the robot holds the 20 Hz rate in wall-clock time
     with backend:
         backend.robot.reset()
-        safety = make_filter(CellKinematics(CFG), backend.robot.spec.joint_names, backend.robot.spec.control_period)
+        safety, _ = make_filter(CFG, backend.robot.spec.control_period)
         controller = SafeController(backend.robot, safety)
         steps = round(seconds * CFG.control_rate_hz)
         t0 = time.monotonic()
@@ -131,8 +132,7 @@ def fault_stop_times() -> dict:
     }
     for name, (faults, kind) in cases.items():
         robot = FaultySimRobot(CFG, faults)
-        kin = CellKinematics(CFG)
-        safety = make_filter(kin, robot.spec.joint_names, robot.spec.control_period)
+        safety, _ = make_filter(CFG, robot.spec.control_period)
         speeds = []
 
         def policy(obs, kind=kind, safety=safety, robot=robot, speeds=speeds):

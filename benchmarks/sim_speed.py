@@ -9,6 +9,8 @@ success and termination checks. Target: env / raw <= 1.3.
 
     python benchmarks/sim_speed.py [--episodes 20] [--out benchmarks/results]
     python benchmarks/sim_speed.py --task clip    # the clip cell (efforts in the observation) -> sim_speed_clip.*
+
+(``benchmarks/arms.py`` measures each simulated arm's overhead with :func:`time_env_and_raw`.)
 """
 
 from __future__ import annotations
@@ -43,25 +45,16 @@ def record_actions(env, expert, seed: int) -> list[np.ndarray]:
     return actions
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5, help="timed replays of each episode per side")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--task", choices=task_names(), default="peg", help="the cell (default: peg)")
-    args = parser.parse_args()
-
-    entry = task_entry(args.task)
-    env = gymnasium.make(entry.env_id)
+def time_env_and_raw(env, expert, episodes: int, repeats: int) -> tuple[list[float], list[float], int]:
+    """Seconds per replayed episode through ``env.step`` and through raw ``mj_step`` (interleaved), and the
+    control steps replayed on each side."""
     cell = env.unwrapped.backend.robot.cell
     model, substeps, ctrl_idx = cell.model, env.unwrapped.task.cfg.substeps, cell.index.arm_ctrl
     raw = mujoco.MjData(model)
-    expert = entry.make_expert(env.unwrapped.task.cfg)
-
     env_times, raw_times, steps = [], [], 0
-    for ep in range(args.episodes):
+    for ep in range(episodes):
         actions = record_actions(env, expert, seed=ep)
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             env.reset(seed=ep)
             t0 = time.perf_counter()
             for a in actions:
@@ -77,6 +70,22 @@ def main() -> None:
                 mujoco.mj_step(model, raw, nstep=substeps)
             raw_times.append(time.perf_counter() - t0)
             steps += len(actions)
+    return env_times, raw_times, steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5, help="timed replays of each episode per side")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--task", choices=task_names(), default="peg", help="the cell (default: peg)")
+    args = parser.parse_args()
+
+    entry = task_entry(args.task)
+    env = gymnasium.make(entry.env_id)
+    substeps = env.unwrapped.task.cfg.substeps
+    expert = entry.make_expert(env.unwrapped.task.cfg)
+    env_times, raw_times, steps = time_env_and_raw(env, expert, args.episodes, args.repeats)
     env.close()
 
     env_total, raw_total = float(np.sum(env_times)), float(np.sum(raw_times))
