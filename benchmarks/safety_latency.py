@@ -27,7 +27,7 @@ import torch
 
 from robot_il.arm import ArmModel
 from robot_il.cell.config import PegConfig
-from robot_il.deploy import SafeController, deploy_episode
+from robot_il.deploy import SafeController, control_loop
 from robot_il.envs.insertion import flatten_observation
 from robot_il.hal import make_backend
 from robot_il.nn.policy import GaussianPolicy
@@ -105,7 +105,7 @@ def loop_latency(seconds: float) -> dict:
         controller = SafeController(backend.robot, safety)
         steps = round(seconds * CFG.control_rate_hz)
         t0 = time.monotonic()
-        result = deploy_episode(controller, lambda o: 0.1 * net.act(flatten_observation(o)), task, max_steps=steps)
+        result = control_loop(controller, lambda o: 0.1 * net.act(flatten_observation(o)), task, max_steps=steps)
         wall = time.monotonic() - t0
     ms = np.array(result.latency_s) * 1e3
     return {
@@ -151,7 +151,7 @@ def fault_stop_times() -> dict:
 
         with robot:
             robot.reset()
-            result = deploy_episode(SafeController(robot, safety), policy, PegInsertionTask(CFG), max_steps=40)
+            result = control_loop(SafeController(robot, safety), policy, PegInsertionTask(CFG), max_steps=40)
             speeds.append(robot.true_joint_speed())
         zero_at = next(k for k in range(fault_step, len(result.commands)) if not np.any(result.commands[k]))
         stop = next(k for k in range(fault_step, len(speeds)) if speeds[k] < 0.01)

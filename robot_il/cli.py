@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_il.config import add_config_flags, build_config, given_flags, read_yaml
-from robot_il.errors import RobotILError
+from robot_il.errors import EStopError, RobotILError
 
 TASKS = ("peg", "clip")
 """The registered tasks (robot_il.tasks), listed here so that --help works without importing them."""
@@ -86,12 +86,16 @@ def cmd_record(args: argparse.Namespace) -> int:
     elif args.source == "kinesthetic":
         if args.backend != "ros2":
             raise RobotILError("--source kinesthetic needs a real (or bridged) arm: --backend ros2")
-        from robot_il.deploy.run import _make_env as make_backend_env
+        from robot_il.deploy.run import open_session
         from robot_il.record.kinesthetic import record_kinesthetic
 
-        env = make_backend_env("ros2", args.backend_config, args.rate, args.task)
-        with env.backend:
-            names = record_kinesthetic(env, args.out, args.num_demos, seed=args.seed, max_seconds=args.max_seconds)
+        session = open_session(
+            "ros2", args.rate, args.limits, args.backend_config, task=args.task, force_sensor=False, commands=False
+        )
+        with session:
+            names = record_kinesthetic(session, args.out, args.num_demos, args.seed, args.max_seconds)
+        print(f"recorded {len(names)} kinesthetic demos into {args.out} ({names[0]} .. {names[-1]})")
+        return 0
     env.close()
     print(f"recorded {len(names)} {args.source} demos into {args.out} ({names[0]} .. {names[-1]})")
     return 0
@@ -123,7 +127,15 @@ def _record_interactive(args: argparse.Namespace) -> int:
     from robot_il.record.teleop import KeyboardTeleop, open_device
     from robot_il.record.terminal import run_terminal
 
-    session = open_session(args.backend, args.rate, args.limits, args.backend_config, task=args.task, arm=args.arm)
+    session = open_session(
+        args.backend,
+        args.rate,
+        args.limits,
+        args.backend_config,
+        task=args.task,
+        arm=args.arm,
+        force_sensor=not args.no_force_sensor,  # the window can switch to teleop: it may command the arm
+    )
     with session:
         device = open_device(args.device, session.task.cfg, args.speed, task=session.env.env_id)
         try:
@@ -434,6 +446,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         task=args.task,
         arm=args.arm,
+        force_sensor=not args.no_force_sensor,
     )
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
@@ -459,6 +472,7 @@ def cmd_practice(args: argparse.Namespace) -> int:
             max_steps=args.max_steps,
             task=args.task,
             arm=args.arm,
+            force_sensor=not args.no_force_sensor,
         )
     except PracticePaused as err:
         print(f"practice paused: {err}", file=sys.stderr)
@@ -534,6 +548,15 @@ def _add_robot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limits", type=Path, help="joint_limits.yaml-style safety limits (default: the sim cell's)")
     p.add_argument("--realtime", action="store_true", help="hold the rate in wall-clock time (always on hardware)")
     p.add_argument("--estop-keys", action="store_true", help="Enter latches the e-stop, r + Enter releases it")
+    _add_no_force_sensor(p)
+
+
+def _add_no_force_sensor(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-force-sensor",
+        action="store_true",
+        help="run on an arm without a force-torque sensor: every force limit is off (refused without this flag)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -602,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="spoken prompts where espeak-ng is installed",
     )
     rec.add_argument("--limits", type=Path, help="safety limits for teleop (default: the sim cell's)")
+    _add_no_force_sensor(rec)
     rec.set_defaults(func=cmd_record)
 
     demos = sub.add_parser("demos", help="inspect and transform demo files")
@@ -697,9 +721,37 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--timeout", type=float, default=5.0, help="how long to wait for the gate, s")
     gate.set_defaults(func=cmd_gate)
 
+    chk = sub.add_parser(
+        "check",
+        help="bring-up check of a cell over ROS 2: one line per item, PASS or FAIL with the fix",
+        description="Checks the arm's description and joints, the limits, the joint states' rate, the velocity "
+        "controller, the pan-tilt unit, the force sensor's frame and the command gate, then (if all pass) that the "
+        "e-stop topic stops a guarded 2%%-speed motion within one control period. Exits 1 on any FAIL.",
+    )
+    chk.add_argument("--backend-config", type=Path, required=True, help="the ros2 backend's YAML")
+    chk.add_argument("--limits", type=Path, help="the arm's limits file (default: the YAML's limits:)")
+    _add_task_arg(chk)
+    chk.add_argument("--no-estop-test", action="store_true", help="check everything but the e-stop (no motion)")
+    chk.set_defaults(func=cmd_check)
+
     backends = sub.add_parser("backends", help="list the registered HAL backends")
     backends.set_defaults(func=lambda _a: print("\n".join(__import__("robot_il.hal").hal.backend_names())) or 0)
     return parser
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from robot_il.check import run_check
+
+    items = run_check(
+        args.backend_config, args.limits, args.task, estop=not args.no_estop_test, report=lambda i: print(i.line())
+    )
+    failed = [i.name for i in items if i.ok is False]
+    passed = sum(i.ok is True for i in items)
+    print(
+        f"check: {passed} of {len(items)} passed"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -711,8 +763,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 done, 2 a user error (one line, no traceback), 3 practice paused, 128 + N stopped by
-    signal N (130 Ctrl-C, 143 SIGTERM). A process that moves the arm sends zero on each of them."""
+    """Exit codes: 0 done, 2 a user error (one line, no traceback), 3 a person is needed (a safe reset the filter
+    blocked; practice paused), 4 an e-stop or a latched command gate ended the run, 128 + N stopped by signal N
+    (130 Ctrl-C, 143 SIGTERM). A process that moves the arm sends zero on each of them."""
     from robot_il.deploy.exits import Stopped, signals_raise_stopped
 
     args = build_parser().parse_args(argv)
@@ -721,9 +774,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with signals_raise_stopped():
             return int(args.func(args))
+    except EStopError as err:
+        print(f"robot-il: stopped: {err}", file=sys.stderr)
+        return err.exit_code
     except RobotILError as err:
         print(f"robot-il: error: {err}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)
     except Stopped as stop:
         print(f"robot-il: {stop}", file=sys.stderr)
         return stop.exit_code

@@ -26,3 +26,15 @@ class NotConnectedError(RobotILError, RuntimeError):
 
 class StaleStateError(RobotILError):
     """A backend's state stream has gone quiet: the state is too old to act on, so motion is refused."""
+
+
+class EStopError(RobotILError):
+    """An e-stop (or a latched command gate) ended the run: nothing moves until a person releases it."""
+
+    exit_code = 4
+
+
+class OperatorNeeded(RobotILError):
+    """The run cannot go on without a person (a safe reset the filter blocked); progress is kept."""
+
+    exit_code = 3

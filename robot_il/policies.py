@@ -49,6 +49,27 @@ class CheckpointPolicy:
         self.generator = None if self.deterministic else torch.Generator().manual_seed(seed)
         self.layout = self.meta["env_args"]["obs_layout"]
 
+    def check_task(self, task: str) -> None:
+        """Refuse a policy trained for another task, or on another observation of it (efforts or not), before
+        anything connects."""
+        from robot_il.envs import task_includes_efforts
+        from robot_il.tasks import task_entry
+
+        env_id = task_entry(task).env_id
+        trained = self.meta["env_args"].get("env_name")
+        if trained != env_id:
+            raise CheckpointError(
+                f"{self.meta['path']}: trained on {trained}, not on the {task!r} task ({env_id}); pass --task to "
+                "match it, or train a policy for this task"
+            )
+        fields = [r["field"] for r in self.layout]
+        if ("joint_efforts" in fields) != task_includes_efforts(task):
+            names = [r["name"] for r in self.layout]
+            raise CheckpointError(
+                f"{self.meta['path']}: trained on observations {names}; the {task!r} task "
+                f"{'observes' if task_includes_efforts(task) else 'does not observe'} joint efforts"
+            )
+
     def check_env(self, env: PegInsertionEnv) -> None:
         """Refuse an env of another arm, or whose observation vector differs from the one the policy was
         trained on (fields, widths, units), naming what differs."""

@@ -1,22 +1,17 @@
 """GPRIL practice on a robot: ``robot-il practice --policy runs/gpril --episodes N``.
 
 GPRIL improves from its own self-supervised episodes. On hardware those
-episodes are real motions, so each one runs through the deploy path (the
-policy in its worker thread, every command through the :class:`SafetyFilter`,
-the watchdogs armed), and between episodes a *safe reset* brings the arm back:
-
-1. a protective stop of the last episode is released (an e-stop never is:
-   practice pauses until an operator releases it and runs the command again);
-2. the peg retreats along its own axis (Cartesian velocity through the
-   Jacobian, still through the filter), which draws it out of the socket;
-3. joint-space motion to the home pose, through the filter;
-4. the backend's reset (on hardware: a check that the arm is home) and a new
-   socket pose.
-
-If the filter blocks the retreat or the way home (a peg jammed above the
-force limit, say), a backend that resets itself (the simulator, a bridge with a
-reset service) is reset; on hardware practice pauses with the reason and what
-to do.
+episodes are real motions, so each one runs on the deploy path's one control
+loop (:func:`robot_il.deploy.loop.control_loop`: the policy in its worker
+thread, every command through the :class:`SafetyFilter`, the watchdogs armed),
+and between episodes the one safe reset
+(:meth:`robot_il.deploy.run.DeploySession.safe_reset`) brings the arm back:
+release a protective stop, retreat along the tool's axis, go home through the
+filter, reset the backend, set a new socket pose. Practice drives the arm home
+even where the backend could reset the cell itself, so the simulator exercises
+the path hardware takes. An e-stop ends practice (exit code 4); a reset the
+filter blocks on hardware pauses it for a person (exit code 3). Either way,
+running the same command again continues.
 
 The learner trains between episodes on everything practised so far (as
 GPRIL's asynchronous actors would, with one actor: the robot). Progress is
@@ -45,9 +40,9 @@ from robot_il.algos.actors import EpisodeData
 from robot_il.algos.gpril import CHECKPOINT_FILE, GPRIL, SOURCE_FILE, load_learner
 from robot_il.checkpoint import POLICY_FILE, config_dict, save_atomic, save_policy
 from robot_il.data.writer import DemoWriter
-from robot_il.deploy.loop import SafeController, deploy_episode
-from robot_il.deploy.run import DeploySession, KeyboardEStop, log_episode, open_session, trained_arm
-from robot_il.errors import RobotILError
+from robot_il.deploy.loop import control_loop
+from robot_il.deploy.run import DeploySession, KeyboardEStop, SafeResetConfig, open_session, trained_arm
+from robot_il.errors import EStopError, OperatorNeeded, RobotILError
 from robot_il.hal.base import Observation
 from robot_il.policies import CheckpointPolicy
 
@@ -57,45 +52,8 @@ PRACTICE_LOG = "practice.h5"
 PRACTICE_SUMMARY = "practice.json"
 
 
-class PracticePaused(RobotILError):
-    """Practice cannot go on without an operator (e-stop, or a stop the safe reset cannot clear)."""
-
-
-@dataclass
-class SafeResetConfig:
-    retreat_distance: float = 0.08
-    """How far the peg backs out along its own axis before the joint-space move home, m."""
-    retreat_speed: float = 0.05
-    """Tip speed of the retreat, m/s."""
-    home_tolerance: float = 0.01
-    """Largest joint error at which the arm counts as home, rad."""
-    home_timeout: float = 60.0
-    """Seconds (of robot time) the way home may take."""
-
-
-def retreat(controller: SafeController, kinematics, cfg: SafeResetConfig) -> bool:
-    """Back the peg out along its axis by ``cfg.retreat_distance``, every command through the filter.
-
-    Returns False if the filter stopped the motion (a latched stop, the workspace box, a soft limit)."""
-    period = controller.spec.control_period
-    obs = controller.observe()
-    start, direction, _ = kinematics.tip(obs.joint_positions)
-    steps = int(np.ceil(cfg.retreat_distance / (cfg.retreat_speed * period))) + round(2.0 / period)
-    for _ in range(steps):
-        tip, _, jac = kinematics.tip(obs.joint_positions)
-        if float(np.dot(start - tip, direction)) >= cfg.retreat_distance:
-            controller.stop()
-            return True
-        twist = np.concatenate([-cfg.retreat_speed * direction, np.zeros(3)])  # keep the orientation
-        damping = 1e-4 * np.eye(6)
-        command = jac.T @ np.linalg.solve(jac @ jac.T + damping, twist)
-        safe = controller.step(command, obs)
-        if safe.stopped:
-            controller.stop()
-            return False
-        obs = controller.observe()
-    controller.stop()
-    return False
+class PracticePaused(OperatorNeeded):
+    """Practice cannot go on without an operator (a stop the safe reset cannot clear); progress is saved."""
 
 
 @dataclass
@@ -127,33 +85,13 @@ class Practice:
 
     # One episode ----------------------------------------------------------------------------------
 
-    def safe_reset(self, episode_seed: int) -> None:
-        s, safety = self.session, self.session.safety
-        if safety.estopped:
-            raise PracticePaused(f"e-stop latched ({safety.latched}); release it, then run the same command again")
-        if safety.latched:
-            console.print(f"releasing the protective stop of the last episode ({safety.latched}) for the reset")
-            safety.reset()
-        retreat(s.controller, s.kinematics, self.reset_cfg)  # blocked short of its distance: still try home
-        ok = safety.latched is None and s.controller.return_home(
-            s.robot.spec.home_joint_positions, self.reset_cfg.home_tolerance, self.reset_cfg.home_timeout
-        )
-        if not ok:
-            why = safety.latched or "the filter blocked the motion home"
-            if not s.resets_itself():
-                raise PracticePaused(
-                    f"safe reset failed: {why}. Free the arm and bring it home by hand, then run the same "
-                    "command again (progress is saved)"
-                )
-            console.print(f"[yellow]safe reset failed ({why}); the backend resets the cell itself[/]")
-            safety.reset()
-        s.robot.reset()
-        s.task.randomize(s.env.backend.pan_tilt, np.random.default_rng(episode_seed))
-
     def episode(self) -> EpisodeData:
         k = self.progress.done
         episode_seed = self.seed + k
-        self.safe_reset(episode_seed)
+        try:
+            self.session.safe_reset(episode_seed, drive=True, cfg=self.reset_cfg)
+        except OperatorNeeded as err:
+            raise PracticePaused(f"{err} (progress is saved)") from None
         gen = torch.Generator().manual_seed(self.seed * 7_919 + k)
         policy = self.learner.policy
         vector = self.session.observation_vector
@@ -162,21 +100,21 @@ class Practice:
             return policy.act(vector(obs), deterministic=False, generator=gen)
 
         t0 = time.perf_counter()
-        result = deploy_episode(self.session.controller, act, self.session.task, max_steps=self.max_steps)
+        traj = control_loop(self.session.controller, act, self.session.task, max_steps=self.max_steps)
         record = {
             "episode": k,
             "seed": episode_seed,
-            "steps": result.steps,
-            "success": result.success,
-            "end_reason": result.end_reason,
-            "interventions": dict(result.interventions),
+            "steps": traj.steps,
+            "success": traj.success,
+            "end_reason": traj.end_reason,
+            "interventions": dict(traj.interventions),
             "policy_version": self.learner.counters["policy_version"],
             "wall_s": time.perf_counter() - t0,
         }
-        log_episode(self.writer, self.session, result, {"source": "practice", "seed": episode_seed, "episode": k})
+        self.session.write(self.writer, traj, {"source": "practice", "seed": episode_seed, "episode": k})
         self.progress.episodes.append(record)
-        states = np.asarray([vector(o) for o in result.observations], dtype=np.float32)
-        return EpisodeData(states, np.asarray(result.commands, dtype=np.float32), result.success, episode_seed, 0, 0)
+        states = np.asarray([vector(o) for o in traj.observations], dtype=np.float32)
+        return EpisodeData(states, np.asarray(traj.commands, dtype=np.float32), traj.success, episode_seed, 0, 0)
 
     # The loop -------------------------------------------------------------------------------------
 
@@ -205,9 +143,9 @@ class Practice:
                 bar.update(1)
                 bar.set_postfix(success=f"{p.successes}/{p.done}", last=p.episodes[-1]["end_reason"])
                 if self.session.safety.estopped:
-                    raise PracticePaused(
-                        f"e-stop latched ({self.session.safety.latched}) after {p.done} of {p.target} episodes; "
-                        "release it, then run the same command again to continue"
+                    raise EStopError(
+                        f"e-stop ({self.session.safety.latched}) after {p.done} of {p.target} practice episodes; "
+                        "release it, then run the same command again to continue (progress is saved)"
                     )
         finally:
             bar.close()
@@ -255,6 +193,7 @@ def practice(
     progress_bar: bool = True,
     task: str = "peg",
     arm: str | None = None,
+    force_sensor: bool = True,
 ) -> dict[str, Any]:
     """Run (or continue) ``episodes`` practice episodes of the GPRIL run ``policy_path`` into ``out``.
 
@@ -289,7 +228,7 @@ def practice(
     # The session commands zero and closes the backend on every way out.
     trained = CheckpointPolicy(out if (out / POLICY_FILE).exists() else run)
     arm = arm or trained_arm(trained)
-    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm) as session:
+    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm, force_sensor) as session:
         trained.check_env(session.env)
         if estop_keys:
             KeyboardEStop(session.safety).start()

@@ -8,6 +8,8 @@ It knows nothing of robot-il (it imports only rclpy, the message packages and nu
   arm's), integrating the velocity commands it receives on ``/<controller>/commands`` (Float64MultiArray, held
   until the next one, as ros2_control's forward_command_controller);
 * publishes ``/pan_tilt/joint_states`` and follows ``/pan_tilt/command`` at once;
+* publishes a force-torque sensor's ``/force_torque_sensor_broadcaster/wrench`` in ``--wrench-frame`` (UR's
+  driver stamps ``tool0_controller``): a constant ``--wrench`` (the tool's weight, a bias), unless ``--no-wrench``;
 * takes ``/arm_peer/set_joints`` (JointState positions): the test's hand, putting the arm at a pose;
 * appends every command it receives to ``--log`` as a JSON line {"t", "q" (the joint angles when it arrived),
   "v"}: the record a test checks the safety filter against.
@@ -35,9 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--log", required=True)
     parser.add_argument("--no-description", action="store_true", help="never publish /robot_description")
+    parser.add_argument("--wrench-frame", default="tool0_controller")
+    parser.add_argument("--wrench", default="0,0,0,0,0,0", help="the sensor's constant reading: fx,fy,fz,tx,ty,tz")
+    parser.add_argument("--no-wrench", action="store_true", help="never publish the wrench")
+    parser.add_argument("--wrench-for", type=float, default=float("inf"), help="stop publishing it after this, s")
+    parser.add_argument("--no-pan-tilt", action="store_true", help="no pan-tilt unit: never publish its state")
+    parser.add_argument("--ignore-stops", action="store_true", help="a broken controller: zero keeps the last motion")
     args = parser.parse_args(argv)
 
     import rclpy
+    from geometry_msgs.msg import WrenchStamped
     from rclpy.node import Node
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
@@ -59,13 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             description.publish(String(data=f.read()))
     joints_pub = node.create_publisher(JointState, "/joint_states", 10)
     ptu_pub = node.create_publisher(JointState, "/pan_tilt/joint_states", 10)
+    wrench_pub = node.create_publisher(WrenchStamped, "/force_torque_sensor_broadcaster/wrench", 10)
+    reading = [float(x) for x in args.wrench.split(",")]
 
     def on_command(msg) -> None:
         nonlocal v
         with lock:
             if len(msg.data) != len(names):
                 return
-            v = np.asarray(msg.data, dtype=np.float64)
+            if not (args.ignore_stops and not any(msg.data)):
+                v = np.asarray(msg.data, dtype=np.float64)
             log.write(json.dumps({"t": time.monotonic(), "q": q.tolist(), "v": v.tolist()}) + "\n")
 
     def on_set(msg) -> None:
@@ -95,8 +107,16 @@ def main(argv: list[str] | None = None) -> int:
             pt = JointState(name=["ptu_pan", "ptu_tilt"], position=pan_tilt.tolist())
         js.header.stamp = pt.header.stamp = stamp
         joints_pub.publish(js)
-        ptu_pub.publish(pt)
+        if not args.no_pan_tilt:
+            ptu_pub.publish(pt)
+        if not args.no_wrench and time.monotonic() - started < args.wrench_for:
+            ws = WrenchStamped()
+            ws.header.stamp, ws.header.frame_id = stamp, args.wrench_frame
+            ws.wrench.force.x, ws.wrench.force.y, ws.wrench.force.z = reading[:3]
+            ws.wrench.torque.x, ws.wrench.torque.y, ws.wrench.torque.z = reading[3:]
+            wrench_pub.publish(ws)
 
+    started = time.monotonic()
     node.create_timer(dt, tick)
     try:
         rclpy.spin(node)

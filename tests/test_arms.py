@@ -338,7 +338,10 @@ def peer_config(peer_arm: Arm, path: Path, limits: Path | None = None, **over) -
             "tool_offset": [0, 0, TOOL, 0, 0, 0],
         },
         "controller": "forward_velocity_controller",
+        "stop_controller": "scaled_joint_trajectory_controller",
         "command_gate_topic": "",
+        "wrench_topic": "/force_torque_sensor_broadcaster/wrench",
+        "wrench_frame": arm.tip_link,  # UR's driver stamps tool0_controller: the controller's tool0
         "home_joint_positions": list(arm.home),
         "cell": {
             "tilt_center": list(arm.fixture),
@@ -593,3 +596,107 @@ def test_a_turned_fixture_is_seen_where_it_is_and_the_expert_still_inserts() -> 
         wins += info["is_success"]
     env.close()
     assert wins == 5, f"the expert inserted {wins} of 5 on a turned fixture"
+
+
+# Bring-up on the peer: the controller, the force sensor's frame, efforts' units ------------------------------
+
+
+@pytest.mark.slow
+def test_a_wrench_is_moved_from_its_frame_to_the_tool_tip_and_zeroed(peer_domain, tmp_path) -> None:
+    """The peer's sensor reads 10 N along tool0's x in UR's tool0_controller frame; the tool-centre point is
+    0.1 m out along tool0's z, so the tool feels 10 N along x and -1 N·m about y there (r x F, r = -0.1 z).
+    Zeroed with the arm still, it reads nothing."""
+    from robot_il.hal import make_backend
+
+    arm = ARMS["ur5e"]
+    peer = start_peer(arm, tmp_path / "cmds.jsonl", "--wrench=10,0,0,0,0,0")
+    try:
+        backend = make_backend("ros2", str(peer_config(arm, tmp_path / "ur5e.yaml", wrench_frame="tool0")))
+        with backend:
+            robot = backend.robot
+            robot.observe()
+            np.testing.assert_allclose(robot.wrench(), [10, 0, 0, 0, -1.0, 0], atol=1e-9)
+            robot.zero_wrench()
+            np.testing.assert_allclose(robot.wrench(), np.zeros(6), atol=1e-9)
+        unnamed = make_backend("ros2", str(peer_config(arm, tmp_path / "unnamed.yaml", wrench_frame="")))
+        with unnamed, pytest.raises(DescriptionError, match="frame_id 'tool0_controller' is not a link of the arm"):
+            unnamed.robot.wrench()
+    finally:
+        stop_peer(peer)
+
+
+@pytest.mark.slow
+def test_a_silent_force_sensor_holds_the_arm(peer_domain, tmp_path) -> None:
+    """A sensor that never publishes: connect refuses, naming its topic. One that goes quiet: every command of
+    the loop is zero, named stale_wrench."""
+    from robot_il.deploy.loop import control_loop
+    from robot_il.deploy.run import open_session
+    from robot_il.errors import NotConnectedError
+
+    arm = ARMS["ur5e"]
+    cfg = peer_config(arm, tmp_path / "cell.yaml", limits_file(arm, tmp_path / "limits.yaml"), connect_timeout=2.0)
+    peer = start_peer(arm, tmp_path / "cmds.jsonl", "--no-wrench")
+    try:
+        with pytest.raises(NotConnectedError, match="no messages on /force_torque_sensor_broadcaster/wrench within"):
+            open_session("ros2", 20.0, None, cfg)
+    finally:
+        stop_peer(peer)
+    peer = start_peer(arm, tmp_path / "cmds.jsonl", "--wrench-for=6")
+    try:
+        with open_session("ros2", 20.0, None, peer_config(arm, tmp_path / "c.yaml", tmp_path / "limits.yaml")) as s:
+            deadline = time.monotonic() + 20
+            while s.robot.link.wrench is not None and time.monotonic() - s.robot.link.wrench[2] < 0.5:
+                assert time.monotonic() < deadline, "the peer's sensor never went quiet"
+                time.sleep(0.05)
+            traj = control_loop(s.controller, lambda obs: np.full(6, 0.1), s.task, max_steps=5)
+        assert all(not np.any(c) for c in traj.commands), "a command went out without force readings"
+        assert traj.interventions["stale_wrench"] == 5
+    finally:
+        stop_peer(peer)
+
+
+@pytest.mark.slow
+def test_connect_refuses_when_no_velocity_controller_listens(peer_domain, tmp_path) -> None:
+    from robot_il.errors import NotConnectedError
+    from robot_il.hal import make_backend
+
+    arm = ARMS["ur5e"]
+    peer = start_peer(arm, tmp_path / "cmds.jsonl", "--controller", "scaled_joint_trajectory_controller")
+    try:
+        backend = make_backend("ros2", str(peer_config(arm, tmp_path / "ur5e.yaml", connect_timeout=2.0)))
+        with pytest.raises(NotConnectedError) as err:
+            backend.connect()
+        assert (
+            "nothing listens on /forward_velocity_controller/commands within 2.0 s: the arm's velocity controller "
+            "'forward_velocity_controller' is not active; activate it with `ros2 control switch_controllers "
+            "--activate forward_velocity_controller --deactivate scaled_joint_trajectory_controller`"
+        ) in str(err.value)
+    finally:
+        stop_peer(peer)
+
+
+@pytest.mark.slow
+def test_a_policy_that_observes_torques_is_refused_on_an_arm_reporting_currents(peer_domain, tmp_path) -> None:
+    """UR's driver reports motor currents as effort by default: a clip policy trained on joint torques would read
+    amperes as N·m."""
+    from ros2_peer import robot_il
+
+    from robot_il.checkpoint import save_policy
+    from robot_il.envs import make_task_env
+    from robot_il.nn.policy import GaussianPolicy
+
+    env = make_task_env("clip", config={"arm": "ur5e"})
+    net = GaussianPolicy(env.observation_space.shape[0], 6, env.action_space.low, env.action_space.high)
+    save_policy(tmp_path / "clip.pt", net, algo="bc", config={}, env_args=env.env_args())
+    env.close()
+    arm = ARMS["ur5e"]
+    peer = start_peer(arm, tmp_path / "cmds.jsonl")
+    try:
+        cfg = peer_config(arm, tmp_path / "cell.yaml", limits_file(arm, tmp_path / "limits.yaml"), effort_unit="A")
+        proc = robot_il("deploy", "--task", "clip", "--backend", "ros2", "--backend-config", str(cfg), "--policy",
+                        str(tmp_path / "clip.pt"), "--episodes", "1")  # fmt: skip
+        _, err = proc.communicate(timeout=120)
+    finally:
+        stop_peer(peer)
+    assert proc.returncode == 2, err
+    assert "trained on joint_efforts in N·m, this robot reports them in A: its inputs would mean something" in err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from robot_il.cell.config import PegConfig
-from robot_il.deploy import SafeController, deploy_episode
+from robot_il.deploy import SafeController, control_loop
 from robot_il.safety import SafetyFilter, default_limits
 from robot_il.sim.faults import Faults, FaultySimRobot
 from robot_il.tasks import PegInsertionTask
@@ -33,7 +33,7 @@ def run_with_fault(faults: Faults, policy=None, steps: int = 40) -> tuple[np.nda
 
     with robot:
         robot.reset()
-        result = deploy_episode(SafeController(robot, safety), recording, PegInsertionTask(CFG), max_steps=steps)
+        result = control_loop(SafeController(robot, safety), recording, PegInsertionTask(CFG), max_steps=steps)
         speeds.append(robot.true_joint_speed())
     commands = np.array(result.commands)
     stopped = [k for k in range(FAULT_STEP, len(speeds)) if speeds[k] < 0.01]
@@ -104,7 +104,7 @@ def test_estop_after_the_command_went_out_is_zeroed_and_logged_next_period() -> 
 
     with robot:
         robot.reset()
-        result = deploy_episode(SafeController(robot, safety), lambda obs: MOVING, EStopAfterCommand(CFG), max_steps=40)
+        result = control_loop(SafeController(robot, safety), lambda obs: MOVING, EStopAfterCommand(CFG), max_steps=40)
     commands = np.array(result.commands)
     assert result.end_reason == "estop"
     assert len(commands) == FAULT_STEP + 1, "the e-stop must be answered by exactly one more (zero) period"

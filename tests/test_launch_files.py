@@ -12,6 +12,11 @@ import pytest
 
 LAUNCH_FILES = sorted(Path(__file__).parents[1].glob("drivers/*/launch/*.launch.py"))
 CONSOLE_SCRIPTS = {"robot-il", "robot-il-sim-bridge", "robot-il-command-gate", "pan-tilt-node"}
+ROS_TOOLS = {"ros2"}
+"""Programs of the user's ROS 2 install (``ros2 control switch_controllers``), not of this project: there is no
+ros2cli on this machine, so they are named, not run."""
+CONFIG = Path(__file__).parents[1] / "drivers" / "robot_il_bringup" / "config"
+ARMS = ("ur5e", "fr3")
 
 
 def test_the_bringup_launch_files_exist() -> None:
@@ -32,8 +37,8 @@ def test_launch_file_starts_only_installed_programs(path: Path) -> None:
             assert isinstance(first, ast.Constant), f"{path.name}: the program must be named literally"
             started.add(first.value)
     assert started, f"{path.name} starts nothing"
-    assert started <= CONSOLE_SCRIPTS, f"{path.name} starts {started - CONSOLE_SCRIPTS}"
-    for program in started:
+    assert started <= CONSOLE_SCRIPTS | ROS_TOOLS, f"{path.name} starts {started - CONSOLE_SCRIPTS - ROS_TOOLS}"
+    for program in started - ROS_TOOLS:
         assert shutil.which(program) or (Path(sys.executable).parent / program).exists(), f"{program} not installed"
 
 
@@ -53,3 +58,30 @@ def test_the_gate_parameters_do_not_undercut_the_safety_limits() -> None:
     limits = yaml.safe_load((root / "robot_il/safety/arms/jaco.yaml").read_text())["joint_limits"]
     for name, bound in zip(params["joint_names"], params["max_velocity"], strict=True):
         assert bound >= limits[name]["max_velocity"], f"{name}: gate {bound} < limits {limits[name]['max_velocity']}"
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_each_shipped_arm_has_a_backend_config_limits_within_its_description_and_a_gate_that_fits(arm: str) -> None:
+    """The per-arm bring-up files: robot-il's backend YAML loads, its limits file is within the arm's description
+    (the simulated arm's URDF, written from the maker's own parameters), and the gate's bounds do not undercut
+    the limits (a command the filter allows must not latch the gate) nor name other joints."""
+    import math
+
+    import yaml
+
+    from robot_il.arm import sim_arm
+    from robot_il.ros2.config import load_ros2_config
+    from robot_il.safety import load_limits
+
+    cfg = load_ros2_config(CONFIG / f"{arm}.yaml")
+    model = sim_arm(arm).model()
+    assert cfg.arm.tip_link == sim_arm(arm).tip_link and cfg.limits == str(CONFIG / f"{arm}_limits.yaml")
+    limits = load_limits(cfg.limits, model.joint_names, model.limits, "the arm's description")
+    gate = yaml.safe_load((CONFIG / f"command_gate_{arm}.yaml").read_text())["robot_il_command_gate"]
+    params = gate["ros__parameters"]
+    assert tuple(params["joint_names"]) == model.joint_names
+    assert params["controller"] == cfg.controller
+    for name, bound, joint in zip(params["joint_names"], params["max_velocity"], limits.joints, strict=True):
+        assert bound >= joint.max_velocity, f"{arm} {name}: gate {bound} < limits {joint.max_velocity}"
+        assert math.isfinite(joint.max_velocity)
+    assert tuple(cfg.cell.workspace_low) == tuple(limits.cartesian.workspace_min)

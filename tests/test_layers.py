@@ -21,7 +21,8 @@ LAYERS: list[set[str]] = [
     {"envs", "sim", "ros2"},  # gymnasium envs; the backends
     {"checkpoint"},
     {"rollout", "policies"},
-    {"report", "record", "deploy"},  # reports; recorders; the safety-filtered control loop
+    {"report", "deploy"},  # reports; the one safety-filtered control loop, its safe reset, the deploy session
+    {"record"},  # recorders: a state machine over the control loop; teleop devices; the recording window
     {"evaluation", "algos"},  # learners
     {"practice", "pipeline"},  # GPRIL practice on a robot (deploy + a learner); the `make run` job
     {"cli"},

@@ -15,9 +15,9 @@ from helpers import sigkill_when
 from robot_il.algos.gpril import CHECKPOINT_FILE, PRESETS, train_gpril_from_file
 from robot_il.cli import main as cli
 from robot_il.data import validate
-from robot_il.deploy.loop import deploy_episode
+from robot_il.deploy.loop import control_loop
 from robot_il.deploy.run import open_session
-from robot_il.practice import SafeResetConfig, retreat
+from robot_il.errors import EStopError
 
 DEMOS = Path(__file__).parents[1] / "demos" / "peg_25.h5"
 TINY = dict(iterations=2, flow_steps=5, policy_steps=5, num_actors=0, eval_episodes=1, eval_every=1, generated_pool=64)
@@ -64,14 +64,14 @@ def test_practice_runs_episodes_through_the_filter_and_keeps_learning(gpril_run:
 def test_safe_reset_draws_the_peg_out_and_brings_the_arm_home(expert) -> None:
     session = open_session("sim:peg")
     try:
-        session.reset_cell(seed=3)
-        inserted = deploy_episode(session.controller, expert, session.task)
+        session.safe_reset(seed=3)
+        inserted = control_loop(session.controller, expert, session.task)
         assert inserted.success, inserted.end_reason
         obs = session.controller.observe()
         depth0, _ = session.task.tip_in_hole(obs)
         tip0, axis, _ = session.kinematics.tip(obs.joint_positions)
 
-        assert retreat(session.controller, session.kinematics, SafeResetConfig())
+        assert session.controller.retreat(session.kinematics, 0.08, 0.05)
         obs = session.controller.observe()
         tip1, _, _ = session.kinematics.tip(obs.joint_positions)
         depth1, _ = session.task.tip_in_hole(obs)
@@ -119,3 +119,42 @@ def test_practice_over_ros2_against_the_sim_bridge(sim_bridge, gpril_run: Path, 
     _, progress = _checkpoint_counters(out / CHECKPOINT_FILE)
     assert progress["done"] == 2 and all(e["steps"] == 30 for e in progress["episodes"])
     assert validate(out / "practice.h5") == []
+
+
+def test_the_one_safe_reset_drives_home_from_an_inserted_peg_and_an_estop_on_the_way_ends_it(expert) -> None:
+    """The reset deploy, record and practice share: from a peg in the socket, out along its axis and home on the
+    shortest angle through the filter, then the new socket pose; an e-stop during the motion home ends it within
+    a period, with its own error, instead of waiting for the arm to arrive."""
+    import threading
+
+    session = open_session("sim:peg")
+    try:
+        session.safe_reset(seed=3)
+        assert control_loop(session.controller, expert, session.task).success
+        counted = sum(session.safety.counts.values())
+        session.safe_reset(seed=4, drive=True)
+        home = session.robot.spec.home_joint_positions
+        obs = session.controller.observe()
+        assert np.abs(obs.joint_positions - home).max() < 0.01
+        assert sum(session.safety.counts.values()) >= counted, "the motion home bypassed the filter"
+        assert np.allclose(obs.pan_tilt, session.task.sample_socket_pose(np.random.default_rng(4)), atol=6e-3)
+
+        session.safe_reset(seed=5)
+        assert control_loop(session.controller, expert, session.task).success
+        sent = []
+        step = session.controller.step
+
+        def counting_step(command, obs):
+            sent.append(np.any(command))
+            if len(sent) == 10:  # the e-stop button, pressed mid-motion, from another thread
+                threading.Thread(target=session.safety.estop, args=("test button",)).start()
+            return step(command, obs)
+
+        session.controller.step = counting_step
+        with pytest.raises(EStopError, match=r"e-stop (during the retreat|on the way home) \(test button\)"):
+            session.safe_reset(seed=6, drive=True)
+        assert len(sent) <= 12, f"the reset went on for {len(sent)} commands after the e-stop at 10"
+        speed = np.abs(session.controller.observe().joint_velocities).max()
+        assert speed < 0.05, f"the arm still moves at {speed:.3f} rad/s a period after the e-stop"
+    finally:
+        session.env.close()

@@ -263,7 +263,7 @@ class _Operator:
 @pytest.mark.parametrize("fault", ["freeze_joint_states", "wrench_spike", "nan", "raises"])
 def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault: str) -> None:
     """Fault injection through the real ROS 2 path, the deploy loop in real time at 20 Hz."""
-    from robot_il.deploy import SafeController, deploy_episode
+    from robot_il.deploy import SafeController, control_loop
     from robot_il.safety import SafetyFilter, default_limits
     from robot_il.tasks import PegInsertionTask
 
@@ -295,7 +295,7 @@ def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault:
                     raise RuntimeError("policy crashed")
                 return moving
 
-            result = deploy_episode(SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24)
+            result = control_loop(SafeController(robot, safety), policy, PegInsertionTask(PegConfig()), max_steps=24)
             time.sleep(0.5)
     finally:
         operator.close()

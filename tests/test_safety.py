@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robot_il.cell.config import JACO_HOME, PegConfig
-from robot_il.deploy import SafeController, deploy_episode
+from robot_il.deploy import SafeController, control_loop
 from robot_il.errors import ConfigError
 from robot_il.hal import make_backend
 from robot_il.safety import SafetyFilter, default_limits, load_limits
@@ -205,7 +205,7 @@ def test_a_policy_driving_out_of_the_workspace_is_stopped_at_the_boundary() -> N
         def towards_the_ceiling(obs):  # full speed on the shoulder and elbow, lifting the tip
             return np.array([0.0, -0.6, 0.0, 0.0, 0.0, 0.0])
 
-        result = deploy_episode(controller, towards_the_ceiling, task, max_steps=200)
+        result = control_loop(controller, towards_the_ceiling, task, max_steps=200)
         tips = np.array([o.ee_position for o in result.observations])
     assert result.stopped_at_step is not None and result.interventions["workspace"] > 0
     low, high = np.array(LIMITS.cartesian.workspace_min), np.array(LIMITS.cartesian.workspace_max)
@@ -233,7 +233,7 @@ def test_a_broken_policy_gives_zero_velocity_that_period(fault: str) -> None:
     with backend:
         backend.robot.reset()
         controller = SafeController(backend.robot, SafetyFilter(LIMITS, DT, tip_kinematics))
-        result = deploy_episode(controller, flaky, task, max_steps=20)
+        result = control_loop(controller, flaky, task, max_steps=20)
     assert np.all(result.commands[9] > -1) and result.commands[9][0] > 0
     assert np.all(result.commands[10] == 0), "the period after the fault still commanded motion"
     assert result.stopped_at_step == 10

@@ -138,6 +138,26 @@ class ArmModel:
         jac = np.vstack([r_base.T @ self._jacp[:, self._dof], r_base.T @ self._jacr[:, self._dof]])
         return r_base.T @ (world - p_base), r_base.T @ r_tip @ self._offset_r, jac
 
+    def link_pose(self, q: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
+        """Position (m) and orientation (3 x 3) of the description's link ``link`` at ``q``, in ``base_link``'s
+        frame (a force sensor's frame, say)."""
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, link)
+        if i < 0:
+            raise DescriptionError(self.description.source, f"{link!r} is not a link of the description")
+        _, _, p_base, r_base = self._forward(q)
+        d = self._data
+        return r_base.T @ (d.xpos[i] - p_base), r_base.T @ d.xmat[i].reshape(3, 3)
+
+    def wrench_at_tip(self, q: np.ndarray, link: str, wrench: np.ndarray) -> np.ndarray:
+        """A wrench measured in ``link``'s frame (force N and torque N·m about its origin, its axes) as the tool
+        feels it: about the tool-centre point, in the tool frame's axes. The torque moves with the reference
+        point (the force's moment arm); the force's magnitude does not."""
+        p_s, r_s = self.link_pose(q, link)
+        p_t, r_t, _ = self.tip_frame(q)
+        force = r_s @ np.asarray(wrench[:3], dtype=np.float64)
+        torque = r_s @ np.asarray(wrench[3:6], dtype=np.float64) + np.cross(p_s - p_t, force)
+        return np.concatenate([r_t.T @ force, r_t.T @ torque])
+
     def tip(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tool-centre point (m), the tool's axis (its z, unit) and the 6 x n Jacobian, in ``base_link``'s frame."""
         position, rotation, jac = self.tip_frame(q)

@@ -1,5 +1,5 @@
-"""Deployment: the fixed-rate control loop through the safety filter."""
+"""Deployment: the one fixed-rate control loop through the safety filter, and the one safe reset."""
 
-from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
+from robot_il.deploy.loop import SafeController, Trajectory, control_loop
 
-__all__ = ["DeployResult", "SafeController", "deploy_episode"]
+__all__ = ["SafeController", "Trajectory", "control_loop"]

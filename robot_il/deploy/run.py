@@ -1,9 +1,13 @@
 """``robot-il deploy``: run a trained policy on a backend, every command through the safety filter.
 
-Each episode is logged to HDF5 (the demo schema; ``actions`` are the commands
-actually sent, ``requested_actions`` what the policy asked for, ``interventions``
-the filter's reasons per step) and ends on success, the task's limits, or a
-safety stop.
+:class:`DeploySession` is an open backend with its safety chain, and the one
+safe reset between episodes (:meth:`DeploySession.safe_reset`) that deploy, the
+recorder and practice share. Each episode runs on the one control loop
+(:func:`robot_il.deploy.loop.control_loop`) and is logged to HDF5 (the demo
+schema; ``actions`` are the commands actually sent, ``requested_actions`` what
+the policy asked for, ``interventions`` the filter's reasons per step). It ends
+on success, the task's limits, or a safety stop; an e-stop ends the run
+(:class:`~robot_il.errors.EStopError`, exit code 4).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from rich.console import Console
 
 from robot_il.data.writer import DemoWriter, EpisodeBuffer
 from robot_il.deploy.exits import stopping
-from robot_il.deploy.loop import DeployResult, SafeController, deploy_episode
+from robot_il.deploy.loop import SafeController, Trajectory, control_loop
 from robot_il.envs.insertion import InsertionEnv, flatten_observation
-from robot_il.errors import ConfigError
+from robot_il.errors import ConfigError, EStopError, OperatorNeeded
 from robot_il.hal.base import Observation
 from robot_il.safety import SafetyFilter, SafetyLimits, default_limits, load_limits
 
@@ -46,6 +50,18 @@ class KeyboardEStop(threading.Thread):
             elif key == "r":
                 self.safety.reset()
                 console.print("e-stop released")
+
+
+@dataclass(frozen=True)
+class SafeResetConfig:
+    retreat_distance: float = 0.08
+    """How far the tool backs out along its own axis before the joint-space move home, m."""
+    retreat_speed: float = 0.05
+    """Tip speed of the retreat, m/s."""
+    home_tolerance: float = 0.01
+    """Largest joint error at which the arm counts as home, rad."""
+    home_timeout: float = 60.0
+    """Seconds (of robot time) the way home may take."""
 
 
 @dataclass
@@ -98,12 +114,98 @@ class DeploySession:
     ) -> None:
         self.close(exc)
 
-    def reset_cell(self, seed: int) -> None:
-        """Home (through the filter where the backend cannot reset itself), then a new socket pose."""
-        if not self.resets_itself():
-            self.controller.return_home(self.robot.spec.home_joint_positions)
-        self.robot.reset()  # home first, so the socket never moves with the peg in it
+    def safe_reset(self, seed: int, drive: bool | None = None, cfg: SafeResetConfig | None = None) -> None:
+        """The one safe reset between episodes: deploy's, the recorder's and practice's.
+
+        1. an e-stop ends the run (:class:`EStopError`); a protective stop of the last episode is released;
+        2. where the arm must be driven home (``drive``; default: unless the backend resets the cell itself),
+           the tool retreats along its own axis and the arm goes home on the shortest angle, every command
+           through the filter; an e-stop on the way ends the run at once, a blocked motion needs a person
+           (:class:`OperatorNeeded`) unless the backend can reset the cell itself;
+        3. the backend's reset (on hardware: a check that the arm is home), then the episode's socket pose
+           from ``seed``: home first, so the socket never moves with the tool in it.
+        """
+        safety = self.safety
+        if safety.estopped:
+            raise EStopError(f"e-stop latched ({safety.latched}); release it, then run again")
+        if safety.latched:
+            console.print(f"releasing the protective stop of the last episode ({safety.latched}) for the reset")
+            safety.reset()
+        if not self.resets_itself() if drive is None else drive:
+            self._drive_home(cfg or SafeResetConfig())
+        self.robot.reset()
+        self.robot.zero_wrench()  # home and still, nothing touching the tool: its weight and the drift are zero
         self.task.randomize(self.env.backend.pan_tilt, np.random.default_rng(seed))
+
+    def _drive_home(self, cfg: SafeResetConfig) -> None:
+        home = self.robot.spec.home_joint_positions
+        if home is None:
+            raise ConfigError("home_joint_positions", "not set for this arm; give the joint angles episodes start at")
+        safety = self.safety
+        self.controller.retreat(self.kinematics, cfg.retreat_distance, cfg.retreat_speed)  # blocked: still try home
+        if safety.estopped:
+            raise EStopError(f"e-stop during the retreat ({safety.latched}); release it, then run again")
+        ok = safety.latched is None and self.controller.return_home(home, cfg.home_tolerance, cfg.home_timeout)
+        if safety.estopped:
+            raise EStopError(f"e-stop on the way home ({safety.latched}); release it, then run again")
+        if not ok:
+            why = safety.latched or "the filter blocked the motion home"
+            if not self.resets_itself():
+                raise OperatorNeeded(
+                    f"safe reset failed: {why}. Free the arm and bring it home by hand, then run the same command "
+                    "again"
+                )
+            console.print(f"[yellow]safe reset failed ({why}); the backend resets the cell itself[/]")
+            safety.reset()
+
+    def view(self, width: int = 320, height: int = 240, camera: str = "overview") -> SimView | None:
+        """A live picture of the cell for a window, or None where the backend has no simulation to draw."""
+        cell = getattr(self.robot, "cell", None)
+        return None if cell is None else SimView(cell, self.controller.lock, width, height, camera)
+
+    def write(self, writer: DemoWriter, traj: Trajectory, attrs: dict[str, Any]) -> str:
+        """One trajectory into an HDF5 file of the demo schema: the commands sent as actions, with what was
+        asked and why it differed; a trajectory that sent nothing (kinesthetic) as states only."""
+        if not traj.sent_commands:
+            return writer.write_episode(EpisodeBuffer(states=traj.observations), terminated=traj.success, attrs=attrs)
+        return writer.write_episode(
+            EpisodeBuffer(states=traj.observations, actions=list(traj.commands)),
+            terminated=traj.end_reason in ("success", "left_workspace"),
+            rewards=np.asarray(traj.rewards),
+            attrs={
+                **attrs,
+                "success": traj.success,
+                "end_reason": traj.end_reason,
+                "interventions": json.dumps(dict(traj.interventions)),
+                "limits": json.dumps(asdict(self.limits)),
+            },
+            extras={
+                "requested_actions": np.array(traj.requested),
+                "interventions": np.array([",".join(r) for r in traj.step_reasons], dtype="S"),
+            },
+        )
+
+
+class SimView:
+    """Renders a simulated cell's live state with its own MuJoCo renderer (``width`` x ``height`` pixels).
+
+    The env's ``render()`` would hold the state for the whole draw; here only the scene update (a copy of the
+    state, microseconds) happens under the control loop's lock, and the drawing outside it."""
+
+    def __init__(self, cell: Any, lock: threading.Lock, width: int, height: int, camera: str) -> None:
+        import mujoco
+
+        self._cell, self._lock, self._camera = cell, lock, camera
+        self._renderer = mujoco.Renderer(cell.model, height, width)
+        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+
+    def frame(self) -> np.ndarray:
+        with self._lock:
+            self._renderer.update_scene(self._cell.data, camera=self._camera)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        self._renderer.close()
 
 
 def open_session(
@@ -114,14 +216,30 @@ def open_session(
     realtime: bool = False,
     task: str = "peg",
     arm: str | None = None,
+    force_sensor: bool = True,
+    commands: bool = True,
 ) -> DeploySession:
     """Connect the backend and build the safety chain. ``realtime`` makes the simulator hold the control rate in
     wall-clock time (hardware always does); ``arm`` picks the simulated arm (simulated backends; None: the
     Jaco). The filter checks against the arm's own model (the backend's ``kinematics``: the description it was
-    built from, or that the arm published)."""
-    env = _make_env(backend, backend_config, rate, task, arm)  # the backend, its task, the log's env_args: connected
+    built from, or that the arm published). Without a force sensor a session that may command the arm
+    (``commands``) is refused, unless ``force_sensor`` is False (``--no-force-sensor``): then every force limit
+    is off, and it says so. A session that only observes (kinesthetic teaching) needs no active velocity
+    controller."""
+    env = _make_env(backend, backend_config, rate, task, arm, commands)  # backend, task, the log's env_args
     try:
         robot = env.backend.robot
+        if commands and not robot.has_force_sensor:
+            if force_sensor:
+                raise ConfigError(
+                    "--no-force-sensor",
+                    "the arm has no force source (the backend's wrench_topic is empty): give the force-torque "
+                    "sensor's WrenchStamped topic, or pass --no-force-sensor to run with every force limit off",
+                )
+            console.print(
+                "[bold red]FORCE LIMITS ARE OFF:[/] no force-torque sensor (--no-force-sensor); contact forces are "
+                "not watched, nothing stops the arm pushing into the fixture"
+            )
         if realtime and not robot.realtime:
             robot.realtime = True
         kinematics = robot.kinematics
@@ -153,28 +271,11 @@ def session_limits(env: InsertionEnv, task: str, limits_path: Path | str | None)
     return load_limits(path, spec.joint_names, kinematics.limits, source)
 
 
-def log_episode(writer: DemoWriter, session: DeploySession, result: DeployResult, attrs: dict[str, Any]) -> str:
-    """One deploy episode into the HDF5 log: sent commands as actions, what was asked, and why it differed."""
-    buffer = EpisodeBuffer(states=result.observations, actions=list(result.commands))
-    return writer.write_episode(
-        buffer,
-        terminated=result.end_reason in ("success", "left_workspace"),
-        attrs={
-            **attrs,
-            "success": result.success,
-            "end_reason": result.end_reason,
-            "interventions": json.dumps(dict(result.interventions)),
-            "limits": json.dumps(asdict(session.limits)),
-        },
-        extras={
-            "requested_actions": np.array(result.requested),
-            "interventions": np.array([",".join(r) for r in result.step_reasons], dtype="S"),
-        },
-    )
-
-
 class DeployPolicy(Protocol):
-    """What deploy needs of a policy: a check against the env's observation layout, and an action per state."""
+    """What deploy needs of a policy: a check against the task (before connecting) and against the connected
+    env's arm and observation layout, and an action per state."""
+
+    def check_task(self, task: str) -> None: ...
 
     def check_env(self, env: InsertionEnv) -> None: ...
 
@@ -196,6 +297,7 @@ def deploy(
     max_steps: int | None = None,
     task: str = "peg",
     arm: str | None = None,
+    force_sensor: bool = True,
 ) -> list[dict[str, Any]]:
     """Run ``policy`` (a run directory, a policy.pt, or a policy object) for ``episodes`` episodes of ``task``;
     a simulated backend simulates ``arm`` (default: the arm the policy was trained on)."""
@@ -205,11 +307,12 @@ def deploy(
 
     torch.set_num_threads(1)  # a (300, 200) MLP per period: one thread answers fastest and leaves a core free
 
-    runner = CheckpointPolicy(policy) if isinstance(policy, str | Path) else policy  # refused before connecting
+    runner = CheckpointPolicy(policy) if isinstance(policy, str | Path) else policy
+    runner.check_task(task)  # another task's policy is refused before anything connects
     name = str(policy) if isinstance(policy, str | Path) else type(policy).__name__
     arm = arm or trained_arm(runner)
-    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm) as session:
-        runner.check_env(session.env)
+    with open_session(backend, rate, limits_path, backend_config, realtime, task, arm, force_sensor) as session:
+        runner.check_env(session.env)  # the arm's joints and units are known once connected; nothing moved yet
         return _deploy_episodes(session, runner, name, episodes, seed, log_path, estop_keys, max_steps)
 
 
@@ -229,7 +332,7 @@ def _deploy_episodes(
     estop_keys: bool,
     max_steps: int | None,
 ) -> list[dict[str, Any]]:
-    env, safety, controller = session.env, session.safety, session.controller
+    env, safety = session.env, session.safety
 
     def policy(obs: Observation) -> np.ndarray:
         return runner(obs, session.observation_vector(obs))
@@ -240,35 +343,41 @@ def _deploy_episodes(
         console.print("e-stop: press Enter (or e + Enter); r + Enter releases it")
     summaries = []
     for i in range(episodes):
-        if safety.estopped:
-            console.print("[bold red]e-stop latched:[/] no further episodes (release it and run again)")
-            break
-        if safety.latched:  # a protective stop ends its episode; the cell is reset before the next one
-            console.print(f"releasing the protective stop of the last episode ({safety.latched}) after reset")
-            safety.reset()
-        session.reset_cell(seed + i)
-        result = deploy_episode(controller, policy, session.task, max_steps=max_steps)
-        summary = {
-            "episode": i,
-            "seed": seed + i,
-            "steps": result.steps,
-            "success": result.success,
-            "end_reason": result.end_reason,
-            "interventions": dict(result.interventions),
-            "stopped_at_step": result.stopped_at_step,
-        }
-        summaries.append(summary)
+        session.safe_reset(seed + i)  # an e-stop latched since the last episode ends the run here
+        traj = control_loop(session.controller, policy, session.task, max_steps=max_steps)
+        summaries.append(
+            {
+                "episode": i,
+                "seed": seed + i,
+                "steps": traj.steps,
+                "success": traj.success,
+                "end_reason": traj.end_reason,
+                "interventions": dict(traj.interventions),
+                "stopped_at_step": traj.stopped_at_step,
+            }
+        )
         console.print(
-            f"episode {i}: {'success' if result.success else 'failure'} ({result.end_reason}) after "
-            f"{result.steps} steps; interventions {dict(result.interventions)}"
+            f"episode {i}: {'success' if traj.success else 'failure'} ({traj.end_reason}) after "
+            f"{traj.steps} steps; interventions {dict(traj.interventions)}"
         )
         if writer is not None:
-            log_episode(writer, session, result, {"source": "deploy", "policy": policy_name, "seed": seed + i})
+            session.write(writer, traj, {"source": "deploy", "policy": policy_name, "seed": seed + i})
+        if safety.estopped:
+            wins = sum(s["success"] for s in summaries)
+            raise EStopError(
+                f"e-stop ({safety.latched}) ended the run after {i + 1} of {episodes} episodes ({wins} successful)"
+                + (f"; log {log_path}" if log_path else "")
+            )
     return summaries
 
 
 def _make_env(
-    backend: str, backend_config: Path | str | None, rate: float, task: str = "peg", arm: str | None = None
+    backend: str,
+    backend_config: Path | str | None,
+    rate: float,
+    task: str = "peg",
+    arm: str | None = None,
+    commands: bool = True,
 ) -> InsertionEnv:
     """The task's simulated backend takes the rate (and the simulated ``arm``) directly; other backends come from
     their YAML config (rate overridden)."""
@@ -291,6 +400,8 @@ def _make_env(
 
         backend_config = str(resources.files("robot_il.ros2").joinpath(f"{arm or 'jaco'}_sim.yaml"))
     cfg = dataclasses.replace(load_ros2_config(backend_config), control_rate_hz=rate)
+    if not commands:  # kinesthetic teaching: the arm is guided by hand; no velocity controller need be active
+        cfg = dataclasses.replace(cfg, check_controller=False)
     cell = task_entry(task).config_class()
     # The ROS 2 config's cell is the peg's geometry; the clip cell shares its arm, tool-centre point and
     # pan-tilt unit, so those fields carry over and the task's own config supplies the rest.

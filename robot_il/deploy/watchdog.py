@@ -33,6 +33,8 @@ class PolicyWorker:
             initargs=(_torch_threads(),),
         )
         self._pending: cf.Future | None = None
+        self.error: Exception | None = None
+        """The policy's last exception (kept for a caller that ends the episode on it)."""
 
     def __call__(self, obs: Observation) -> tuple[np.ndarray | None, str]:
         """(command, status); status is "ok", "late", "busy" or "error: ..." (command None unless ok)."""
@@ -44,6 +46,7 @@ class PolicyWorker:
         except cf.TimeoutError:
             return None, "late"
         except Exception as err:  # the policy's own failure: reported, and the arm is stopped
+            self.error = err
             return None, f"error: {err!r}"
 
     def close(self) -> None:

@@ -238,13 +238,24 @@ class Robot(abc.ABC):
         return None
 
     def wrench(self) -> np.ndarray | None:
-        """Force (N) and torque (N·m, about the tool-centre point) on the tool, base frame, (6,); None without a
-        force-torque sensor."""
+        """Force (N) and torque (N·m) on the tool, at and about the tool-centre point, in the tool frame's axes,
+        (6,), zeroed by :meth:`zero_wrench`; None without a force-torque sensor. Raises StaleStateError when a
+        sensor there is has gone quiet."""
         self._require_connected("wrench")
         return self._wrench()
 
     def _wrench(self) -> np.ndarray | None:
         return None
+
+    @property
+    def has_force_sensor(self) -> bool:
+        """Whether :meth:`wrench` measures anything (else every force limit is unchecked)."""
+        return True
+
+    def zero_wrench(self) -> None:
+        """Take the sensor's present reading (the tool's weight, the sensor's drift) as zero: call it with the arm
+        still and nothing touching the tool, as the safe reset does at the start of each episode."""
+        self._require_connected("zero_wrench")
 
     def reset(self) -> Observation:
         """Move to the home pose and return the first observation there."""

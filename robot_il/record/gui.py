@@ -112,33 +112,10 @@ def require_display() -> None:
         )
 
 
-class SimView:
-    """Renders the simulated cell's live state with its own MuJoCo renderer (``width`` x ``height`` pixels).
-
-    The env's ``render()`` would hold the state for the whole draw; here only the scene update (a copy of the
-    geometry, microseconds) runs under ``lock``, the drawing (about 20 ms with OSMesa) after it."""
-
-    def __init__(self, cell: Any, lock: threading.Lock, width: int = 320, height: int = 240, camera: str = "overview"):
-        import mujoco
-
-        self._cell, self._lock, self._camera = cell, lock, camera
-        self._renderer = mujoco.Renderer(cell.model, height, width)
-        # Shadows are most of a software (OSMesa) frame: about 20 ms without them instead of 80-120 ms here.
-        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-
-    def frame(self) -> np.ndarray:
-        with self._lock:
-            self._renderer.update_scene(self._cell.data, camera=self._camera)
-        return self._renderer.render()
-
-    def close(self) -> None:
-        self._renderer.close()
-
-
-def sim_view(recorder: Recorder) -> SimView | None:
-    """A live view of the simulated cell behind ``recorder``, or None on a backend without a simulation."""
-    cell = getattr(recorder.cell.env.backend.robot, "cell", None)
-    return None if cell is None else SimView(cell, recorder.lock)
+def sim_view(recorder: Recorder) -> Any:
+    """The session's live view of the cell behind ``recorder`` (``frame()``, ``close()``), or None on a backend
+    without a simulation to draw."""
+    return recorder.cell.view()
 
 
 class RecordWindow(QtWidgets.QWidget):
@@ -148,7 +125,7 @@ class RecordWindow(QtWidgets.QWidget):
         self,
         recorder: Recorder,
         keyboard: KeyboardTeleop | None = None,
-        view: SimView | None = None,
+        view: Any = None,
         view_hz: float = 10.0,
         close_when_done: bool = False,
     ) -> None:

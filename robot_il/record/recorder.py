@@ -1,8 +1,9 @@
 """The interactive recorder: episodes that a person starts, keeps or discards, for the GUI and the terminal.
 
-:class:`Recorder` runs the control loop (call :meth:`Recorder.run` from one
-thread) and takes requests from any other: ``start``, ``keep``, ``discard``,
-``stop``. Each episode goes through the phases
+:class:`Recorder` is a small state machine over the deploy path's one control
+loop (:func:`robot_il.deploy.loop.control_loop`) and its one safe reset (call
+:meth:`Recorder.run` from one thread); it takes requests from any other:
+``start``, ``keep``, ``discard``, ``stop``. Each episode goes through the phases
 
     resetting -> ready -> recording [-> review] -> saved | discarded -> resetting ...
 
@@ -11,12 +12,12 @@ same socket pose again; when the task ends an episode (peg in, out of the
 workspace, time limit, a protective stop) the arm stops and the episode waits
 for review (``auto_keep``: a success is kept and a failure discarded at once).
 
-Teleop mode sends the device's twist, mapped to joint velocities through the
-Jacobian, through the deploy session's :class:`SafeController` (the same safety
-filter as deploy; the recorder never holds the robot) and records the velocities
-the robot applied as the actions. Kinesthetic mode commands nothing: it waits
-for the arm to move, then records states until the peg is in (as
-:mod:`robot_il.record.kinesthetic`).
+Teleop mode is the loop with the device as its action source: the device's
+twist, mapped to joint velocities through the arm model's Jacobian, goes
+through the deploy session's safety filter (the recorder never holds the robot)
+and the velocities the robot applied are the actions. Kinesthetic mode is the
+loop with no source: it commands nothing, waits for the arm to move, then
+records states until the peg is in (as :mod:`robot_il.record.kinesthetic`).
 
 The output file is written whole per kept episode (:class:`DemoWriter`): the
 counter shows an episode as kept only once it is on disk, so ``kill -9`` loses
@@ -26,19 +27,19 @@ start: recording resumes into an existing file until it holds ``target`` demos.
 
 from __future__ import annotations
 
-import json
 import queue
-import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from robot_il.data.writer import DemoWriter, EpisodeBuffer
+from robot_il.data.writer import DemoWriter
+from robot_il.deploy.loop import Trajectory, control_loop, wait_for_motion
+from robot_il.errors import EStopError
 from robot_il.record.kinesthetic import START_SPEED
 from robot_il.record.speech import Speaker
 from robot_il.record.teleop import TeleopDevice, twist_to_joint_velocities
@@ -60,8 +61,8 @@ class Phase(StrEnum):
 
 class Cell(Protocol):
     """What the recorder needs of an open deploy session (``robot_il.deploy.run.open_session``): its env,
-    task and kinematics, the safety filter, and the :class:`SafeController`, through which alone it moves the
-    arm. (The session's class lives in the deploy layer, beside this one, so it is described here.)"""
+    task and kinematics, the safety filter, the :class:`SafeController` through which alone it moves the arm,
+    its safe reset, its log writer and its live view."""
 
     env: Any
     safety: Any
@@ -75,6 +76,12 @@ class Cell(Protocol):
     def robot(self) -> Any: ...
 
     def resets_itself(self) -> bool: ...
+
+    def safe_reset(self, seed: int, drive: bool | None = None) -> None: ...
+
+    def write(self, writer: DemoWriter, traj: Trajectory, attrs: dict[str, Any]) -> str: ...
+
+    def view(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -99,17 +106,6 @@ class Status:
     waiting_for_motion: bool = False
     """Kinesthetic: armed, recording starts when the arm moves."""
     message: str = ""
-
-
-@dataclass
-class _Episode:
-    buffer: EpisodeBuffer = field(default_factory=EpisodeBuffer)
-    requested: list[np.ndarray] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-    interventions: Counter = field(default_factory=Counter)
-    success: bool = False
-    end_reason: str = ""
 
 
 class Recorder:
@@ -139,7 +135,7 @@ class Recorder:
         """Longest kinesthetic demo, s (default: the task's episode length)."""
         self.speaker = speaker or Speaker(enabled=False)
         self.period: float = cell.robot.spec.control_period
-        self.lock = threading.Lock()
+        self.lock = cell.controller.lock
         """Held while the cell's state changes (a control step, a reset): a live view reads it under this lock."""
         self.tick_times: deque[float] = deque(maxlen=100_000)
         """perf_counter() of every control step while recording, s, a NaN before each episode: the rate held."""
@@ -239,38 +235,18 @@ class Recorder:
             self.cell.controller.stop()
 
     def _reset(self) -> bool:
-        """Back to the start pose with the episode's socket pose: through the filter where the backend cannot
-        reset itself (the peg first backs out along its axis); kinesthetic: the person brings the arm home.
-        False if a stop came meanwhile."""
+        """The session's safe reset with the episode's socket pose: the arm driven home through the filter where
+        the backend cannot reset itself (teleop); kinesthetic: the person brings the arm home. False if a stop
+        came meanwhile."""
         self._update(steps=0, elapsed=0.0, success=False, depth=float("nan"), end_reason="")
         self._phase(Phase.RESETTING, f"resetting for episode {self.status.kept + 1} (seed {self.status.seed})")
-        safety, robot = self.cell.safety, self.cell.robot
-        if safety.latched and not safety.estopped:  # the last episode's protective stop, released to reset
-            safety.reset()
-        with self.lock:
-            if self.mode == "teleop" and not self.cell.resets_itself():
-                self._retreat()
-                if not self.cell.controller.return_home(robot.spec.home_joint_positions) and safety.estopped:
-                    return False
-            robot.reset()  # home first (on hardware: waits until the arm is home), then the socket moves
-            self.cell.task.randomize(self.cell.env.backend.pan_tilt, np.random.default_rng(self.status.seed))
+        drive = self.mode == "teleop" and not self.cell.resets_itself()
+        try:
+            with self.lock:
+                self.cell.safe_reset(self.status.seed, drive=drive)
+        except EStopError:
+            return False
         return True
-
-    def _retreat(self, distance: float = 0.08, speed: float = 0.05) -> None:
-        """Back the peg ``distance`` (m) out along its own axis at ``speed`` (m/s), through the filter (on
-        hardware, before the joint-space move home: a peg left in the socket would be dragged sideways)."""
-        controller, kinematics = self.cell.controller, self.cell.kinematics
-        obs = controller.observe()
-        start, direction, _ = kinematics.tip(obs.joint_positions)
-        for _ in range(round((distance / speed + 2.0) / self.period)):
-            tip, _, jac = kinematics.tip(obs.joint_positions)
-            if float(np.dot(start - tip, direction)) >= distance:
-                break
-            twist = np.concatenate([-speed * direction, np.zeros(3)])
-            if controller.step(twist_to_joint_velocities(jac, twist), obs).stopped:
-                break
-            obs = controller.observe()
-        controller.stop()
 
     def _wait_start(self) -> bool:
         self._phase(Phase.READY, f"ready for episode {self.status.kept + 1} of {self.status.target}")
@@ -302,102 +278,46 @@ class Recorder:
             if what != "start":
                 return what
 
-    def _record(self) -> _Episode:
+    def _record(self) -> Trajectory:
+        """One episode on the control loop: the device as its source (teleop), or none (kinesthetic)."""
         self._phase(Phase.RECORDING, f"recording episode {self.status.kept + 1}")
         self.tick_times.append(float("nan"))
         self.speaker.say("go")
+        controller, task = self.cell.controller, self.cell.task
         if self.mode == "kinesthetic":
-            return self._record_kinesthetic()
-        return self._record_teleop()
-
-    def _record_teleop(self) -> _Episode:
-        controller, task, kinematics, device = self.cell.controller, self.cell.task, self.cell.kinematics, self.device
-        if device is None:
+            self._update(waiting_for_motion=True)
+            _, request = wait_for_motion(controller, START_SPEED, self._poll)
+            if request is not None:
+                return Trajectory(end_reason=request)
+            self._update(waiting_for_motion=False, message="recording: the arm is moving")
+            limit = min(self.max_seconds or task.cfg.episode_seconds, task.cfg.episode_seconds)
+            return control_loop(
+                controller, None, task, max_steps=round(limit / self.period), poll=self._poll, on_step=self._on_step
+            )
+        if self.device is None:
             raise RuntimeError("teleop mode needs a device")
-        ep = _Episode()
-        obs = controller.observe()
-        ep.buffer.add(obs)
-        next_tick = time.perf_counter()
-        while True:
-            what = self._poll()
-            if what is not None:
-                ep.end_reason = what
-                break
-            if self.cell.safety.latched:
-                ep.end_reason = "estop" if self.cell.safety.estopped else "protective_stop"
-                break
+        device, kinematics = self.device, self.cell.kinematics
+
+        def teleop(obs):
             _, _, jac = kinematics.tip(obs.joint_positions)
-            command = twist_to_joint_velocities(jac, device.twist(obs))
-            with self.lock:
-                safe = controller.step(command, obs)
-                obs = controller.observe()
-            self.tick_times.append(time.perf_counter())
-            ep.buffer.add(obs, safe.velocities)
-            ep.requested.append(command)
-            ep.reasons.append(",".join(n.reason for n in safe.interventions))
-            ep.interventions.update(n.reason for n in safe.interventions)
-            outcome = task.evaluate(obs, len(ep.requested) * self.period)
-            ep.rewards.append(float(outcome.success))
-            ep.success = outcome.success
-            self._update(
-                steps=len(ep.requested),
-                elapsed=len(ep.requested) * self.period,
-                success=outcome.success,
-                depth=outcome.depth,
-            )
-            if outcome.terminated or outcome.truncated:
-                ep.end_reason = outcome.reason
-                break
-            next_tick = self._pace(next_tick)
-        controller.stop()  # however the episode ended: the arm is at rest while the person decides
-        return ep
+            return twist_to_joint_velocities(jac, device.twist(obs))
 
-    def _record_kinesthetic(self) -> _Episode:
-        robot, task = self.cell.robot, self.cell.task
-        limit = self.max_seconds or task.cfg.episode_seconds
-        ep = _Episode()
-        self._update(waiting_for_motion=True)
-        obs = robot.observe()
-        next_tick = time.perf_counter()
-        while np.abs(obs.joint_velocities).max() < START_SPEED:  # armed: wait for the hand
-            what = self._poll()
-            if what is not None:
-                ep.end_reason = what
-                return ep
-            next_tick = self._pace(next_tick, always=True)
-            obs = robot.observe()
-        self._update(waiting_for_motion=False, message="recording: the arm is moving")
-        start = obs.timestamp
-        while True:
-            ep.buffer.add(obs)
-            self.tick_times.append(time.perf_counter())
-            outcome = task.evaluate(obs, obs.timestamp - start)
-            ep.success = outcome.success
-            self._update(
-                steps=len(ep.buffer), elapsed=obs.timestamp - start, success=outcome.success, depth=outcome.depth
-            )
-            if outcome.success or obs.timestamp - start >= limit:
-                ep.end_reason = "success" if outcome.success else "time_limit"
-                return ep
-            what = self._poll()
-            if what is not None:
-                ep.end_reason = what
-                return ep
-            next_tick = self._pace(next_tick, always=True)
-            obs = robot.observe()
+        # A robot that holds the rate itself (hardware) paces the loop; a simulation only when asked.
+        pace = self.realtime and not self.cell.robot.realtime
+        return control_loop(
+            controller, teleop, task, poll=self._poll, on_step=self._on_step, pace=pace, raise_source_errors=True
+        )
 
-    def _pace(self, next_tick: float, always: bool = False) -> float:
-        """Sleep to the next period's tick (outside the lock, so a live view can read the cell meanwhile).
+    def _on_step(self, traj: Trajectory) -> None:
+        self.tick_times.append(time.perf_counter())
+        self._update(
+            steps=traj.steps,
+            elapsed=traj.steps * self.period,
+            success=traj.success,
+            depth=traj.last.depth if traj.last is not None else float("nan"),
+        )
 
-        A robot that holds the rate itself (hardware) has already waited; ``always`` paces loops that send
-        nothing (kinesthetic). Without ``realtime`` a simulation runs as fast as it can."""
-        if not (self.realtime or always):
-            return next_tick
-        next_tick = max(next_tick + self.period, time.perf_counter() - self.period)
-        time.sleep(max(0.0, next_tick - time.perf_counter()))
-        return next_tick
-
-    def _decide(self, ep: _Episode) -> str:
+    def _decide(self, ep: Trajectory) -> str:
         """The task (or a stop) ended the episode: keep, discard or stop, by ``auto_keep`` or the person."""
         if self.auto_keep:
             return "keep" if ep.success else "discard"
@@ -409,9 +329,8 @@ class Recorder:
             if what in ("keep", "discard", "stop"):
                 return what
 
-    def _keep(self, ep: _Episode) -> None:
-        steps = len(ep.requested) if self.mode == "teleop" else len(ep.buffer) - 1
-        if steps < 1:
+    def _keep(self, ep: Trajectory) -> None:
+        if ep.steps < 1:
             self._discard("(nothing recorded yet)")
             return
         if self.only_successes and not ep.success:
@@ -428,29 +347,17 @@ class Recorder:
         self._phase(Phase.DISCARDED, f"discarded {why}; the same socket pose comes again")
         self.speaker.say("discarded. again")
 
-    def _write(self, ep: _Episode) -> str:
-        last = ep.buffer.states[-1]
+    def _write(self, ep: Trajectory) -> str:
         attrs: dict[str, Any] = {
             "source": self.mode,
             "seed": self.status.seed,
             "success": ep.success,
             "end_reason": ep.end_reason,
-            "pan_tilt": np.asarray(last.pan_tilt),
+            "pan_tilt": np.asarray(ep.observations[-1].pan_tilt),
         }
-        writer = self._open_writer(self.mode, create=True)
-        if self.mode == "kinesthetic":
-            return writer.write_episode(ep.buffer, terminated=ep.success, attrs=attrs)
-        attrs |= {"device": self.device.name, "interventions": json.dumps(dict(ep.interventions))}
-        return writer.write_episode(
-            ep.buffer,
-            terminated=ep.success or ep.end_reason == "left_workspace",
-            rewards=np.asarray(ep.rewards),
-            attrs=attrs,
-            extras={
-                "requested_actions": np.asarray(ep.requested),
-                "interventions": np.array(ep.reasons, dtype="S"),
-            },
-        )
+        if self.mode == "teleop":
+            attrs["device"] = self.device.name
+        return self.cell.write(self._open_writer(self.mode, create=True), ep, attrs)
 
     def _open_writer(self, mode: str, create: bool = False) -> DemoWriter | None:
         """The file's writer for ``mode``; checks an existing file (same env, same kind) and counts its demos.

@@ -81,9 +81,22 @@ class Ros2Config:
     """Rate of velocity commands; send_action waits out each period."""
     joint_states_topic: str = "/joint_states"
     controller: str = "velocity_controller"
-    """forward_command_controller name; commands go to /<controller>/commands."""
+    """forward_command_controller name (interface velocity); commands go to /<controller>/commands. UR's driver
+    calls it forward_velocity_controller and starts a trajectory controller instead (see stop_controller)."""
+    stop_controller: str = ""
+    """The controller the arm's driver activates by default and that must give way to ``controller`` (UR:
+    scaled_joint_trajectory_controller); named in the fix when nothing listens on the command topic."""
+    check_controller: bool = True
+    """connect() refuses to start unless something subscribes to /<controller>/commands (off for kinesthetic
+    teaching, which commands nothing)."""
     wrench_topic: str = ""
-    """geometry_msgs/WrenchStamped topic of a force-torque sensor; empty: none."""
+    """geometry_msgs/WrenchStamped topic of a force-torque sensor (UR: /force_torque_sensor_broadcaster/wrench);
+    empty: none, and deploy refuses to run unless told --no-force-sensor."""
+    wrench_frame: str = ""
+    """The description's link the wrench is measured in; empty: the message's frame_id. UR's driver stamps
+    ``tool0_controller`` (the controller's own calibrated tool0, not a link of the URDF): set ``tool0``."""
+    wrench_stale_after: float = 0.2
+    """A wrench older than this, s, holds the arm (a silent sensor must not switch the force limits off)."""
     pan_tilt_state_topic: str = "/pan_tilt/joint_states"
     pan_tilt_command_topic: str = "/pan_tilt/command"
     pan_tilt_joint_names: tuple[str, str] = ("ptu_pan", "ptu_tilt")
@@ -136,6 +149,7 @@ class Ros2Config:
         for name in (
             "control_rate_hz",
             "stale_after",
+            "wrench_stale_after",
             "pan_tilt_stale_after",
             "connect_timeout",
             "pan_tilt_tolerance",

@@ -24,6 +24,7 @@ the joint states have gone stale.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import threading
 import time
@@ -32,7 +33,7 @@ import weakref
 import numpy as np
 
 from robot_il.arm import ArmDescription, ArmModel, DescriptionError, load_description, parse_urdf
-from robot_il.errors import NotConnectedError, RobotILError, StaleStateError
+from robot_il.errors import EStopError, NotConnectedError, RobotILError, StaleStateError
 from robot_il.hal.base import Observation, PanTilt, Robot, RobotSpec, observation_fields
 from robot_il.ros2 import command_gate
 from robot_il.ros2.config import Ros2Config
@@ -78,7 +79,8 @@ class _Ros2Link:
         self.lock = threading.Lock()
         self.joints: tuple[JointState, float] | None = None
         self.pan_tilt: tuple[JointState, float] | None = None
-        self.wrench: np.ndarray | None = None
+        self.wrench: tuple[np.ndarray, str, float] | None = None
+        """The latest wrench (force, torque), its frame_id and when it arrived (monotonic)."""
         self.node.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos)
         self.description: str | None = None
         if cfg.arm.description == "topic":
@@ -117,6 +119,9 @@ class _Ros2Link:
         self.last_stamp_ns = 0
         self.watchdog_stops = 0
         self.closed = False
+        self.ready = False
+        """connect() got through: the gate (if any) listens to us with our joints. Before that an end of stream
+        to the gate could latch it with joint names it does not know."""
         self.ended = False
         """The stream's end has been sent: no heartbeat may reopen it at the gate."""
         period = 1.0 / cfg.control_rate_hz
@@ -180,7 +185,7 @@ class _Ros2Link:
 
         Sent even if this process never commanded: the controller may still hold another client's command (not
         before the arm's joints are known: a command without them would be malformed)."""
-        if not self.closed and self.joint_names:
+        if not self.closed and self.joint_names and (self.ready or not self.cfg.command_gate_topic):
             self.ended = True
             self.publish_command([0.0] * len(self.joint_names), end_of_stream=True)
 
@@ -199,7 +204,7 @@ class _Ros2Link:
     def _on_wrench(self, msg) -> None:
         f, t = msg.wrench.force, msg.wrench.torque
         with self.lock:
-            self.wrench = np.array([f.x, f.y, f.z, t.x, t.y, t.z])
+            self.wrench = (np.array([f.x, f.y, f.z, t.x, t.y, t.z]), msg.header.frame_id, time.monotonic())
 
     def close(self) -> None:
         """Zero, then shut rclpy down. Safe to call twice. With a gate that is forwarding our stream, wait (up to
@@ -253,6 +258,9 @@ class Ros2Robot(Robot):
         self.link: _Ros2Link | None = None
         self._kinematics: ArmModel | None = None
         self._spec: RobotSpec | None = None
+        self._wrench_bias = np.zeros(6)
+        self._estops: list[str] = []
+        """The e-stops received, in order: a wait for the arm (home) ends at a new one."""
         # A simulated cell's arm is known before connecting; its description still comes over the wire.
         if cfg.simulated:
             arm = cfg.cell.sim_arm
@@ -318,6 +326,7 @@ class Ros2Robot(Robot):
         try:
             self._load_arm()
             self._wait_for_cell()
+            self.link.ready = True
         except BaseException:
             self.link.close()
             self.link = None
@@ -365,20 +374,30 @@ class Ros2Robot(Robot):
         cfg, link = self.cfg, self.link
         gate = cfg.command_gate_topic
         deadline = time.monotonic() + cfg.connect_timeout
+        controller = f"nothing listens on {cfg.command_topic}"
         while True:
             missing = [
                 what
                 for what, ok in (
                     (f"no messages on {cfg.joint_states_topic}", link.joints is not None),
                     (f"no messages on {cfg.pan_tilt_state_topic}", link.pan_tilt is not None),
+                    (f"no messages on {cfg.wrench_topic}", not cfg.wrench_topic or link.wrench is not None),
                     (f"no command gate listening on {gate}", not gate or link.command_pub.get_subscription_count()),
                     (f"no state from the command gate on {command_gate.STATE_TOPIC}", not gate or link.gate_state),
+                    (controller, not cfg.check_controller or link.node.count_subscribers(cfg.command_topic)),
                 )
                 if not ok
             ]
             if not missing:
                 break
             if time.monotonic() > deadline:
+                if missing == [controller]:  # the driver is up, its velocity controller is not active
+                    stop = f" --deactivate {cfg.stop_controller}" if cfg.stop_controller else ""
+                    raise NotConnectedError(
+                        f"{controller} within {cfg.connect_timeout} s: the arm's velocity controller "
+                        f"{cfg.controller!r} is not active; activate it with `ros2 control switch_controllers "
+                        f"--activate {cfg.controller}{stop}` (or set controller: to the driver's name for it)"
+                    )
                 hint = (
                     "; start robot-il-command-gate (real.launch.py and sim.launch.py do), or set "
                     "command_gate_topic: '' to publish straight to the controller (then nothing stops the arm "
@@ -445,9 +464,54 @@ class Ros2Robot(Robot):
             timestamp=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
         )
 
-    def _wrench(self) -> np.ndarray | None:
+    @property
+    def has_force_sensor(self) -> bool:
+        return bool(self.cfg.wrench_topic)
+
+    def _latest_wrench(self) -> tuple[np.ndarray, str]:
+        cfg = self.cfg
         with self.link.lock:
-            return None if self.link.wrench is None else self.link.wrench.copy()
+            latest = self.link.wrench
+        age = math.inf if latest is None else time.monotonic() - latest[2]
+        if age > cfg.wrench_stale_after:
+            heard = "nothing yet" if latest is None else f"nothing for {age:.2f} s"
+            raise StaleStateError(
+                f"{heard} on {cfg.wrench_topic} (limit wrench_stale_after={cfg.wrench_stale_after} s); the force "
+                "sensor has stopped publishing"
+            )
+        return latest[0], cfg.wrench_frame or latest[1]
+
+    def _wrench(self) -> np.ndarray | None:
+        """The sensor's wrench, less its bias, moved from its frame to the tool-centre point (tool frame)."""
+        if not self.cfg.wrench_topic:
+            return None
+        raw, frame = self._latest_wrench()
+        q = self._fresh_joints_positions()
+        try:
+            return self._kinematics.wrench_at_tip(q, frame, raw - self._wrench_bias)
+        except DescriptionError:
+            raise DescriptionError(
+                self.cfg.wrench_topic,
+                f"its frame_id {frame!r} is not a link of the arm's description; set wrench_frame to the link it is "
+                "measured in (tool0 for UR's tool0_controller)",
+            ) from None
+
+    def zero_wrench(self, seconds: float = 0.2) -> None:
+        """The mean reading over ``seconds`` becomes the bias subtracted from every later one."""
+        super().zero_wrench()
+        if not self.cfg.wrench_topic:
+            return
+        samples, deadline, last = [], time.monotonic() + seconds, None
+        while time.monotonic() < deadline or not samples:
+            raw, _ = self._latest_wrench()
+            if last is None or not np.array_equal(raw, last):
+                samples.append(raw)
+                last = raw
+            time.sleep(0.005)
+        self._wrench_bias = np.mean(samples, axis=0)
+
+    def _fresh_joints_positions(self) -> np.ndarray:
+        return _by_name(self._fresh_joints(), self.spec.joint_names, "position", self.cfg.joint_states_topic)
 
     def _publish(self, v: np.ndarray) -> None:
         self.link.publish_command(v)
@@ -455,6 +519,7 @@ class Ros2Robot(Robot):
     def _on_estop(self, source: str) -> None:
         """Runs in the executor thread: stop at once, then tell the listeners (the safety filter latches)."""
         self.link.publish_command(np.zeros(self.spec.num_joints))
+        self._estops.append(source)
         self._emit_estop(source)
 
     def _apply(self, joint_velocities: np.ndarray) -> None:
@@ -507,8 +572,10 @@ class Ros2Robot(Robot):
             raise RobotILError(
                 "home_joint_positions is not set in the backend's YAML: give the joint angles where episodes start"
             )
-        deadline = time.monotonic() + timeout
+        deadline, seen = time.monotonic() + timeout, len(self._estops)
         while np.abs(home - self._observe().joint_positions).max() > tolerance:
+            if len(self._estops) > seen:
+                raise EStopError(f"e-stop ({self._estops[-1]}) while waiting for the arm to be home")
             if time.monotonic() > deadline:
                 raise RobotILError(
                     f"the arm is not at home_joint_positions after {timeout} s; move it there (guide it, or "

@@ -9,7 +9,8 @@ Steps the simulation in real time and speaks the topics a real cell has:
 * ``/<controller>/commands`` (std_msgs/Float64MultiArray): joint velocities, held until
   the next command, as ros2_control's forward_command_controller does;
 * ``/force_torque_sensor_broadcaster/wrench`` (geometry_msgs/WrenchStamped): contact
-  wrench on the peg;
+  wrench on the tool as a flange-mounted sensor measures it (``frame_id`` the arm's
+  flange link, about its origin, in its axes);
 * ``/pan_tilt/joint_states`` and ``/pan_tilt/command`` (JointState, ``ptu_pan``/``ptu_tilt``),
   as the pan-tilt node;
 * ``/sim_bridge/reset`` (std_srvs/Trigger): arm at home, at rest (what a person does
@@ -44,6 +45,7 @@ import sys
 
 import numpy as np
 
+from robot_il.arm import rpy_matrix
 from robot_il.errors import ConfigError
 from robot_il.hal import make_backend
 from robot_il.tasks import task_entry
@@ -88,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         node.get_logger().fatal(f"unknown guide {guide!r}; use 'expert' or leave it empty")
         return 2
     guide_from = node.get_clock().now().nanoseconds * 1e-9 + guide_delay
+    offset = np.asarray(cfg.tool_offset)
+    tool_in_flange = rpy_matrix(*offset[3:])
+
+    def at_flange(tool_wrench: np.ndarray) -> np.ndarray:
+        """The tool's wrench (about the tool-centre point, tool axes) as a sensor at the flange reads it."""
+        force = tool_in_flange @ tool_wrench[:3]
+        return np.concatenate([force, tool_in_flange @ tool_wrench[3:] + np.cross(offset[:3], force)])
 
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     description_pub = node.create_publisher(String, "/robot_description", latched)
@@ -158,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         pt = JointState(name=["ptu_pan", "ptu_tilt"], position=obs.pan_tilt.tolist())
         pt.header.stamp = stamp
         ptu_pub.publish(pt)
-        w = np.array([500.0, 0, 0, 0, 0, 0]) if "wrench_spike" in faults else robot.wrench()
+        w = np.array([500.0, 0, 0, 0, 0, 0]) if "wrench_spike" in faults else at_flange(robot.wrench())
         ws = WrenchStamped()
-        ws.header.stamp, ws.header.frame_id = stamp, "base_link"
+        ws.header.stamp, ws.header.frame_id = stamp, cfg.sim_arm.tip_link
         ws.wrench.force.x, ws.wrench.force.y, ws.wrench.force.z = (float(x) for x in w[:3])
         ws.wrench.torque.x, ws.wrench.torque.y, ws.wrench.torque.z = (float(x) for x in w[3:])
         wrench_pub.publish(ws)

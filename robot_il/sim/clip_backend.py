@@ -16,7 +16,7 @@ from robot_il.cell.clip_config import ClipConfig
 from robot_il.cell.clip_scene import compile_clip_scene
 from robot_il.config import from_dict
 from robot_il.hal.factory import Backend
-from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot
+from robot_il.sim.peg_backend import SimPanTilt, SimPegRobot, to_tool_frame
 
 NAME = "sim:clip"
 
@@ -35,7 +35,7 @@ class SimClipRobot(SimPegRobot):
         return c.data.qpos[c.index.leg_qpos].copy()
 
     def _wrench(self) -> np.ndarray:
-        """Contact force and torque (about the tip) on the clip and its legs, base frame: a flange F/T sensor."""
+        """Contact force and torque (about the tip) on the clip and its legs, tool frame: a flange F/T sensor."""
         c = self.cell
         m, d = c.model, c.data
         tool = c.index.tool_bodies
@@ -52,7 +52,7 @@ class SimClipRobot(SimPegRobot):
                 force = -force
             total[:3] += force
             total[3:] += np.cross(con.pos - tip, force)
-        return total
+        return to_tool_frame(total, d.site_xmat[c.index.tip_site])
 
 
 def build(config: ClipConfig | dict | None = None) -> Backend:

@@ -146,7 +146,8 @@ class SimPegRobot(Robot):
         )
 
     def _wrench(self) -> np.ndarray:
-        """Contact force and torque (about the tip) on the peg, base frame: a flange F/T sensor."""
+        """Contact force and torque on the peg, about its tip, in the tool frame's axes: a flange F/T sensor
+        (contacts only: the simulated sensor has no bias to zero)."""
         c = self.cell
         m, d = c.model, c.data
         total = np.zeros(6)
@@ -164,7 +165,7 @@ class SimPegRobot(Robot):
                 force = -force
             total[:3] += force
             total[3:] += np.cross(con.pos - tip, force)
-        return total
+        return to_tool_frame(total, d.site_xmat[c.index.tip_site])
 
     def _apply(self, joint_velocities: np.ndarray) -> None:
         c = self.cell
@@ -187,6 +188,12 @@ class SimPegRobot(Robot):
         """Put the cell back to a state from :meth:`get_state` (of this cell's model)."""
         self._require_connected("set_state")
         self.cell.set_state(state)
+
+
+def to_tool_frame(wrench: np.ndarray, tool_xmat: np.ndarray) -> np.ndarray:
+    """A wrench in base-frame axes turned into the tool frame's (``tool_xmat``: the tip site's, row-major)."""
+    r = tool_xmat.reshape(3, 3)
+    return np.concatenate([r.T @ wrench[:3], r.T @ wrench[3:]])
 
 
 class SimPanTilt(PanTilt):
