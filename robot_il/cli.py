@@ -721,6 +721,23 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--timeout", type=float, default=5.0, help="how long to wait for the gate, s")
     gate.set_defaults(func=cmd_gate)
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure the fixture's mount pose: touch points on the socket's face, fit, write it to the cell YAML",
+        description="The unit goes to a few pan/tilt poses; at each, the peg's tip touches the four corners of a "
+        "square on the socket's face (hand-guided on a real arm: Enter takes each point). A least-squares fit "
+        "gives tilt_center and fixture_rpy, with the residual in mm.",
+    )
+    cal.add_argument("--backend", default="ros2", choices=["sim:peg", "ros2"], help="default: ros2")
+    cal.add_argument("--backend-config", type=Path, help="the ros2 backend's YAML; the result goes to its cell:")
+    cal.add_argument("--config", type=Path, help="sim: the simulated cell's YAML (where its fixture really is)")
+    cal.add_argument("--arm", choices=ARMS, help="sim: the simulated arm")
+    cal.add_argument(
+        "--device", choices=["hand", "scripted"], default="hand", help="hand: guided by a person; scripted: sim only"
+    )
+    cal.add_argument("--out", "-o", type=Path, help="the YAML to write the fit into (default: --backend-config)")
+    cal.set_defaults(func=cmd_calibrate)
+
     chk = sub.add_parser(
         "check",
         help="bring-up check of a cell over ROS 2: one line per item, PASS or FAIL with the fix",
@@ -739,6 +756,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from robot_il.calibrate import calibrate, hand_guided, scripted_hand, write_cell_yaml
+
+    if args.device == "scripted" and args.backend != "sim:peg":
+        raise RobotILError("--device scripted is a simulated hand: use it with --backend sim:peg")
+    if args.backend == "ros2" and args.backend_config is None:
+        raise RobotILError("--backend-config: give the ros2 backend's YAML (its cell: is what calibrate measures)")
+    if args.backend == "sim:peg":
+        from robot_il.deploy.run import open_session
+
+        sim = dict(read_yaml(args.config)) if args.config else {}
+        session = open_session("sim:peg", arm=args.arm, sim_config=sim)
+        with session:
+            hand = scripted_hand(session, session.task.cfg) if args.device == "scripted" else None
+            hand = hand or hand_guided()(session.robot)
+            fit = calibrate(session.robot, session.env.backend.pan_tilt, session.kinematics, session.task.cfg, hand)
+    else:
+        from robot_il.deploy.run import connect_env
+
+        env = connect_env("ros2", args.backend_config, 20.0, commands=False)
+        try:
+            robot = env.backend.robot
+            fit = calibrate(robot, env.backend.pan_tilt, robot.kinematics, env.task.cfg, hand_guided()(robot))
+        finally:
+            env.close()
+    print(f"calibrated: {fit.describe()}")
+    out = args.out or args.backend_config
+    if out is not None:
+        write_cell_yaml(out, fit, section="cell" if args.backend == "ros2" and out == args.backend_config else None)
+        print(f"written to {out}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from robot_il.check import run_check
 
@@ -747,10 +797,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     failed = [i.name for i in items if i.ok is False]
     passed = sum(i.ok is True for i in items)
-    print(
-        f"check: {passed} of {len(items)} passed"
-        + (f"; FAILED: {', '.join(failed)}" if failed else "")
-    )
+    print(f"check: {passed} of {len(items)} passed" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -218,6 +218,7 @@ def open_session(
     arm: str | None = None,
     force_sensor: bool = True,
     commands: bool = True,
+    sim_config: dict[str, Any] | None = None,
 ) -> DeploySession:
     """Connect the backend and build the safety chain. ``realtime`` makes the simulator hold the control rate in
     wall-clock time (hardware always does); ``arm`` picks the simulated arm (simulated backends; None: the
@@ -226,7 +227,7 @@ def open_session(
     (``commands``) is refused, unless ``force_sensor`` is False (``--no-force-sensor``): then every force limit
     is off, and it says so. A session that only observes (kinesthetic teaching) needs no active velocity
     controller."""
-    env = _make_env(backend, backend_config, rate, task, arm, commands)  # backend, task, the log's env_args
+    env = connect_env(backend, backend_config, rate, task, arm, commands, sim_config)  # connected; its log's args
     try:
         robot = env.backend.robot
         if commands and not robot.has_force_sensor:
@@ -371,16 +372,17 @@ def _deploy_episodes(
     return summaries
 
 
-def _make_env(
+def connect_env(
     backend: str,
     backend_config: Path | str | None,
     rate: float,
     task: str = "peg",
     arm: str | None = None,
     commands: bool = True,
+    sim_config: dict[str, Any] | None = None,
 ) -> InsertionEnv:
-    """The task's simulated backend takes the rate (and the simulated ``arm``) directly; other backends come from
-    their YAML config (rate overridden)."""
+    """The task's simulated backend takes the rate (and the simulated ``arm``, and any other cell fields in
+    ``sim_config``) directly; other backends come from their YAML config (rate overridden)."""
     import dataclasses
 
     from robot_il.envs import task_includes_efforts
@@ -388,7 +390,7 @@ def _make_env(
     from robot_il.tasks import task_entry
 
     efforts = task_includes_efforts(task)  # the layout of the task's registered env, which policies train on
-    sim = {"control_rate_hz": rate, **({"arm": arm} if arm else {})}
+    sim = {**(sim_config or {}), "control_rate_hz": rate, **({"arm": arm} if arm else {})}
     if backend == task_entry(task).backend:
         return InsertionEnv(backend, sim, task=task, include_efforts=efforts)
     if backend != "ros2":
