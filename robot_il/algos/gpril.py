@@ -125,6 +125,19 @@ class GPRILConfig:
     ema_decay: float = 0.0
     """Decay of an exponential moving average of the policy's weights, evaluated, saved as policy.pt and
     deployed (practice acts with the trained weights); 0: no average, the trained weights are deployed."""
+    practice_seconds: float = 0.0
+    """Time limit of a practice episode, s; 0: the task's (evaluation always has the task's). An episode that
+    will not succeed costs robot time until its limit; a shorter one ends it sooner (not in the paper)."""
+    policy_ignores: tuple[str, ...] = ()
+    """Observation fields the policy does not see (its normaliser scales them to zero; the flows still model
+    them), e.g. ("joint_efforts",): efforts leave the demos' range as soon as actions are sampled. Default: the
+    paper's, every field."""
+    flow_pretrain_steps: int = 0
+    """Flow steps on the demonstrations' own trajectories before the first practice episode (B_s; B_a too when
+    the demos have actions): the flows start from the demos' predecessor structure (not in the paper)."""
+    stop_at_success: float = 0.0
+    """End the run at the first evaluation at or above this success (the deployed policy is that one); 0: run
+    all iterations. What a robot-time budget measures: practice until the policy is good enough."""
     iterations: int = 1_000_000
     """Total iterations (paper, peg sim: 1e6); a finished run resumed with more trains on."""
     episodes_per_iteration: int = 1
@@ -187,8 +200,13 @@ class GPRILConfig:
             "num_actors",
             "eval_episodes",
             "norm_episodes",
+            "practice_seconds",
+            "flow_pretrain_steps",
+            "stop_at_success",
         ):
             require_non_negative(name, getattr(self, name))
+        if self.stop_at_success > 1:
+            raise ConfigError("stop_at_success", f"is a success rate, at most 1, got {self.stop_at_success}")
         if self.replay_sampling not in REPLAY_SAMPLING:
             raise ConfigError(
                 "replay_sampling", f"must be one of {', '.join(REPLAY_SAMPLING)}, got {self.replay_sampling!r}"
@@ -244,6 +262,19 @@ PRESETS: dict[str, GPRILConfig] = {
         sample_actions=True,
     ),
 }
+# Robot time, not wall time, is what practice on a real arm costs: fast's learning with four times the updates
+# per practice episode (2 episodes an iteration, the same updates), practice episodes cut at 15 s (an episode
+# that will not succeed stops costing), flows started on the demos, and the run stopped at 0.9 on its
+# evaluations (every 4 episodes) instead of a fixed number of iterations.
+PRESETS["robot_time"] = dataclasses.replace(
+    PRESETS["fast"],
+    episodes_per_iteration=2,
+    practice_seconds=15.0,
+    flow_pretrain_steps=1000,
+    stop_at_success=0.9,
+    eval_every=2,
+    iterations=2000,
+)
 
 
 class GPRIL:
@@ -272,8 +303,10 @@ class GPRIL:
         norm = Normalizer.fit(self.demo_states)
         self.obs_norm = norm
         self.act_scaler = ActionScaler(demos.action_low, demos.action_high)
+        self.ignored = ignored_dims(env_args["obs_layout"], cfg.policy_ignores)
+        """Input dimensions the policy is blind to: its normaliser's std there is IGNORED_STD."""
 
-        self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, norm.std))
+        self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, self._policy_std(norm.std)))
         flow = {"hidden": cfg.flow_hidden, "mades": cfg.flow_mades, "min_sigma": cfg.flow_min_sigma}
         self.flow_s = conditional_maf(obs_dim, obs_dim, **flow)
         self.flow_a = conditional_maf(act_dim, 2 * obs_dim, **flow)
@@ -439,10 +472,44 @@ class GPRIL:
 
     def _set_normalizer(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         policies = (self.policy,) if self.policy_ema is None else (self.policy, self.policy_ema)
-        for norm in (self.obs_norm, *(p.normalizer for p in policies)):
-            norm.mean.copy_(mean)
-            norm.std.copy_(std)
+        self.obs_norm.mean.copy_(mean)
+        self.obs_norm.std.copy_(std)
+        for p in policies:
+            p.normalizer.mean.copy_(mean)
+            p.normalizer.std.copy_(self._policy_std(torch.as_tensor(std)))
         self.target_states = self._norm_s(self.target_raw)
+
+    def _policy_std(self, std: torch.Tensor) -> torch.Tensor:
+        std = torch.as_tensor(std, dtype=torch.float32).clone()
+        std[self.ignored] = IGNORED_STD
+        return std
+
+    def pretrain_flows(self, demos: DemoData) -> None:
+        """``flow_pretrain_steps`` maximum-likelihood steps of B_s (and B_a, if the demos have actions) on
+        predecessor triples of the demonstrations' own trajectories, before any practice."""
+        cfg = self.cfg
+        if cfg.flow_pretrain_steps == 0 or self.counters["flow_steps"] > 0:
+            return
+        if not demos.dense:
+            raise ConfigError("flow_pretrain_steps", "sparse demos' states are not consecutive steps: set it to 0")
+        replay = TrajectoryReplay(sum(len(x) for x in demos.states), self.replay.obs_dim, self.replay.act_dim)
+        with_actions = demos.actions is not None and all(a is not None for a in demos.actions)
+        for i, states in enumerate(demos.states):
+            actions = demos.actions[i] if with_actions else np.zeros((len(states) - 1, replay.act_dim), np.float32)
+            replay.add_episode(states, actions)
+        for _ in range(cfg.flow_pretrain_steps):
+            batch = replay.sample(cfg.batch_size, cfg.gamma, self.rng, clamp_terminal=True, by_episode=True)
+            s, target = self._norm_s(batch.states), self._norm_s(batch.targets)
+            losses = [(self.opt_s, self.flow_s, -self.flow_s(target).log_prob(s).mean())]
+            if with_actions:
+                a = self._norm_a(batch.actions)
+                losses.append((self.opt_a, self.flow_a, -self.flow_a(torch.cat([s, target], 1)).log_prob(a).mean()))
+            for opt, flow, loss in losses:
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(flow.parameters(), cfg.flow_grad_clip)
+                opt.step()
+        self.counters["pretrain_flow_steps"] = cfg.flow_pretrain_steps
 
     # Checkpoints ----------------------------------------------------------------------------------
 
@@ -507,6 +574,8 @@ def train_gpril(
     learner = GPRIL(cfg, demos, factory, env_args)
     if (state := run.resume()) is not None:
         learner.load_state_dict(state)
+    learner.pretrain_flows(demos)
+    factory = practice_factory(factory, cfg)
     actors = open_actor_pool(
         cfg.engine, cfg.num_actors, factory, learner.net_spec, cfg.seed * 7_919 + 1, address=cfg.ray_address
     )
@@ -518,7 +587,7 @@ def train_gpril(
         if not learner.curve:
             success = run.evaluate(learner.deployed)
             learner.curve.append(curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent))
-        while learner.counters["iteration"] < cfg.iterations:
+        while learner.counters["iteration"] < cfg.iterations and not reached(learner.curve, cfg.stop_at_success):
             stats = learner.iteration(actors)
             if not stats:
                 continue
@@ -597,6 +666,33 @@ def load_learner(run: str | Path, demos_path: str | Path | None = None) -> GPRIL
     learner = GPRIL(cfg, demos, demos.env_factory(), demos.env_args)
     learner.load_state_dict(state)
     return learner
+
+
+IGNORED_STD = 1e12
+"""The normaliser's std of an input the policy ignores: any value there reaches the network as 0."""
+
+
+def ignored_dims(layout: list[dict[str, Any]], fields: tuple[str, ...]) -> list[int]:
+    """The flat observation's dimensions of ``fields`` (names of the layout's ``field`` or ``name``)."""
+    known = {r["field"] for r in layout} | {r["name"] for r in layout}
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise ConfigError("policy_ignores", f"{unknown} are not observation fields; the fields are {sorted(known)}")
+    return [i for r in layout if r["field"] in fields or r["name"] in fields for i in range(r["start"], r["stop"])]
+
+
+def practice_factory(factory: EnvFactory, cfg: GPRILConfig) -> EnvFactory:
+    """The env practice runs in: the demos' env, with ``practice_seconds`` as its time limit if given."""
+    if not cfg.practice_seconds:
+        return factory
+    kwargs = dict(factory.kwargs)
+    kwargs["config"] = {**kwargs.get("config", {}), "episode_seconds": cfg.practice_seconds}
+    return EnvFactory(factory.env_id, kwargs)
+
+
+def reached(curve: list[dict[str, Any]], level: float) -> bool:
+    """Whether the last evaluation is at or above ``level`` (never, with level 0)."""
+    return bool(level) and bool(curve) and curve[-1]["eval_success"] >= level
 
 
 def _write_curves(run: RunDir, learner: GPRIL) -> dict[str, Any]:
