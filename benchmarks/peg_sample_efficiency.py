@@ -66,7 +66,18 @@ def prepare_demos(work: Path, n: int) -> dict[str, Path]:
     return paths
 
 
-FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "mean_success_duration_s")
+FINAL_KEYS = (
+    "episodes",
+    "successes",
+    "success_rate",
+    "success_ci95",
+    "mean_episode_steps",
+    "mean_success_duration_s",
+    "end_reasons",
+    "per_episode",
+)
+"""What a record keeps of a held-out evaluation: the rates, why episodes ended, and each episode's socket pose,
+outcome, length and end reason (to read failures by pose later)."""
 
 
 def final_evaluation(run: Path, episodes: int, policy: str = "policy.pt", act: str | None = None) -> dict:
