@@ -3,22 +3,33 @@
 
     python benchmarks/clip_insertion.py [--seeds 0 1 2] [--iterations 150] [--gail-steps 300000]
     python benchmarks/clip_insertion.py --smoke      # a tiny budget: checks the plumbing, measures nothing
+    python benchmarks/clip_insertion.py --methods gpril_states --seeds 0 1 --tag no_efforts \
+        --gpril-set 'policy_ignores=["joint_efforts"]'  # an ablation: records under clip_insertion/ablations/
 
 25 demos of ``robot_il/ClipInsertion-v0`` (seeds 0..24; joint efforts in the
 observation, as in the paper) are recorded once; ``states`` is the same file
 with its actions stripped. Each method trains with each seed: BC on the full
 demos; GPRIL (preset ``fast``) on the full demos and on states only
 (``beta_pi = 0``); GAIL (preset ``fast``) on the full demos. Every trained
-policy is then evaluated on 100 held-out episodes (seeds 20000..). Runs are
+policy is then evaluated on 100 held-out episodes (seeds 20000..), acting as it
+deploys (GPRIL's fast preset samples; BC and GAIL act with the mean). Each record
+keeps the command, the full config, the learning curve, the counters, the
+held-out episodes' end reasons and every episode's socket pose and outcome. Runs are
 resumable (finished runs are skipped, a killed run resumes from its
 checkpoint) and each finished run's record is written at once to
 ``benchmarks/results/clip_insertion/``, so the benchmark can be completed over
 several sittings. The summary goes to ``benchmarks/results/clip_insertion.json``:
 per method (``bc``, ``gpril_full``, ``gpril_states``, ``gail_full``) the
 ``seeds``, ``mean_success``, ``min_success``, ``env_steps`` (self-supervised
-environment steps per seed; 0 for BC) and ``wall_s`` (training wall-clock per
-seed). The paper's ordering is GPRIL > GAIL > BC with states only costing GPRIL
-little; the JSON reports what was measured, and ``ordering`` says whether it held.
+environment steps per seed; 0 for BC), ``env_steps_to_0.8`` (on the learner's own
+20-episode evaluations; None where never reached) and ``wall_s`` (training
+wall-clock per seed), with ``ratio_gail_over_gpril`` (env steps to 0.8, a lower
+bound at GAIL's budget where it never got there). ``--tag NAME`` runs an ablation
+into ``clip_insertion/ablations/NAME/`` (summarised under ``ablations``); the
+success of every held-out episode by its pan angle is plotted in
+``clip_insertion_by_pan.png``. The paper's ordering is GPRIL > GAIL > BC with
+states only costing GPRIL little; the JSON reports what was measured, and
+``ordering`` says whether it held.
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ import json
 import shlex
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from robot_il.algos.bc import BCConfig, train_bc
 from robot_il.algos.gail import PRESETS as GAIL_PRESETS
@@ -39,7 +52,9 @@ from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import expert_demo_file
 from robot_il.stats import seed_summary
 
-METHODS = ("bc", "gpril_full", "gpril_states", "gail_full")
+METHODS = ("bc", "gpril_full", "gpril_states", "gail_full", "gail_bc_full")
+LEVEL = 0.8
+"""Success (the learner's own 20-episode evaluations) at which env steps are compared."""
 EVAL_SEED = 20_000
 """First seed of the held-out evaluation episodes (demos use 0.., learners' own evaluations 10000..)."""
 
@@ -53,11 +68,17 @@ def prepare_demos(work: Path, n: int) -> dict[str, Path]:
 
 
 def final_evaluation(run: Path, episodes: int) -> dict:
+    """The policy on held-out socket poses, acting as it deploys (its file says: sampling or mean)."""
     env = make_task_env("clip")
     metrics = evaluate_policy(env, run / "policy.pt", episodes, EVAL_SEED, run / "eval")
     env.close()
-    keys = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps")
+    keys = ("act", "episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "end_reasons")
+    keys += ("mean_success_duration_s", "per_episode")
     return {k: metrics[k] for k in keys}
+
+
+def steps_to(curve: list[dict], level: float = LEVEL) -> int | None:
+    return next((p["env_steps"] for p in curve if p["eval_success"] >= level), None)
 
 
 def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Path, command: str) -> None:
@@ -75,23 +96,28 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
             demos["states" if state_only else "full"], run, PRESETS["fast"], state_only=state_only, overrides=overrides
         )
         counters = summary["counters"]
-    else:
-        overrides = {"total_steps": args.gail_steps, "seed": seed, **args.gail_overrides}
+    else:  # GAIL from scratch (the paper's) or from a BC start
+        start = {"bc_warm_start_steps": 0} if method == "gail_full" else {}
+        overrides = {"total_steps": args.gail_steps, "seed": seed, **start, **args.gail_overrides}
         summary = train_gail_from_file(demos["full"], run, GAIL_PRESETS["fast"], overrides=overrides)
         counters = summary["counters"]
     entry = {
         "method": method,
         "seed": seed,
+        "tag": args.tag,
         "command": command,
+        "config": summary.get("config"),
+        "counters": counters,
+        "curve": summary.get("curve", summary.get("log", [])),
         "env_steps": int(counters.get("env_steps", 0)),
+        "env_steps_to_0.8": steps_to(summary.get("curve", [])),
         "wall_s": float(counters["wall_s"]),
         "final": final_evaluation(run, args.episodes),
     }
     record.write_text(json.dumps(entry, indent=1))
 
 
-def aggregate(results: Path, out: Path, command: str) -> dict:
-    runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
+def summarise(runs: list[dict]) -> dict:
     summary = {}
     for method in METHODS:
         rs = [r for r in runs if r["method"] == method]
@@ -100,8 +126,41 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         summary[method] = {
             **seed_summary(rs),
             "env_steps": [r["env_steps"] for r in rs],
+            "env_steps_to_0.8": [r.get("env_steps_to_0.8") for r in rs],
             "wall_s": [r["wall_s"] for r in rs],
+            "end_reasons": _add_up([r["final"].get("end_reasons", {}) for r in rs]),
+            "acts": sorted({r["final"].get("act", "mean") for r in rs}),
         }
+    gpril = [s for s in summary.get("gpril_full", {}).get("env_steps_to_0.8", []) if s is not None]
+    for gail in ("gail_full", "gail_bc_full"):
+        if gail in summary and gpril:
+            steps = summary[gail]["env_steps_to_0.8"]
+            reached = [s for s in steps if s is not None]
+            if len(reached) == len(steps):
+                summary[gail]["ratio_gail_over_gpril"] = float(np.mean(reached) / np.mean(gpril))
+            else:  # never reached on some seed: at least its budget over GPRIL's steps
+                budget = min(e for s, e in zip(steps, summary[gail]["env_steps"], strict=True) if s is None)
+                summary[gail]["ratio_gail_over_gpril"] = {"at_least": float(budget / np.mean(gpril))}
+    return summary
+
+
+def _add_up(counts: list[dict]) -> dict:
+    total: dict = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def aggregate(results: Path, out: Path, command: str) -> dict:
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
+    summary = summarise(runs)
+    ablations = {
+        folder.name: summarise([json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))])
+        for folder in sorted((results / "ablations").glob("*"))
+        if folder.is_dir()
+    }
+    _plot_by_pan([*runs, *(json.loads(p.read_text()) for p in (results / "ablations").glob("*/*.json"))], out)
     mean = {m: s["mean_success"] for m, s in summary.items()}
     ordering = {}
     if {"gpril_full", "gail_full"} <= set(mean):
@@ -116,12 +175,45 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         "commands": list(dict.fromkeys(r["command"] for r in runs if "command" in r)),
         "task": "robot_il/ClipInsertion-v0, pan ±0.8 rad, tilt ±0.2 rad, efforts observed, 25 expert demos",
         "final_eval": f"{runs[0]['final']['episodes'] if runs else 0} episodes per run from seed {EVAL_SEED}, "
-        "deterministic policy",
+        "each policy acting as it deploys (see each method's acts)",
         "summary": summary,
+        "ablations": ablations,
         "ordering": ordering,
     }
     out.write_text(json.dumps(result, indent=2))
     return result
+
+
+def _plot_by_pan(runs: list[dict], out: Path) -> None:
+    """Held-out success by the socket's pan angle, per method (and ablation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = np.linspace(-0.8, 0.8, 9)
+    groups: dict[str, list[tuple[float, bool]]] = {}
+    for r in runs:
+        name = r["method"] + (f" [{r['tag']}]" if r.get("tag") else "")
+        groups.setdefault(name, []).extend((e["pan_tilt"][0], e["success"]) for e in r["final"].get("per_episode", []))
+    groups = {k: v for k, v in groups.items() if v}
+    if not groups:
+        return
+    fig, ax = plt.subplots(figsize=(8, 4))
+    centres = (bins[:-1] + bins[1:]) / 2
+    for name, pts in sorted(groups.items()):
+        pan, ok = np.array([p for p, _ in pts]), np.array([s for _, s in pts], dtype=float)
+        idx = np.clip(np.digitize(pan, bins) - 1, 0, len(centres) - 1)
+        rate = [ok[idx == i].mean() if np.any(idx == i) else np.nan for i in range(len(centres))]
+        ax.plot(centres, rate, marker="o", label=f"{name} ({ok.mean():.0%})")
+    ax.set_xlabel("socket pan angle (rad)")
+    ax.set_ylabel("held-out success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("clip insertion: success by pan angle (all seeds pooled)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out.with_name(out.stem + "_by_pan.png"), dpi=110)
+    plt.close(fig)
 
 
 def _settings(pairs: list[str]) -> dict[str, object]:
@@ -147,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--gpril-set", nargs="*", default=[], metavar="KEY=VALUE", help="GPRILConfig overrides")
     parser.add_argument("--gail-set", nargs="*", default=[], metavar="KEY=VALUE", help="GAILConfig overrides")
     parser.add_argument("--smoke", action="store_true", help="a tiny budget in a scratch directory (plumbing only)")
+    parser.add_argument("--tag", default="", help="an ablation's name: its records go to clip_insertion/ablations/TAG")
     parser.add_argument("--work", type=Path, default=Path("runs/clip_insertion"), help="demos and run directories")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results directory")
     args = parser.parse_args(argv)
@@ -188,12 +281,15 @@ def main(argv: list[str] | None = None) -> dict:
         args.work = args.work.with_name(args.work.name + "_smoke")
         args.out = args.out / "clip_insertion_smoke"
     results = args.out / ("runs" if args.smoke else "clip_insertion")
-    results.mkdir(parents=True, exist_ok=True)
+    records = results / "ablations" / args.tag if args.tag else results
+    records.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
     demos = prepare_demos(args.work, args.demos)
+    if args.tag:
+        args.work = args.work / args.tag
     for seed in args.seeds:
         for method in args.methods:
-            run_method(method, demos, seed, args, results, command)
+            run_method(method, demos, seed, args, records, command)
     out = args.out / ("summary.json" if args.smoke else "clip_insertion.json")
     result = aggregate(results, out, command)
     print(json.dumps(result["summary"], indent=1))
