@@ -10,9 +10,9 @@ function of its seed and config, never of machine load: a loaded machine makes
 the run slower, not different. ``ActorPool(n > 0)`` runs ``n`` processes
 (spawned, one torch thread each); ``ActorPool(0)`` runs the granted episodes in
 the calling process, with the same seeds and weights, so both give the same data.
-:func:`open_actor_pool` picks the engine: this pool (``local``) or
-:class:`robot_il.algos.ray_engine.RayActorPool` (``ray``, the same interface
-on a Ray cluster, giving the same data).
+:func:`robot_il.algos.engines.open_actor_pool` picks the engine: this pool
+(``local``) or :class:`robot_il.algos.ray_engine.RayActorPool` (``ray``, the
+same interface on a Ray cluster, giving the same data).
 """
 
 from __future__ import annotations
@@ -252,18 +252,3 @@ class ActorPool:
         if self._local_env is not None:
             self._local_env.close()
             self._local_env = None
-
-
-ENGINES = ("local", "ray")
-"""Where actors (and GAIL's environments) run: processes of this machine, or Ray actors (robot_il.algos.ray_engine)."""
-
-
-def open_actor_pool(
-    engine: str, num_actors: int, factory: EnvFactory, net_spec: dict, base_seed: int, address: str = ""
-) -> Any:
-    """An :class:`ActorPool` (``engine="local"``) or a Ray one joined to the cluster at ``address`` (``"ray"``)."""
-    if engine == "ray":
-        from robot_il.algos.ray_engine import RayActorPool
-
-        return RayActorPool(num_actors, factory, net_spec, base_seed, address=address)
-    return ActorPool(num_actors, factory, net_spec, base_seed)

@@ -87,7 +87,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvW
 from torch import nn
 from tqdm import tqdm
 
-from robot_il.algos.actors import ENGINES, EnvFactory, run_episode
+from robot_il.algos.actors import EnvFactory, run_episode
 from robot_il.algos.bc import likelihood_step
 from robot_il.algos.common import (
     RECENT_EPISODES,
@@ -99,6 +99,7 @@ from robot_il.algos.common import (
     rng_state,
     set_rng_state,
 )
+from robot_il.algos.engines import ENGINES
 from robot_il.checkpoint import config_dict
 from robot_il.errors import ConfigError
 from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, mlp

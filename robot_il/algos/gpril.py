@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robot_il.algos.actors import ENGINES, ActorPool, EnvFactory, open_actor_pool
+from robot_il.algos.actors import ActorPool, EnvFactory
 from robot_il.algos.common import (
     RECENT_EPISODES,
     DemoData,
@@ -46,6 +46,7 @@ from robot_il.algos.common import (
     rng_state,
     set_rng_state,
 )
+from robot_il.algos.engines import ENGINES, open_actor_pool
 from robot_il.algos.replay import TrajectoryReplay
 from robot_il.checkpoint import CHECKPOINT_FILE, START_AFRESH, config_dict, load_checkpoint
 from robot_il.config import require_non_negative, require_positive
