@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"report", "deploy"},  # reports; the one safety-filtered control loop, its safe reset, the deploy session
     {"record"},  # recorders: a state machine over the control loop; teleop devices; the recording window
     {"evaluation", "algos"},  # learners
-    {"practice", "pipeline"},  # GPRIL practice on a robot (deploy + a learner); the `make run` job
+    {"practice", "pipeline", "calibrate", "check"},  # practice on a robot; the `make run` job; bring-up tools
     {"cli"},
 ]
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
