@@ -14,11 +14,12 @@ import torch
 from helpers import sigkill_when
 from test_gail import DEMOS, TOY, TOY_FACTORY, toy_expert_demos
 
-from robot_il.algos.airl import AIRL, AIRLConfig, AIRLDiscriminator, train_airl
+from robot_il.algos.airl import AIRL, AIRLConfig, train_airl
 from robot_il.algos.common import DemoData
 from robot_il.checkpoint import CHECKPOINT_FILE, load_policy
 from robot_il.cli import main as cli
 from robot_il.errors import ConfigError
+from robot_il.nn.discriminators import AIRLDiscriminator
 from robot_il.nn.policy import Normalizer
 
 TOY_AIRL = AIRLConfig(**{f.name: getattr(TOY, f.name) for f in dataclasses.fields(TOY) if f.name != "reward"})
@@ -28,10 +29,12 @@ def test_f_is_g_plus_discounted_potential_difference_and_drops_h_after_a_termina
     torch.manual_seed(0)
     disc = AIRLDiscriminator("s", 2, 2, Normalizer(np.zeros(2), np.ones(2)), -np.ones(2), np.ones(2), (8,), (8,), 0.9)
     s, a, s_next = torch.randn(5, 2), torch.randn(5, 2), torch.randn(5, 2)
-    g, h, h_next = disc.reward(s, a), disc.potential(s), disc.potential(s_next)
-    assert torch.allclose(disc(s, a, s_next, torch.zeros(5)), g + 0.9 * h_next - h)
-    assert torch.allclose(disc(s, a, s_next, torch.ones(5)), g - h)
-    assert torch.allclose(disc.reward(s, torch.randn(5, 2)), g)  # g(s): the state-only reward ignores a
+    g, h, h_next = disc.learnt_reward(s, a), disc.potential(s), disc.potential(s_next)
+    assert torch.allclose(disc.f((s, a, s_next), torch.zeros(5)), g + 0.9 * h_next - h)
+    assert torch.allclose(disc.f((s, a, s_next), torch.ones(5)), g - h)
+    assert torch.allclose(disc.learnt_reward(s, torch.randn(5, 2)), g)  # g(s): the state-only reward ignores a
+    log_pi = torch.randn(5)  # D's logit is f - log π: D = exp f / (exp f + π)
+    assert torch.allclose(disc.logits(s, a, s_next, torch.zeros(5), log_pi), g + 0.9 * h_next - h - log_pi)
 
 
 def test_airl_needs_dense_demos_with_actions() -> None:

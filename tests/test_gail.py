@@ -16,21 +16,20 @@ from helpers import sigkill_when
 
 import robot_il  # noqa: F401  (registers the envs)
 from robot_il.algos.actors import EnvFactory
-from robot_il.algos.common import DemoData
-from robot_il.algos.gail import (
+from robot_il.algos.adversarial import (
     BootstrapAlways,
-    Discriminator,
-    GAILConfig,
     disc_input,
-    discriminator_step,
+    discriminator_update,
     expert_transitions,
     gradient_penalty,
-    train_gail,
 )
+from robot_il.algos.common import DemoData
+from robot_il.algos.gail import GAILConfig, train_gail
 from robot_il.checkpoint import CHECKPOINT_FILE, load_policy
 from robot_il.cli import main as cli
 from robot_il.envs.toy import GOAL, STEP
 from robot_il.errors import ConfigError
+from robot_il.nn.discriminators import DiscBatch, GAILDiscriminator
 from robot_il.nn.policy import Normalizer
 
 DEMOS = Path(__file__).parents[1] / "demos" / "peg_25.h5"
@@ -72,19 +71,24 @@ def toy_expert_demos(n: int = 20, seed: int = 0) -> DemoData:
     return DemoData(states, -bound, bound, actions, dense=True)
 
 
+def _states(disc: GAILDiscriminator, s: torch.Tensor) -> DiscBatch:
+    """States as D on states ('s') reads them: the state reached, no action."""
+    return disc.batch(s, s[:, :0], s)
+
+
 def test_discriminator_separates_two_known_distributions() -> None:
     """N(0, I) against N(1.5·1, I) in 3-D: the Bayes posterior is known; D must come close to it."""
     torch.manual_seed(0)
     dim, shift = 3, 1.5
-    disc = Discriminator("s", dim, 0, Normalizer(np.zeros(dim), np.ones(dim)), np.zeros(0), np.zeros(0), (150, 100))
+    disc = GAILDiscriminator("s", dim, 0, Normalizer(np.zeros(dim), np.ones(dim)), np.zeros(0), np.zeros(0))
     opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
     for _ in range(1500):
         expert, generated = torch.randn(256, dim) + shift, torch.randn(256, dim)
-        stats = discriminator_step(disc, opt, expert, generated)
+        stats = discriminator_update(disc, opt, _states(disc, expert), _states(disc, generated))
     x = torch.cat([torch.randn(2000, dim) + shift, torch.randn(2000, dim)])
     labels = torch.cat([torch.ones(2000), torch.zeros(2000)])
     with torch.no_grad():
-        d = torch.sigmoid(disc.logits(x))
+        d = torch.sigmoid(disc.score(_states(disc, x)))
     bayes = torch.sigmoid(shift * x.sum(1) - dim * shift**2 / 2)  # p(expert | x) with equal priors
     accuracy = ((d > 0.5).float() == labels).float().mean().item()
     bayes_accuracy = ((bayes > 0.5).float() == labels).float().mean().item()
@@ -102,22 +106,24 @@ def test_gradient_penalty_has_its_known_value_and_keeps_d_smooth() -> None:
     torch.manual_seed(0)
     slopes = {}
     for coef in (0.0, 10.0):
-        disc = Discriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0), (64, 64))
+        disc = GAILDiscriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0), (64, 64))
         opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
         for _ in range(600):
             expert, generated = torch.randn(128, 2) * 0.1 + 2.0, torch.randn(128, 2) * 0.1 - 2.0
-            stats = discriminator_step(disc, opt, expert, generated, 0.0, torch.rand(128), coef)
+            e, g = _states(disc, expert), _states(disc, generated)
+            stats = discriminator_update(disc, opt, e, g, 0.0, torch.rand(128), coef)
         assert stats["disc/accuracy"] == 1.0
         x = torch.zeros(1, 2, requires_grad=True)  # halfway, where a saturating D is steepest
-        (grad,) = torch.autograd.grad(disc.logits(x).sum(), x)
+        (grad,) = torch.autograd.grad(disc.score(_states(disc, x)).sum(), x)
         slopes[coef] = grad.norm().item()
     assert slopes[10.0] < 2.0 < slopes[0.0], slopes
 
 
 def test_rewards_are_positive_and_episode_ends_bootstrap() -> None:
-    disc = Discriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0))
-    x = np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32)
-    assert np.all(disc.reward(x, np.zeros((100, 0)), x, "gail") > 0)  # -log(1 - D) > 0 everywhere
+    disc = GAILDiscriminator("s", 2, 0, Normalizer(np.zeros(2), np.ones(2)), np.zeros(0), np.zeros(0))
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(100, 2)), dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.all(disc.reward(x, x[:, :0], x, None, None, "gail") > 0)  # -log(1 - D) > 0 everywhere
     env = BootstrapAlways(gymnasium.make("robot_il/PointReach-v0"))
     obs, _ = env.reset(seed=0)
     done = False
@@ -278,7 +284,8 @@ def test_a_success_enters_the_absorbing_state_with_ds_return() -> None:
     γ·r_abs/(1 - γ), the return of staying in the absorbing state; no other step does, and exits earn nothing."""
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from robot_il.algos.gail import TERMINAL, EpisodeEnds, RolloutReward
+    from robot_il.algos.adversarial import TERMINAL, EpisodeEnds
+    from robot_il.algos.sb3_adapters import RolloutReward
 
     def make():
         return EpisodeEnds(gymnasium.make("robot_il/PointReach-v0"), TERMINAL["absorbing"])
@@ -309,13 +316,13 @@ def test_ds_absorbing_value_is_its_bce_optimum_of_the_two_rates() -> None:
     demos = toy_expert_demos(4)
     learner = GAIL(dataclasses.replace(TOY, num_envs=1, terminal="absorbing"), demos, TOY_FACTORY)
     try:
-        n, episodes = len(learner.expert_features), len(demos.states)  # demos enter it once per episode
-        learner.fit_absorbing(episodes * 100 - 0.5 * 1, n * 100)  # ≈ the demos' rate
-        assert learner.absorbing_logit == pytest.approx(0.0, abs=0.02)
+        n, episodes = len(learner.expert.obs), len(demos.states)  # demos enter it once per episode
+        learner.absorbing.fit(episodes * 100 - 0.5 * 1, n * 100)  # ≈ the demos' rate
+        assert learner.absorbing.logit == pytest.approx(0.0, abs=0.02)
         rewards = []  # over 4n steps:
         for absorbed in (episodes * 8, episodes, 0):  # twice, a quarter of and none of the demos' rate
-            learner.fit_absorbing(absorbed, 4 * n)
-            rewards.append(learner.absorbing_reward())
+            learner.absorbing.fit(absorbed, 4 * n)
+            rewards.append(learner.absorbing.reward())
         assert rewards[0] < np.log(2) < rewards[1] < rewards[2] < 10.0 + np.log(2), rewards
     finally:
         learner.close()

@@ -13,10 +13,8 @@ import torch
 from test_gail import DEMOS, TOY_FACTORY, toy_expert_demos
 
 from robot_il.algos.common import DemoData
-from robot_il.algos.gail import Discriminator
 from robot_il.algos.mgail import (
     MGAIL,
-    ForwardModel,
     MGAILConfig,
     TrustRegion,
     sample_windows,
@@ -26,6 +24,8 @@ from robot_il.algos.mgail import (
 from robot_il.checkpoint import load_policy
 from robot_il.cli import main as cli
 from robot_il.errors import ConfigError
+from robot_il.nn.discriminators import GAILDiscriminator
+from robot_il.nn.forward_model import ForwardModel
 from robot_il.nn.policy import GaussianPolicy, Normalizer
 from robot_il.policies import act_mode
 
@@ -85,12 +85,12 @@ def test_forward_model_learns_a_known_linear_system() -> None:
     assert np.all(five < 0.2 * change_5), (five, change_5)
 
 
-def _toy_nets() -> tuple[GaussianPolicy, ForwardModel, Discriminator]:
+def _toy_nets() -> tuple[GaussianPolicy, ForwardModel, GAILDiscriminator]:
     torch.manual_seed(3)
     norm = Normalizer(np.zeros(3), np.ones(3))
     policy = GaussianPolicy(3, 2, -np.ones(2), np.ones(2), norm, hidden=(8,), sigma_min=0.05, sigma_max=0.3)
     model = ForwardModel(3, 2, Normalizer(np.zeros(3), np.ones(3)), np.full(3, 0.2), -np.ones(2), np.ones(2), 6)
-    disc = Discriminator("sa", 3, 2, Normalizer(np.zeros(3), np.ones(3)), -np.ones(2), np.ones(2), (8,))
+    disc = GAILDiscriminator("sa", 3, 2, Normalizer(np.zeros(3), np.ones(3)), -np.ones(2), np.ones(2), (8,))
     for net in (policy, model, disc):
         net.double()
     return policy, model, disc
@@ -226,22 +226,23 @@ def test_mgail_refuses_state_only_demos_and_bad_settings() -> None:
         cli(["train", "mgail", "--demos", str(DEMOS), "--out", "/tmp/x", "--state-only"])
 
 
-class _Recording(torch.nn.Module):
-    """D, recording the (s, a) of each call: the demonstrated batch first, then the generated one."""
+def _recording(disc: GAILDiscriminator) -> GAILDiscriminator:
+    """D, recording in ``disc.calls`` the (s, a) of each batch it reads: a D update's demonstrated batch first,
+    then its generated one."""
+    calls, inputs = [], disc.inputs
 
-    def __init__(self, disc: Discriminator) -> None:
-        super().__init__()
-        self.disc, self.calls = disc, []
+    def recorded(s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        calls.append((s.detach().clone(), a.detach().clone()))
+        return inputs(s, a, s_next)
 
-    def forward(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
-        self.calls.append((s.detach().clone(), a.detach().clone()))
-        return self.disc(s, a, s_next)
+    disc.inputs, disc.calls = recorded, calls
+    return disc
 
 
-def _recorded_discriminator_step(cfg: MGAILConfig, replay: list[tuple[np.ndarray, np.ndarray]]) -> _Recording:
+def _recorded_discriminator_step(cfg: MGAILConfig, replay: list[tuple[np.ndarray, np.ndarray]]) -> GAILDiscriminator:
     learner = MGAIL(cfg, toy_expert_demos(), TOY_FACTORY)
     learner.replay = replay
-    learner.disc = _Recording(learner.disc)
+    learner.disc = _recording(learner.disc)
     learner.train_discriminator(1)
     return learner.disc
 
@@ -289,7 +290,7 @@ def test_prep_iterations_take_prep_disc_steps_d_updates_and_later_ones_disc_step
         TOY_MGAIL, prep_iterations=1, prep_disc_steps=3, disc_steps=1, episodes_per_iteration=1, model_steps=1
     )
     learner = MGAIL(cfg, toy_expert_demos(), TOY_FACTORY)
-    learner.disc = _Recording(learner.disc)
+    learner.disc = _recording(learner.disc)
     calls = []
     for _ in range(2):
         before = len(learner.disc.calls)

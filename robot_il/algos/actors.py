@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -61,19 +61,60 @@ class EpisodeData:
         return len(self.actions)
 
 
-def run_episode(env, policy, seed: int, deterministic: bool, generator) -> tuple[np.ndarray, np.ndarray, bool]:
-    """One episode with ``policy`` (a GaussianPolicy); returns states, actions, success."""
+class Episode(NamedTuple):
+    states: np.ndarray
+    """(T + 1, obs_dim) float32, the terminal state last."""
+    actions: np.ndarray
+    """(T, act_dim) float32: the actions applied (by default), or those the policy chose."""
+    success: bool
+    end_reason: str
+    """Why it ended (:func:`end_reason`)."""
+
+
+def end_reason(terminated: bool, info: dict[str, Any]) -> str:
+    """Why an episode ended: the env's ``end_reason``, or for envs without one success / left_workspace (any
+    other termination) / time_limit."""
+    if reason := info.get("end_reason"):
+        return reason
+    if info.get("is_success"):
+        return "success"
+    return "left_workspace" if terminated else "time_limit"
+
+
+def play(
+    env,
+    policy,
+    seed: int,
+    deterministic: bool,
+    generator,
+    sigma=None,
+    applied: bool = True,
+) -> Episode:
+    """One episode with ``policy`` (a GaussianPolicy), acting with its mean or sampling with ``generator`` (and a
+    fixed ``sigma`` instead of σ(s), if given). ``applied``: record the actions the env reports it applied
+    (``info['applied_action']``, after its clipping); else those the policy chose."""
     obs, _ = env.reset(seed=seed)
     states, actions = [obs], []
-    done, info = False, {}
+    done, terminated, info = False, False, {}
     while not done:
-        action = policy.act(obs, deterministic=deterministic, generator=generator)
-        obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
-        applied = info.get("applied_action", action)
+        action = policy.act(obs, deterministic=deterministic, generator=generator, sigma=sigma).astype(np.float32)
+        obs, _, terminated, truncated, info = env.step(action)
         states.append(obs)
-        actions.append(np.asarray(applied, dtype=np.float32))
+        actions.append(np.asarray(info.get("applied_action", action) if applied else action, dtype=np.float32))
         done = terminated or truncated
-    return np.asarray(states, dtype=np.float32), np.asarray(actions, dtype=np.float32), bool(info["is_success"])
+    success = bool(info.get("is_success", False))
+    return Episode(
+        np.asarray(states, dtype=np.float32),
+        np.asarray(actions, dtype=np.float32),
+        success,
+        end_reason(terminated, info),
+    )
+
+
+def run_episode(env, policy, seed: int, deterministic: bool, generator) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`play`'s states, applied actions and success."""
+    states, actions, success, _ = play(env, policy, seed, deterministic, generator)
+    return states, actions, success
 
 
 def _exit_when_orphaned(parent: int, period_s: float = 0.5) -> None:

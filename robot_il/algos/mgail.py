@@ -16,10 +16,11 @@ the model. One iteration, read top to bottom in :meth:`MGAIL.iteration`
    iteration's episodes: J = Σ_t γ^t (−log D(s_t, a_t)), with a_t = μ(s_t) + σ(s_t)·ξ_t
    reparameterised and s_{t+1} = f(s_t, a_t) differentiable (:func:`unrolled_cost`).
 
-Forward model (the paper's "advanced" model, §3.5): separate state and action
-encoders joined by a Hadamard product, with a GRU in the state encoder so the
-model can use more than the last state (an n-th order MDP); it predicts the
-normalised change of the state. :class:`ForwardModel`.
+The forward model is the paper's "advanced" one (§3.5,
+:class:`~robot_il.nn.forward_model.ForwardModel`); D is GAIL's on (s, a)
+(:class:`~robot_il.nn.discriminators.GAILDiscriminator`), trained by the update
+GAIL and AIRL take (:mod:`robot_il.algos.adversarial`); episodes run in the
+project's episode runner (:func:`robot_il.algos.actors.play`).
 
 Real transitions in the unroll (as the authors' implementation does): the
 forward pass of the unroll follows the *real* trajectory, while the gradient
@@ -50,21 +51,16 @@ hidden layers (200, 100), Adam rates 1e-3 (D) and 1e-4 (policy), a replay of
 * a trust region on each iteration's policy steps (``trust_region``; TRPO's
   KL ≤ 0.01 in ``fast``, none in ``paper``), :class:`TrustRegion`: after the
   iteration's Adam steps, the parameter change is halved until the mean KL of
-  the acting policy on the iteration's states is inside it. Measured on sim peg
-  from the BC start: 10 Adam steps at the authors' 1e-4 were 64-256 times longer
-  than a step inside KL 0.01 (the region keeps 0.4-1.6% of them), and without the
-  region every setting tried fell from BC's 0.65 to 0 within 5 policy
-  iterations; with it, seed 0 rose to 0.9 by iteration 25. D's action gradient
-  is a weak guide (``benchmarks/mgail_d_gradient.py``: its cosine with the
-  scripted expert's correction at the policy's states is 0.05-0.28 after
-  400 D updates, and about -0.05 after the 80 that precede the first policy
-  step), so the policy may follow it only a little at a time;
+  the acting policy on the iteration's states is inside it: Adam steps at the
+  authors' rate moved the BC-started policy far outside it, and D's action
+  gradient is a weak guide (``benchmarks/mgail_d_gradient.py``), so the policy
+  may follow it only a little at a time;
 * the policy is evaluated and deployed sampling (``sample_actions``, on in
   ``fast``), with the fixed noise written into its σ(s)
   (:meth:`MGAIL.hold_sigma_at_noise`): J is over the noisy actions and every
-  rollout samples, so the trained policy is the stochastic one. On sim peg the
-  trust-region runs' mean actions scored 61, 72, 42% held out, their sampling
-  62, 91, 64%.
+  rollout samples, so the trained policy is the stochastic one.
+
+The measurements behind these departures are in ``docs/algorithms/mgail.md``.
 
 Model accuracy: every evaluation reports the one-step and the ``unroll``-step
 (open-loop: the model fed its own predictions and the recorded actions) root
@@ -87,14 +83,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from robot_il.algos.actors import EnvFactory
+from robot_il.algos.actors import EnvFactory, play
+from robot_il.algos.adversarial import discriminator_update
 from robot_il.algos.bc import likelihood_step
 from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec, rng_state, set_rng_state
-from robot_il.algos.gail import Discriminator, discriminator_update
 from robot_il.checkpoint import config_dict
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
-from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, mlp
+from robot_il.nn.discriminators import GAILDiscriminator
+from robot_il.nn.forward_model import ForwardModel
+from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 
 @dataclass(frozen=True)
@@ -227,80 +225,13 @@ PRESETS: dict[str, MGAILConfig] = {
 }
 
 
-# The forward model -----------------------------------------------------------------------------------
-
-
-class ForwardModel(ActionScaler):
-    """s_{t+1} = s_t + δ·dec(GRU(enc_s(s_t), h_{t-1}) ⊙ enc_a(a_t)): the paper's advanced forward model.
-
-    States and actions enter normalised (the demos' state statistics, the action bounds); the output is the
-    change of the state in units of ``delta_std`` (the demonstrated changes' spread).
-    """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        act_dim: int,
-        state_norm: Normalizer,
-        delta_std: np.ndarray,
-        action_low: np.ndarray,
-        action_high: np.ndarray,
-        hidden: int = 100,
-    ) -> None:
-        super().__init__(action_low, action_high)
-        self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, hidden
-        self.state_norm = state_norm
-        self.register_buffer("delta_std", torch.as_tensor(delta_std, dtype=torch.float32))
-        self.enc_s = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh())
-        self.gru = nn.GRUCell(hidden, hidden)
-        self.enc_a = mlp([act_dim, hidden, hidden])
-        self.dec = mlp([hidden, hidden, obs_dim])
-
-    def initial(self, batch: int) -> torch.Tensor:
-        return torch.zeros(batch, self.hidden, dtype=self.delta_std.dtype)
-
-    def step(self, s: torch.Tensor, a: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the next state, the next hidden state) from state, action and hidden state."""
-        h = self.gru(self.enc_s(self.state_norm(s)), h)
-        delta = self.dec(h * self.enc_a(self.normalize(a)))
-        return s + self.delta_std * delta, h
-
-    def window_loss(self, s: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the normalised one-step changes along windows, the real state fed at every step
-        (as the policy's unroll does): s (B, T+1, obs), a (B, T, act), mask (B, T)."""
-        h = self.initial(len(s))
-        loss = s.new_zeros(())
-        for t in range(a.shape[1]):
-            pred, h = self.step(s[:, t], a[:, t], h)
-            err = ((pred - s[:, t + 1]) / self.delta_std) ** 2
-            loss = loss + (err.mean(-1) * mask[:, t]).sum()
-        return loss / mask.sum().clamp(min=1)
-
-    @torch.no_grad()
-    def errors(self, s: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Per observation dimension, in the observation's own units: the RMS one-step error (teacher-forced)
-        and the RMS error after the whole window open loop (fed its own predictions and the recorded actions)."""
-        h_tf, h_ol = self.initial(len(s)), self.initial(len(s))
-        opened = s[:, 0]
-        sq_one, n_one = torch.zeros(self.obs_dim), 0.0
-        for t in range(a.shape[1]):
-            pred, h_tf = self.step(s[:, t], a[:, t], h_tf)
-            m = mask[:, t].unsqueeze(-1)
-            sq_one += (((pred - s[:, t + 1]) ** 2) * m).sum(0)
-            n_one += float(mask[:, t].sum())
-            opened, h_ol = self.step(opened, a[:, t], h_ol)
-        full = mask.all(-1)  # windows that run their whole length
-        k = ((opened - s[:, -1]) ** 2)[full].mean(0) if full.any() else torch.full((self.obs_dim,), float("nan"))
-        return (sq_one / max(n_one, 1.0)).sqrt().numpy(), k.sqrt().numpy()
-
-
 # The policy's objective through the model ---------------------------------------------------------
 
 
 def unrolled_cost(
     policy: GaussianPolicy,
     model: ForwardModel,
-    disc: Discriminator,
+    disc: GAILDiscriminator,
     s0: torch.Tensor,
     xi: torch.Tensor,
     gamma: float,
@@ -321,7 +252,7 @@ def unrolled_cost(
     for t in range(xi.shape[1]):
         mu, sigma = policy(s)
         a = mu + (sigma if noise_std is None else noise_std) * xi[:, t]
-        cost = nn.functional.softplus(-disc(s, a, s))  # −log D(s, a); D's s' is unused for (s, a)
+        cost = nn.functional.softplus(-disc.logits(s, a, s))  # −log D(s, a); D's s' is unused for (s, a)
         if mask is not None:
             cost = cost * mask[:, t]
         total = total + gamma**t * cost
@@ -399,33 +330,6 @@ def sample_windows(
     return torch.as_tensor(s), torch.as_tensor(a), torch.as_tensor(mask)
 
 
-def rollout(
-    env, policy: GaussianPolicy, seed: int, generator: torch.Generator, noise_std: torch.Tensor | None = None
-) -> dict[str, Any]:
-    """One episode of the stochastic policy (σ(s), or ``noise_std`` fixed): states, the sampled (unclamped)
-    actions, success, end reason."""
-    obs, _ = env.reset(seed=seed)
-    states, actions, done, info = [obs], [], False, {}
-    while not done:
-        if noise_std is None:
-            action = policy.act(obs, deterministic=False, generator=generator).astype(np.float32)
-        else:
-            with torch.no_grad():
-                mu, _ = policy(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
-                action = (mu[0] + noise_std * torch.randn(mu.shape[1], generator=generator)).numpy()
-        obs, _, terminated, truncated, info = env.step(action)
-        states.append(obs)
-        actions.append(action)
-        done = terminated or truncated
-    reason = info.get("end_reason") or ("success" if info.get("is_success") else "time_limit")
-    return {
-        "states": np.asarray(states, np.float32),
-        "actions": np.asarray(actions, np.float32),
-        "success": bool(info.get("is_success", False)),
-        "end_reason": str(reason),
-    }
-
-
 # The learner -----------------------------------------------------------------------------------------
 
 
@@ -466,7 +370,7 @@ class MGAIL:
         )
         # D's ActionScaler maps [low, high] to [-1, 1]: mean -/+ std normalises by the demonstrated actions.
         low, high = (a_mean - a_std, a_mean + a_std) if cfg.disc_action_norm == "expert" else (None, None)
-        self.disc = Discriminator(
+        self.disc = GAILDiscriminator(
             "sa",
             spec["obs_dim"],
             spec["act_dim"],
@@ -543,15 +447,16 @@ class MGAIL:
         for _ in range(cfg.episodes_per_iteration):
             index = c["episodes"]
             gen = torch.Generator().manual_seed(cfg.seed * 7_919 + 1 + index)
-            ep = rollout(self.env, self.policy, cfg.seed * 7_919 + 1 + index, gen, self.noise_std)
-            pair = (ep["states"], ep["actions"])
+            # the sampled actions, unclipped: the policy's own, as J and the model see them
+            ep = play(self.env, self.policy, cfg.seed * 7_919 + 1 + index, False, gen, self.noise_std, applied=False)
+            pair = (ep.states, ep.actions)
             (self.held_out if index % cfg.held_out_every == cfg.held_out_every - 1 else self.replay).append(pair)
             fresh.append(pair)
             c["episodes"] += 1
-            c["env_steps"] += len(ep["actions"])
-            c["successes"] += int(ep["success"])
-            self.recent = [*self.recent, ep["success"]][-RECENT_EPISODES:]
-            ends[ep["end_reason"]] = ends.get(ep["end_reason"], 0) + 1
+            c["env_steps"] += len(ep.actions)
+            c["successes"] += int(ep.success)
+            self.recent = [*self.recent, ep.success][-RECENT_EPISODES:]
+            ends[ep.end_reason] = ends.get(ep.end_reason, 0) + 1
         self._trim_replay()
         stats: dict[str, Any] = {"end_reasons": ends}
         stats.update(self.train_model())
@@ -597,9 +502,9 @@ class MGAIL:
             a_e = self.expert_a[e]
             if cfg.disc_demo_noise and self.noise_std is not None:
                 a_e = a_e + self.noise_std * torch.as_tensor(self.rng.standard_normal(a_e.shape), dtype=a_e.dtype)
-            logits_e = self.disc(self.expert_s[e], a_e, self.expert_s[e])
-            logits_g = self.disc(s_t[g], a_t[g], s_t[g])
-            stats = discriminator_update(self.disc_opt, logits_e, logits_g, cfg.disc_ent_coef)
+            expert = self.disc.batch(self.expert_s[e], a_e, self.expert_s[e])
+            generated = self.disc.batch(s_t[g], a_t[g], s_t[g])
+            stats = discriminator_update(self.disc, self.disc_opt, expert, generated, cfg.disc_ent_coef)
         return stats
 
     def train_policy(self, episodes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Neural network building blocks: normalisation, Gaussian policies."""
+"""Neural network building blocks: normalisation, Gaussian policies, discriminators, forward models, flows."""
 
 from robot_il.nn.policy import GaussianPolicy, Normalizer, mlp
 

@@ -107,9 +107,17 @@ class GaussianPolicy(ActionScaler):
         return self.distribution(obs).log_prob(act)
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = True, generator: torch.Generator | None = None) -> np.ndarray:
-        """An action for one observation vector (float64 numpy in, float64 numpy out)."""
-        mu, sigma = self(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+    def act(
+        self,
+        obs: np.ndarray,
+        deterministic: bool = True,
+        generator: torch.Generator | None = None,
+        sigma: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """An action for one observation vector (float64 numpy in, float64 numpy out); sampled with a fixed
+        ``sigma`` (act_dim,) instead of σ(s) if given (MGAIL's exploration noise)."""
+        mu, own_sigma = self(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+        sigma = own_sigma if sigma is None else sigma
         if deterministic:
             return mu[0].double().numpy()
         noise = torch.randn(mu.shape, generator=generator)
