@@ -304,7 +304,7 @@ class GPRIL:
         norm = Normalizer.fit(self.demo_states)
         self.obs_norm = norm
         self.act_scaler = ActionScaler(demos.action_low, demos.action_high)
-        self.ignored = ignored_dims(env_args["obs_layout"], cfg.policy_ignores)
+        self.ignored = ignored_dims(env_args.get("obs_layout", []), cfg.policy_ignores)
         """Input dimensions the policy is blind to: its normaliser's std there is IGNORED_STD."""
 
         self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, self._policy_std(norm.std)))
