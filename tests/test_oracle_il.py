@@ -250,6 +250,7 @@ def test_an_aggrevated_step_lowers_the_experts_cost_and_keeps_the_kl_bound(updat
         hidden=(32, 32), update=update, max_kl=0.01, seed=1,
     )  # fmt: skip
     learner = AggreVaTeD(cfg, slow, TOY_FACTORY)
+    learner.warm_start()
     batch = learner.collect()
     assert batch["advantages"].shape == (24, 4)
     np.testing.assert_allclose(batch["advantages"].sum(axis=1), 0, atol=1e-9)

@@ -37,20 +37,18 @@ pre-trained policy.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch.distributions import kl_divergence
-from tqdm.auto import tqdm
 
 from robot_il.algos.actors import EnvFactory
-from robot_il.algos.common import DemoData, RunDir, policy_spec, rng_state, set_rng_state
+from robot_il.algos.common import DemoData, RunDir, policy_spec
+from robot_il.algos.lifecycle import CurveLog, Learner, LikelihoodPolicyConfig, PeriodicEvalConfig, train
 from robot_il.algos.oracle import cost_to_go, fit_likelihood, mixture_episode, require_oracle
-from robot_il.checkpoint import config_dict
 from robot_il.config import require_non_negative, require_positive
 from robot_il.data.writer import DemoFileError
 from robot_il.errors import ConfigError
@@ -58,7 +56,7 @@ from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 
 @dataclass(frozen=True)
-class AggreVaTeDConfig:
+class AggreVaTeDConfig(LikelihoodPolicyConfig, PeriodicEvalConfig):
     iterations: int = 30
     """Policy updates (Algorithm 1's N)."""
     episodes_per_iteration: int = 8
@@ -87,36 +85,16 @@ class AggreVaTeDConfig:
     """Cap on the expert's steps in one cost-to-go estimate (0: until the episode ends)."""
     bc_steps: int = 4_000
     """Behavioural cloning steps on the demos before the first iteration (0: from scratch)."""
-    hidden: tuple[int, ...] = (300, 200)
-    """Policy hidden layers (as BC: 300, 200)."""
-    sigma_min: float = 0.01
-    """Lower bound of the policy's standard deviation, rad/s (as BC: 0.01)."""
-    sigma_max: float = 0.1
-    """Upper bound of the policy's standard deviation, rad/s (as BC: 0.1)."""
     bc_lr: float = 1e-4
     """Adam learning rate of the BC warm start (as BC)."""
-    l2: float = 1e-4
-    """L2 weight of the BC warm start."""
-    batch_size: int = 256
-    """BC batch size."""
-    obs_std_floor: float = 1e-3
-    """Smallest standard deviation used to normalise an observation dimension."""
-    eval_every: int = 5
-    """Iterations between evaluations of the deterministic policy (and checkpoints)."""
-    eval_episodes: int = 20
-    """Episodes per evaluation, on fixed seeds."""
-    eval_seed: int = 10_000
-    """Seed of the first evaluation episode (roll-outs use other seeds)."""
     seed: int = 0
     """Seeds the weights, the state and action draws and the roll-outs' env seeds."""
 
     def __post_init__(self) -> None:
-        for name in (
-            "iterations", "episodes_per_iteration", "states_per_episode", "max_kl", "cg_iters", "bc_lr",
-            "batch_size", "obs_std_floor", "eval_every",
-        ):  # fmt: skip
+        super().__post_init__()
+        for name in ("iterations", "episodes_per_iteration", "states_per_episode", "max_kl", "cg_iters", "bc_lr"):
             require_positive(name, getattr(self, name))
-        for name in ("cg_damping", "failure_penalty", "max_expert_steps", "bc_steps", "l2", "eval_episodes"):
+        for name in ("cg_damping", "failure_penalty", "max_expert_steps", "bc_steps"):
             require_non_negative(name, getattr(self, name))
         if self.actions_per_state < 2:
             raise ConfigError(
@@ -127,8 +105,6 @@ class AggreVaTeDConfig:
         for name in ("alpha0", "alpha_decay"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(name, f"must be in [0, 1], got {getattr(self, name)}")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
 
 def leave_one_out_advantages(costs: np.ndarray) -> np.ndarray:
@@ -159,11 +135,16 @@ def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
-class AggreVaTeD:
-    """The learner: the policy and the counters; a checkpoint is :meth:`state_dict`."""
+class AggreVaTeD(Learner):
+    """The learner: the policy and the counters."""
+
+    algo = "aggrevated"
+    curve_counters = ("expert_queries",)
+    saved_modules: ClassVar[dict[str, str]] = {"policy": "policy"}
+    saved_json = ("counters", "curve", "recent")
 
     def __init__(self, cfg: AggreVaTeDConfig, demos: DemoData, factory: EnvFactory) -> None:
-        self.cfg, self.factory = cfg, factory
+        self.cfg, self.factory, self.demos = cfg, factory, demos
         torch.manual_seed(cfg.seed)
         self.policy = GaussianPolicy(
             **policy_spec(demos, cfg.hidden, cfg.sigma_min, cfg.sigma_max),
@@ -182,16 +163,25 @@ class AggreVaTeD:
         self.curve: list[dict[str, Any]] = []
         self.recent: list[bool] = []
         self._env = None
+        if cfg.bc_steps and demos.pairs() is None:
+            raise DemoFileError(
+                f"{demos.path}: the BC warm start needs demonstrated actions and these demos have none; "
+                "pass --bc-steps 0 to start from scratch"
+            )
+
+    @property
+    def label(self) -> str:
+        return f"AggreVaTeD ({self.cfg.update})"
+
+    def warm_start(self) -> None:
+        """BC on the demos (``bc_steps``), as the paper's experiments start from a pre-trained policy."""
+        cfg = self.cfg
         if cfg.bc_steps:
-            pairs = demos.pairs()
-            if pairs is None:
-                raise DemoFileError(
-                    f"{demos.path}: the BC warm start needs demonstrated actions and these demos have none; "
-                    "pass --bc-steps 0 to start from scratch"
-                )
             bc_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.bc_lr)
-            nll = fit_likelihood(self.policy, bc_opt, *pairs, cfg.bc_steps, cfg.batch_size, cfg.l2, self.rng)
-            self.counters["bc_nll"] = nll
+            pairs = self.demos.pairs()
+            self.counters["bc_nll"] = fit_likelihood(
+                self.policy, bc_opt, *pairs, cfg.bc_steps, cfg.batch_size, cfg.l2, self.rng
+            )
 
     @property
     def env(self):
@@ -325,90 +315,23 @@ class AggreVaTeD:
         self.counters["iteration"] += 1
         return stats
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "config": json.dumps(config_dict(self.cfg)),
-            "policy": self.policy.state_dict(),
-            **rng_state(self.rng),
-            "counters": json.dumps(self.counters),
-            "curve": json.dumps(self.curve),
-            "recent": json.dumps(self.recent),
-        }
+    def postfix(self, stats: dict[str, Any]) -> dict[str, Any]:
+        return {"q": f"{stats['mean_q']:.0f}", "kl": f"{stats['kl']:.4f}", **super().postfix(stats)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        set_rng_state(self.rng, state)
-        self.counters = json.loads(state["counters"])
-        self.curve = json.loads(state["curve"])
-        self.recent = json.loads(state["recent"])
+    def curve_log(self) -> CurveLog:
+        c = self.counters
+        return CurveLog(
+            f"AggreVaTeD ({self.cfg.update}): {c['iteration']} iterations, {c['q_estimates']} Q* estimates",
+            (("iteration", "iteration"), ("env_steps", "env steps"), ("expert_queries", "expert queries")),
+            "roll-out success (last 50)",
+        )
 
 
 def train_aggrevated(
     demos: DemoData, factory: EnvFactory, out: str | Path, cfg: AggreVaTeDConfig, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or resume) AggreVaTeD into ``out``; returns the summary also written to ``train_log.json``."""
-    algo = "aggrevated"
-    run = RunDir(out, algo, cfg, demos.env_args, factory)
-    state = run.resume()
-    # A resumed run loads its weights: skip the warm start's work.
-    from dataclasses import replace
-
-    learner = AggreVaTeD(replace(cfg, bc_steps=0) if state is not None else cfg, demos, factory)
-    learner.cfg = cfg
-    if state is not None:
-        learner.load_state_dict(state)
-    bar = tqdm(
-        total=cfg.iterations, initial=learner.counters["iteration"], desc=f"AggreVaTeD ({cfg.update})", unit="it",
-        disable=not progress,
-    )  # fmt: skip
-    run.start_clock(learner.counters["wall_s"])
-    try:
-        if not learner.curve:
-            learner.curve.append(_point(learner, run.evaluate(learner.policy), run.wall_s, {}))
-            run.save(learner, learner.curve[-1]["eval_success"], {"best_iteration": 0})
-        while learner.counters["iteration"] < cfg.iterations:
-            stats = learner.iteration()
-            it = learner.counters["iteration"]
-            bar.update(1)
-            bar.set_postfix(
-                q=f"{stats['mean_q']:.0f}", kl=f"{stats['kl']:.4f}", eval=f"{learner.curve[-1]['eval_success']:.2f}"
-            )
-            if it % cfg.eval_every == 0 or it == cfg.iterations:
-                learner.counters["wall_s"] = run.wall_s
-                success = run.evaluate(learner.policy)
-                learner.curve.append(_point(learner, success, run.wall_s, stats))
-                run.save(learner, success, {"best_iteration": it})
-                _write_curves(run, learner)
-    finally:
-        bar.close()
-        learner.close()
-        run.close()
-    return _write_curves(run, learner)
-
-
-def _point(learner: AggreVaTeD, success: float, wall_s: float, stats: dict[str, Any]) -> dict[str, Any]:
-    c = learner.counters
-    return {
-        "iteration": c["iteration"],
-        "episodes": c["episodes"],
-        "env_steps": c["env_steps"],
-        "expert_queries": c["expert_queries"],
-        "wall_s": wall_s,
-        "eval_success": success,
-        "practice_success": float(np.mean(learner.recent)) if learner.recent else 0.0,
-        **stats,
-    }
-
-
-def _write_curves(run: RunDir, learner: AggreVaTeD) -> dict[str, Any]:
-    c = learner.counters
-    return run.write_curves(
-        c,
-        learner.curve,
-        (("iteration", "iteration"), ("env_steps", "env steps"), ("expert_queries", "expert queries")),
-        f"AggreVaTeD ({learner.cfg.update}): {c['iteration']} iterations, {c['q_estimates']} Q* estimates",
-        "roll-out success (last 50)",
-    )
+    return train(AggreVaTeD(cfg, demos, factory), RunDir(out, "aggrevated", cfg, demos.env_args, factory), progress)
 
 
 def train_aggrevated_from_file(

@@ -23,46 +23,32 @@ import torch
 from tqdm.auto import tqdm
 
 from robot_il.algos.common import DemoData, RunDir, policy_spec, rng_state, set_rng_state
+from robot_il.algos.lifecycle import LikelihoodPolicyConfig
 from robot_il.checkpoint import config_dict
 from robot_il.config import require_positive
 from robot_il.data.writer import DemoFileError
-from robot_il.errors import ConfigError
 from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 CURVES_FILE = "train_curves.png"
 
 
 @dataclass(frozen=True)
-class BCConfig:
-    hidden: tuple[int, ...] = (300, 200)
-    """Hidden layer sizes of the policy (paper: 300, 200)."""
-    sigma_min: float = 0.01
-    """Lower bound of the policy's standard deviation, rad/s (paper: 0.01)."""
-    sigma_max: float = 0.1
-    """Upper bound of the policy's standard deviation, rad/s (paper: 0.1)."""
+class BCConfig(LikelihoodPolicyConfig):
     lr: float = 1e-4
     """Adam learning rate (paper: 1e-4)."""
-    l2: float = 1e-4
-    """Weight of the L2 penalty on the weights (paper: 1e-4)."""
-    batch_size: int = 256
-    """State-action pairs per gradient step."""
     max_steps: int = 30_000
     """Upper bound on gradient steps."""
     eval_every: int = 500
     """Gradient steps between validation checks (and checkpoints); the last step is always checked."""
     patience: int = 8
     """Validation checks without improvement before stopping early."""
-    obs_std_floor: float = 1e-3
-    """Smallest standard deviation used to normalise an observation dimension."""
     seed: int = 0
     """Seeds weight initialisation and batch sampling."""
 
     def __post_init__(self) -> None:
-        for name in ("lr", "batch_size", "max_steps", "eval_every", "patience", "obs_std_floor"):
+        super().__post_init__()
+        for name in ("lr", "max_steps", "eval_every", "patience"):
             require_positive(name, getattr(self, name))
-        require_positive("l2", self.l2 + 1e-30)
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
 
 def _split(demos: DemoData) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -89,6 +75,18 @@ def likelihood_step(
     loss.backward()
     optimizer.step()
     return nll
+
+
+def warm_start(
+    policy: GaussianPolicy, states: torch.Tensor, actions: torch.Tensor, steps: int, lr: float, seed: int
+) -> None:
+    """A BC warm start (GAIL's, MGAIL's): ``steps`` likelihood steps on demonstrated pairs, Adam at ``lr``,
+    batches of up to 256 drawn by a generator seeded with ``seed``."""
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        i = torch.randint(0, len(states), (min(256, len(states)),), generator=gen)
+        likelihood_step(policy, optimizer, states[i], actions[i])
 
 
 def train_bc(

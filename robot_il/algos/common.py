@@ -173,8 +173,8 @@ def policy_spec(demos: DemoData, hidden: Sequence[int], sigma_min: float, sigma_
 # The run directory -----------------------------------------------------------------------------------
 
 
-class Learner(Protocol):
-    """What :meth:`RunDir.save` needs of GPRIL and GAIL."""
+class Checkpointed(Protocol):
+    """What :meth:`RunDir.save` needs of a learner (:class:`robot_il.algos.lifecycle.Learner`'s)."""
 
     policy: GaussianPolicy
     counters: dict[str, Any]
@@ -253,7 +253,9 @@ class RunDir:
             counters.update(best_eval_success=success, **at)
             self.save_policy(policy, self.best_policy)
 
-    def save(self, learner: Learner, success: float, at: dict[str, int], policy: GaussianPolicy | None = None) -> None:
+    def save(
+        self, learner: Checkpointed, success: float, at: dict[str, int], policy: GaussianPolicy | None = None
+    ) -> None:
         """After an evaluation: policy.pt, policy_best.pt if it is the best, then checkpoint.pt (whose counters
         record the best). ``policy``: the one evaluated and deployed, if not ``learner.policy``."""
         policy = policy or learner.policy
@@ -305,20 +307,6 @@ class RunDir:
         )
         plot_learning_curve(curve, self.curves, x_axes, title, practice_label)
         return summary
-
-
-def curve_point(
-    counters: dict[str, Any], x: str, wall_s: float, eval_success: float, recent: list[bool]
-) -> dict[str, Any]:
-    """A learning-curve row: ``x`` (the iteration or rollout), episodes, env steps, time, both successes."""
-    return {
-        x: counters[x],
-        "episodes": counters["episodes"],
-        "env_steps": counters["env_steps"],
-        "wall_s": wall_s,
-        "eval_success": eval_success,
-        "practice_success": float(np.mean(recent)) if recent else 0.0,
-    }
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:

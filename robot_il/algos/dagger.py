@@ -27,19 +27,17 @@ the simulated cells, where the task's scripted expert is the oracle.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from robot_il.algos.actors import EnvFactory
-from robot_il.algos.common import DemoData, RunDir, policy_spec, rng_state, set_rng_state
+from robot_il.algos.common import DemoData, RunDir, policy_spec
+from robot_il.algos.lifecycle import CurveLog, EvalConfig, Learner, LikelihoodPolicyConfig, train
 from robot_il.algos.oracle import fit_likelihood, mixture_episode, require_oracle
-from robot_il.checkpoint import config_dict
 from robot_il.config import require_non_negative, require_positive
 from robot_il.data.writer import DemoFileError
 from robot_il.errors import ConfigError
@@ -47,7 +45,7 @@ from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 
 @dataclass(frozen=True)
-class DAggerConfig:
+class DAggerConfig(LikelihoodPolicyConfig, EvalConfig):
     rounds: int = 10
     """Rounds after the BC round 0."""
     episodes_per_round: int = 10
@@ -68,44 +66,32 @@ class DAggerConfig:
     balance_episodes: bool = True
     """From round 1, weigh every episode (demo or roll-out) equally in the aggregate, whatever its length (a stuck
     roll-out runs 1 000 steps, a success about 100); else every state."""
-    hidden: tuple[int, ...] = (300, 200)
-    """Policy hidden layers (as BC: 300, 200)."""
-    sigma_min: float = 0.01
-    """Lower bound of the policy's standard deviation, rad/s (as BC: 0.01)."""
-    sigma_max: float = 0.1
-    """Upper bound of the policy's standard deviation, rad/s (as BC: 0.1)."""
     lr: float = 1e-4
     """Adam learning rate (as BC)."""
-    l2: float = 1e-4
-    """Weight of the L2 penalty (as BC)."""
-    batch_size: int = 256
-    """State-action pairs per likelihood step."""
-    obs_std_floor: float = 1e-3
-    """Smallest standard deviation used to normalise an observation dimension."""
-    eval_episodes: int = 20
-    """Episodes per evaluation of the deterministic policy after each round, on fixed seeds."""
-    eval_seed: int = 10_000
-    """Seed of the first evaluation episode (rollouts use other seeds)."""
     seed: int = 0
     """Seeds the weights, batches, mixture draws and the rollouts' env seeds (``seed * 7919 + 1 + episode``)."""
 
     def __post_init__(self) -> None:
-        for name in ("episodes_per_round", "train_steps", "lr", "batch_size", "obs_std_floor"):
+        super().__post_init__()
+        for name in ("episodes_per_round", "train_steps", "lr"):
             require_positive(name, getattr(self, name))
-        for name in ("rounds", "bc_steps", "l2", "eval_episodes"):
+        for name in ("rounds", "bc_steps"):
             require_non_negative(name, getattr(self, name))
         for name in ("beta0", "beta_decay"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(name, f"must be in [0, 1], got {getattr(self, name)}")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
     def beta(self, round_: int) -> float:
         return 1.0 if round_ == 0 else self.beta0 * self.beta_decay ** (round_ - 1)
 
 
-class DAgger:
-    """The learner: the policy, the aggregate dataset and the counters; a checkpoint is :meth:`state_dict`."""
+class DAgger(Learner):
+    """The learner: the policy, the aggregate dataset and the counters."""
+
+    algo, label, unit, x, best_at = "dagger", "DAgger", "round", "round", "round"
+    curve_counters = ("expert_queries",)
+    first_evaluation = "none"  # round 0, BC on the demos, is the first iteration
+    saved_modules: ClassVar[dict[str, str]] = {"policy": "policy", "optimizer": "optimizer"}
 
     def __init__(self, cfg: DAggerConfig, demos: DemoData, factory: EnvFactory) -> None:
         pairs = demos.pairs()
@@ -148,6 +134,32 @@ class DAgger:
         if self._env is not None:
             self._env.close()
             self._env = None
+
+    @property
+    def done(self) -> int:
+        return self.counters["round"] + 1
+
+    @property
+    def total(self) -> int:
+        return self.cfg.rounds + 1
+
+    def due(self) -> bool:
+        return True
+
+    def iteration(self) -> dict[str, Any]:
+        return self.round()
+
+    def postfix(self, stats: dict[str, Any]) -> dict[str, Any]:
+        return {**super().postfix(stats), "beta": f"{stats['beta']:.2f}", "queries": self.counters["expert_queries"]}
+
+    def curve_log(self) -> CurveLog:
+        c = self.counters
+        return CurveLog(
+            f"DAgger: {c['round']} rounds, {c['expert_queries']} expert queries",
+            (("round", "round"), ("env_steps", "env steps"), ("expert_queries", "expert queries")),
+            "rollout (β-mixture) success",
+            curve=[{**p, "practice_success": p.get("rollout_success", np.nan)} for p in self.curve],
+        )
 
     def round(self) -> dict[str, Any]:
         """The next round (0: BC on the demos); returns its statistics."""
@@ -209,76 +221,22 @@ class DAgger:
                 layer.reset_parameters()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.cfg.lr)
 
-    def state_dict(self) -> dict[str, Any]:
+    def extra_state(self) -> dict[str, Any]:
         return {
-            "config": json.dumps(config_dict(self.cfg)),
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
             "data_states": [torch.as_tensor(x) for x in self.data_states],
             "data_actions": [torch.as_tensor(y) for y in self.data_actions],
-            **rng_state(self.rng),
-            "counters": json.dumps(self.counters),
-            "curve": json.dumps(self.curve),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.data_states = [x.numpy() for x in state["data_states"]]
         self.data_actions = [y.numpy() for y in state["data_actions"]]
-        set_rng_state(self.rng, state)
-        self.counters = json.loads(state["counters"])
-        self.curve = json.loads(state["curve"])
 
 
 def train_dagger(
     demos: DemoData, factory: EnvFactory, out: str | Path, cfg: DAggerConfig, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or resume) DAgger into ``out``; returns the summary also written to ``train_log.json``."""
-    run = RunDir(out, "dagger", cfg, demos.env_args, factory)
-    learner = DAgger(cfg, demos, factory)
-    if (state := run.resume()) is not None:
-        learner.load_state_dict(state)
-    bar = tqdm(
-        total=cfg.rounds + 1, initial=learner.counters["round"] + 1, desc="DAgger", unit="round", disable=not progress
-    )
-    run.start_clock(learner.counters["wall_s"])
-    try:
-        while learner.counters["round"] < cfg.rounds:
-            stats = learner.round()
-            c = learner.counters
-            c["wall_s"] = run.wall_s
-            success = run.evaluate(learner.policy)
-            learner.curve.append(
-                {
-                    "round": c["round"],
-                    "episodes": c["episodes"],
-                    "env_steps": c["env_steps"],
-                    "expert_queries": c["expert_queries"],
-                    "wall_s": c["wall_s"],
-                    "eval_success": success,
-                    **stats,
-                }
-            )
-            run.save(learner, success, {"best_round": c["round"]})
-            bar.update(1)
-            bar.set_postfix(beta=f"{stats['beta']:.2f}", eval=f"{success:.2f}", queries=c["expert_queries"])
-    finally:
-        bar.close()
-        learner.close()
-        run.close()
-    return _write_curves(run, learner)
-
-
-def _write_curves(run: RunDir, learner: DAgger) -> dict[str, Any]:
-    c = learner.counters
-    return run.write_curves(
-        c,
-        [{**p, "practice_success": p.get("rollout_success", np.nan)} for p in learner.curve],
-        (("round", "round"), ("env_steps", "env steps"), ("expert_queries", "expert queries")),
-        f"DAgger: {c['round']} rounds, {c['expert_queries']} expert queries",
-        "rollout (β-mixture) success",
-    )
+    return train(DAgger(cfg, demos, factory), RunDir(out, "dagger", cfg, demos.env_args, factory), progress)
 
 
 def train_dagger_from_file(

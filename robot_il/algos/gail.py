@@ -58,26 +58,23 @@ critic share one Adam and one loss; SB3 stops an update's epochs at the
 approximate KL ``target_kl``), ``ent_coef=1e-3``, ``disc_ent_coef=0``,
 ``terminal="none"``, ``reward_norm=False``, ``obs_norm="demos"``.
 
-Checkpoints (every ``eval_every`` rollouts) hold actor, critic, optimiser,
-discriminator and its optimiser, the reward normaliser, counters, the learning
-curve and RNG states; ``torch.load(..., weights_only=True)`` reads them, and a
-killed run resumes from its last one (the rollout in progress is collected
-again).
+Evaluations, checkpoints and resume are the training lifecycle's
+(:mod:`robot_il.algos.lifecycle`); a resumed run collects the rollout in
+progress again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from robot_il.algos import bc
 from robot_il.algos.actors import EnvFactory
 from robot_il.algos.adversarial import (
     END_REASONS,
@@ -92,16 +89,17 @@ from robot_il.algos.adversarial import (
     train_on_transitions,
 )
 from robot_il.algos.bc import likelihood_step
-from robot_il.algos.common import (
-    RECENT_EPISODES,
-    DemoData,
-    RunDir,
-    curve_point,
-    policy_spec,
-    rng_state,
-    set_rng_state,
-)
+from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec
 from robot_il.algos.engines import ENGINES
+from robot_il.algos.lifecycle import (
+    BCWarmStartConfig,
+    CurveLog,
+    Learner,
+    PeriodicEvalConfig,
+    PolicyConfig,
+    Training,
+    train,
+)
 from robot_il.algos.sb3_adapters import (
     LoopCallback,
     ReturnNormalizer,
@@ -110,7 +108,6 @@ from robot_il.algos.sb3_adapters import (
     make_generator,
     make_vec_env,
 )
-from robot_il.checkpoint import config_dict
 from robot_il.errors import ConfigError
 from robot_il.nn import discriminators
 from robot_il.nn.discriminators import DiscBatch, GAILDiscriminator
@@ -123,7 +120,7 @@ OBS_NORMS = ("auto", "demos", "demos+practice")
 
 
 @dataclass(frozen=True)
-class GAILConfig:
+class GAILConfig(PolicyConfig, BCWarmStartConfig, PeriodicEvalConfig):
     REWARDS: ClassVar[tuple[str, ...]] = REWARDS
     EXTENDABLE: ClassVar[tuple[str, ...]] = ("total_steps",)
     """A finished run given more steps trains on from its last checkpoint (its envs start new episodes there,
@@ -138,13 +135,8 @@ class GAILConfig:
     gamma: float = 0.995
     """Discount (paper: 0.995)."""
     gae_lambda: float = 0.97
-    policy_hidden: tuple[int, ...] = (300, 200)
-    """Actor hidden layers (paper: 300, 200)."""
     critic_hidden: tuple[int, ...] = (300, 200)
     """Critic hidden layers (paper: 300, 200)."""
-    sigma_min: float = 0.01
-    sigma_max: float = 0.1
-    """Bounds of the actor's σ, rad/s (as BC and GPRIL)."""
     generator: str = "trpo"
     """'trpo' (sb3-contrib; the paper's: a KL-bounded actor step, a critic with its own Adam) or 'ppo' (SB3's:
     actor and critic share one Adam and one loss)."""
@@ -194,9 +186,6 @@ class GAILConfig:
     norm_practice_steps of the initial policy), or 'auto': demos+practice for sparse demos."""
     norm_practice_steps: int = 2048
     """Steps of the initial policy that observation normalisation is fitted on with 'demos+practice'."""
-    bc_warm_start_steps: int = 0
-    """Steps of BC on the demonstrated pairs before GAIL (needs actions)."""
-    bc_lr: float = 1e-3
     bc_anchor_steps: int = 0
     """Steps of BC (maximum likelihood on demonstrated pairs, batches of 256, Adam at bc_anchor_lr) after each
     update of the actor: a pull towards the demos while D's reward is still uninformative (after Jena et al.
@@ -205,10 +194,6 @@ class GAILConfig:
     critic_warmup_rollouts: int = 0
     """Rollouts at the start in which the actor is held and only the critic and D learn, so that a
     BC-started actor is not moved by advantages from an untrained critic and an untrained D."""
-    eval_every: int = 5
-    """Rollouts between evaluations of the deterministic policy (and checkpoints)."""
-    eval_episodes: int = 20
-    eval_seed: int = 10_000
     seed: int = 0
     vec_env: str = "subproc"
     """With engine 'local': 'subproc' (one process per env) or 'dummy' (all in the learner's process)."""
@@ -221,6 +206,7 @@ class GAILConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         choices = (
             ("disc_input", DISC_INPUTS),
             ("reward", self.REWARDS),
@@ -233,7 +219,7 @@ class GAILConfig:
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("num_envs", "n_steps", "total_steps", "minibatch_size", "eval_every", "disc_batch_size"):
+        for name in ("num_envs", "n_steps", "total_steps", "minibatch_size", "disc_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if not 0.0 < self.gamma < 1.0:
@@ -265,11 +251,20 @@ PRESETS: dict[str, GAILConfig] = {
 # The learner -----------------------------------------------------------------------------------------
 
 
-class GAIL:
+class GAIL(Learner):
     """D and its optimiser, and the generator (TRPO or PPO) over the Gaussian actor, rolled out in
     ``num_envs`` envs rewarded by D."""
 
     algo = "gail"
+    unit, x, best_at = "step", "rollouts", "env_steps"
+    saved_modules: ClassVar[dict[str, str]] = {
+        "policy": "model.policy",
+        "optimizer": "model.policy.optimizer",
+        "disc": "disc",
+        "disc_opt": "disc_opt",
+        "anchor_opt": "anchor_opt",
+    }
+    saved_json = ("counters", "recent", "curve", "rollouts")
 
     def __init__(self, cfg: GAILConfig, demos: DemoData, factory: EnvFactory) -> None:
         self.cfg, self.demos = cfg, demos
@@ -340,18 +335,6 @@ class GAIL:
         self.counters["successes"] += int(success)
         self.recent = [*self.recent, success][-RECENT_EPISODES:]
 
-    def bc_warm_start(self) -> None:
-        """Fit the actor to the demonstrated pairs (maximum likelihood), before any GAIL update."""
-        if self.cfg.bc_warm_start_steps <= 0 or not (self.demos.has_actions and self.demos.dense):
-            return
-        steps = self.demos.transitions()
-        s, a = (torch.as_tensor(x, dtype=torch.float32) for x in (steps.states, steps.actions))
-        opt = torch.optim.Adam(self.policy.parameters(), lr=self.cfg.bc_lr)
-        gen = torch.Generator().manual_seed(self.cfg.seed)
-        for _ in range(self.cfg.bc_warm_start_steps):
-            i = torch.randint(0, len(s), (min(256, len(s)),), generator=gen)
-            likelihood_step(self.policy, opt, s[i], a[i])
-
     def bc_anchor(self) -> None:
         """``bc_anchor_steps`` likelihood steps of the actor on demonstrated pairs (after an actor update)."""
         if self.anchor_opt is None:
@@ -382,9 +365,34 @@ class GAIL:
         self.counters["disc_steps"] += steps
         return stats
 
-    # The loop: the generator's learn() calls these before and after each rollout ---------------------
+    # The loop: the generator's learn(), which calls these before and after each rollout ------------
 
-    def before_rollout(self) -> None:
+    @property
+    def done(self) -> int:
+        return self.model.num_timesteps
+
+    @property
+    def total(self) -> int:
+        return self.cfg.total_steps
+
+    def warm_start(self) -> None:
+        """Fit the actor to the demonstrated pairs (``bc_warm_start_steps``), before any GAIL update."""
+        cfg = self.cfg
+        if cfg.bc_warm_start_steps > 0 and self.demos.has_actions and self.demos.dense:
+            steps = self.demos.transitions()
+            s, a = (torch.as_tensor(x, dtype=torch.float32) for x in (steps.states, steps.actions))
+            bc.warm_start(self.policy, s, a, cfg.bc_warm_start_steps, cfg.bc_lr, cfg.seed)
+
+    def loop(self, training: Training) -> None:
+        remaining = self.cfg.total_steps - self.model.num_timesteps
+        if remaining <= 0:
+            return
+        callback = LoopCallback(lambda: self.before_rollout(training), lambda: self.after_rollout(training))
+        self.model.learn(remaining, callback=callback, reset_num_timesteps=False)
+        if self.curve[-1]["env_steps"] != self.model.num_timesteps:
+            training.evaluate({})
+
+    def before_rollout(self, training: Training) -> None:
         """The BC anchor after the generator's update on the last rollout; every ``eval_every`` rollouts, an
         evaluation and a checkpoint."""
         rollouts = self.counters["rollouts"]
@@ -392,9 +400,9 @@ class GAIL:
         if rollouts > self.cfg.critic_warmup_rollouts and not saved_here:  # the actor was updated on the last one
             self.bc_anchor()
         if rollouts and rollouts % self.cfg.eval_every == 0 and not saved_here:
-            self.evaluate_and_save(self.disc_stats)
+            training.evaluate(self.disc_stats)
 
-    def after_rollout(self) -> None:
+    def after_rollout(self, training: Training) -> None:
         """D learns from the rollout and the rollout is logged, before the generator's update on it."""
         cfg, c = self.cfg, self.counters
         rollout = self.venv.drain()
@@ -411,71 +419,48 @@ class GAIL:
             {
                 "rollout": c["rollouts"],
                 "env_steps": c["env_steps"],
-                "wall_s": round(self.run.wall_s, 3),
+                "wall_s": round(training.run.wall_s, 3),
                 "episodes": len(rollout.outcomes),
                 **{f"ends/{r}": rollout.ends.get(r, 0) for r in END_REASONS},
                 "mean_reward": rollout.reward_sum / max(rollout.steps, 1),
                 **{k: round(v, 4) for k, v in self.disc_stats.items()},
             }
         )
-        self.bar.update(cfg.n_steps * cfg.num_envs)
-        self.bar.set_postfix(
-            practice=f"{np.mean(self.recent):.2f}" if self.recent else "-",
-            eval=f"{self.curve[-1]['eval_success']:.2f}" if self.curve else "-",
-            D=f"{self.disc_stats.get('disc/accuracy', float('nan')):.2f}",
-            exits=rollout.ends.get("left_workspace", 0),
-        )
+        training.progress(cfg.n_steps * cfg.num_envs, {**self.disc_stats, "exits": rollout.ends["left_workspace"]})
 
-    def evaluate_and_save(self, stats: dict[str, float]) -> None:
-        c, run = self.counters, self.run
-        c["wall_s"] = run.wall_s
-        c["env_steps"] = int(self.model.num_timesteps)
-        success = run.evaluate(self.policy)
-        self.curve.append({**curve_point(c, "rollouts", c["wall_s"], success, self.recent), **stats})
-        run.save(self, success, {"best_env_steps": c["env_steps"]})
-        _write_curves(run, self)
-
-    # Checkpoints -------------------------------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, Any]:
+    def postfix(self, stats: dict[str, Any]) -> dict[str, Any]:
         return {
-            "config": json.dumps(config_dict(self.cfg)),
-            "policy": self.model.policy.state_dict(),
-            "optimizer": self.model.policy.optimizer.state_dict(),
-            "disc": self.disc.state_dict(),
-            "disc_opt": self.disc_opt.state_dict(),
-            "reward_norm": self.reward_norm.state_dict() if self.reward_norm else "",
-            **({"anchor_opt": self.anchor_opt.state_dict()} if self.anchor_opt else {}),
-            "absorbing_logit": self.absorbing.logit,
-            "num_timesteps": self.model.num_timesteps,
-            "n_updates": self.model._n_updates,
-            "counters": json.dumps(self.counters),
-            "recent": json.dumps(self.recent),
-            "curve": json.dumps(self.curve),
-            "rollouts": json.dumps(self.rollouts),
-            **rng_state(self.rng),
+            "practice": f"{np.mean(self.recent):.2f}" if self.recent else "-",
+            **super().postfix(stats),
+            "D": f"{stats.get('disc/accuracy', float('nan')):.2f}",
+            "exits": stats["exits"],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.policy.load_state_dict(state["policy"])
-        self.model.policy.optimizer.load_state_dict(state["optimizer"])
-        self.disc.load_state_dict(state["disc"])
-        self.disc_opt.load_state_dict(state["disc_opt"])
-        if self.reward_norm:
-            self.reward_norm.load_state_dict(state["reward_norm"])
-        if self.anchor_opt:
-            self.anchor_opt.load_state_dict(state["anchor_opt"])
-        self.absorbing.logit = float(state.get("absorbing_logit", 0.0))  # written since terminal="absorbing"
-        self.model.num_timesteps = int(state["num_timesteps"])
-        self.model._n_updates = int(state["n_updates"])
-        self.counters = json.loads(state["counters"])
-        self.recent = json.loads(state["recent"])
-        self.curve = json.loads(state["curve"])
-        self.rollouts = json.loads(state["rollouts"])
-        set_rng_state(self.rng, state)
+    def curve_log(self) -> CurveLog:
+        return CurveLog(
+            f"{self.algo.upper()} learning curve (D on {self.kind})",
+            (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)")),
+            "rollouts (last 50)",
+            {"disc_input": self.kind, "rollouts": self.rollouts},
+        )
 
     def close(self) -> None:
         self.venv.close()
+
+    def extra_state(self) -> dict[str, Any]:
+        return {
+            "reward_norm": self.reward_norm.state_dict() if self.reward_norm else "",
+            "absorbing_logit": self.absorbing.logit,
+            "num_timesteps": self.model.num_timesteps,
+            "n_updates": self.model._n_updates,
+        }
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.reward_norm:
+            self.reward_norm.load_state_dict(state["reward_norm"])
+        self.absorbing.logit = float(state.get("absorbing_logit", 0.0))  # written since terminal="absorbing"
+        self.model.num_timesteps = int(state["num_timesteps"])
+        self.model._n_updates = int(state["n_updates"])
 
 
 def _make_env(factory: EnvFactory, terminal: tuple[str, ...]):
@@ -494,33 +479,7 @@ def train_gail(
     """Train (or resume) GAIL (or ``learner_class``, e.g. AIRL) into ``out``; returns the summary also written
     to ``train_log.json``."""
     run = RunDir(out, learner_class.algo, cfg, env_args, factory)
-    learner = learner_class(cfg, demos, factory)
-    if (state := run.resume()) is not None:
-        learner.load_state_dict(state)
-    run.start_clock(learner.counters["wall_s"])
-    learner.run = run
-    learner.bar = tqdm(
-        total=cfg.total_steps,
-        initial=learner.model.num_timesteps,
-        desc=learner.algo.upper(),
-        unit="step",
-        disable=not progress,
-    )
-    try:
-        if not learner.curve:
-            learner.bc_warm_start()
-            learner.evaluate_and_save({})
-        remaining = cfg.total_steps - learner.model.num_timesteps
-        if remaining > 0:
-            callback = LoopCallback(learner.before_rollout, learner.after_rollout)
-            learner.model.learn(remaining, callback=callback, reset_num_timesteps=False)
-            if learner.curve[-1]["env_steps"] != learner.model.num_timesteps:
-                learner.evaluate_and_save({})
-    finally:
-        learner.bar.close()
-        learner.close()
-        run.close()
-    return _write_curves(run, learner)
+    return train(learner_class(cfg, demos, factory), run, progress)
 
 
 def train_gail_from_file(
@@ -535,20 +494,6 @@ def train_gail_from_file(
     demos = DemoData.load(demos_path, state_only=state_only)
     cfg = dataclasses.replace(preset, **(overrides or {}))
     return train_gail(demos, demos.env_args, demos.env_factory(), out, cfg, progress=progress)
-
-
-def _write_curves(run: RunDir, learner: GAIL) -> dict[str, Any]:
-    axes = (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)"))
-    title = f"{learner.algo.upper()} learning curve (D on {learner.kind})"
-    return run.write_curves(
-        learner.counters,
-        learner.curve,
-        axes,
-        title,
-        "rollouts (last 50)",
-        disc_input=learner.kind,
-        rollouts=learner.rollouts,
-    )
 
 
 # Earlier names, for callers that hold GAIL's D's features (benchmarks/mgail_d_gradient.py) --------------

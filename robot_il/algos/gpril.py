@@ -34,21 +34,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from robot_il.algos.actors import ActorPool, EnvFactory
-from robot_il.algos.common import (
-    RECENT_EPISODES,
-    DemoData,
-    RunDir,
-    curve_point,
-    policy_spec,
-    rng_state,
-    set_rng_state,
-)
+from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec
 from robot_il.algos.engines import ENGINES, open_actor_pool
+from robot_il.algos.lifecycle import CurveLog, Learner, PeriodicEvalConfig, PolicyConfig, train
 from robot_il.algos.replay import TrajectoryReplay
-from robot_il.checkpoint import CHECKPOINT_FILE, START_AFRESH, config_dict, load_checkpoint
+from robot_il.checkpoint import CHECKPOINT_FILE, START_AFRESH, load_checkpoint
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
@@ -66,7 +58,7 @@ REPLAY_SAMPLING = ("uniform", "episode")
 
 
 @dataclass(frozen=True)
-class GPRILConfig:
+class GPRILConfig(PolicyConfig, PeriodicEvalConfig):
     EXTENDABLE: ClassVar[tuple[str, ...]] = ("iterations",)
     """Fields a finished run may be resumed with larger values of: nothing an iteration does reads them."""
 
@@ -94,14 +86,8 @@ class GPRILConfig:
     """Hidden layers of each MADE (paper: 500, 500)."""
     flow_mades: int = 2
     """Stacked MADEs per flow (paper: 2)."""
-    policy_hidden: tuple[int, ...] = (300, 200)
-    """Policy hidden layers (paper: 300, 200)."""
     policy_lr: float = 1e-4
     """Adam learning rate of the policy (paper: 1e-4)."""
-    sigma_min: float = 0.01
-    """Lower bound of the policy's σ, rad/s (paper: 0.01)."""
-    sigma_max: float = 0.1
-    """Upper bound of the policy's σ, rad/s (paper: 0.1)."""
     beta_pi: float = 1.0
     """Weight of log π(a|s) on demonstrated pairs; 0 learns from states alone."""
     beta_d: float = 1.0
@@ -163,17 +149,14 @@ class GPRILConfig:
     weight_sync_every: int = 1
     """Iterations between publishing the policy to the actors."""
     eval_every: int = 10
-    """Iterations between evaluations of the deterministic policy (and checkpoints)."""
-    eval_episodes: int = 20
-    """Episodes per evaluation, on fixed seeds."""
-    eval_seed: int = 10_000
-    """Seed of the first evaluation episode (demos and practice use other seeds)."""
+    """Iterations between evaluations of the policy (and checkpoints)."""
     seed: int = 0
     """Seeds networks, sampling and practice episodes."""
     threads: int = 1
     """Torch threads of the learner (leave a core to each actor)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 < self.gamma < 1.0:
             raise ConfigError("gamma", f"must be in (0, 1), got {self.gamma}")
         for name in (
@@ -185,7 +168,6 @@ class GPRILConfig:
             "episodes_per_iteration",
             "min_replay",
             "weight_sync_every",
-            "eval_every",
             "flow_grad_clip",
             "threads",
         ):
@@ -199,7 +181,6 @@ class GPRILConfig:
             "beta_d",
             "generated_pool",
             "num_actors",
-            "eval_episodes",
             "norm_episodes",
             "practice_seconds",
             "flow_pretrain_steps",
@@ -220,8 +201,6 @@ class GPRILConfig:
             raise ConfigError("num_actors", "the ray engine runs actors: give at least 1 (0 is the local engine's)")
         if self.beta_pi == 0 and self.beta_d == 0:
             raise ConfigError("beta_d", "beta_pi and beta_d are both 0: the policy would learn nothing")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
         if not 0 < self.flow_min_sigma < 1:
             raise ConfigError("flow_min_sigma", f"must be in (0, 1), got {self.flow_min_sigma}")
 
@@ -278,8 +257,22 @@ PRESETS["robot_time"] = dataclasses.replace(
 )
 
 
-class GPRIL:
+class GPRIL(Learner):
     """The learner: flows, policy, replay buffer and the actors feeding it."""
+
+    algo = "gpril"
+    first_evaluation = "log"
+    saved_modules: ClassVar[dict[str, str]] = {
+        "policy": "policy",
+        "policy_ema": "policy_ema",
+        "flow_s": "flow_s",
+        "flow_a": "flow_a",
+        "opt_policy": "opt_policy",
+        "opt_s": "opt_s",
+        "opt_a": "opt_a",
+        "replay": "replay",
+    }
+    saved_json = ("counters", "curve", "recent")
 
     def __init__(self, cfg: GPRILConfig, demos: DemoData, factory: EnvFactory, env_args: dict[str, Any]):
         pairs = demos.pairs()
@@ -287,7 +280,9 @@ class GPRIL:
             raise ConfigError(
                 "beta_pi", "the demos have no actions (state-only or sparse); train with --state-only (beta_pi=0)"
             )
-        self.cfg, self.factory, self.env_args = cfg, factory, env_args
+        self.cfg, self.demos, self.factory, self.env_args = cfg, demos, factory, env_args
+        self.actors: ActorPool | None = None
+        """Opened at the first iteration that needs them (:meth:`iteration`)."""
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
@@ -419,9 +414,12 @@ class GPRIL:
             self.counters["successes"] += int(ep.success)
             self.recent = [*self.recent, ep.success][-RECENT_EPISODES:]
 
-    def iteration(self, actors: ActorPool) -> dict[str, float]:
+    def iteration(self, actors: ActorPool | None = None) -> dict[str, float]:
         """Line 2 on a fixed budget: learn from the episodes granted last iteration while the actors run the
-        next grant (with the policy as it is now); publish the policy every ``weight_sync_every`` iterations."""
+        next grant (with the policy as it is now); publish the policy every ``weight_sync_every`` iterations.
+        ``actors``: the learner's own (opened at the first call) unless given."""
+        if actors is None:
+            actors = self.actors = self.actors or self.open_actors()
         if actors.outstanding == 0:  # the first iteration, or a resumed run: (re-)grant what was pending
             self._grant(actors, self.pending or self._new_grant())
         episodes = actors.gather(timeout=600)
@@ -432,6 +430,14 @@ class GPRIL:
         if stats and self.counters["iteration"] % self.cfg.weight_sync_every == 0:
             self.acting = (self.counters["policy_version"], _copy(self.policy.state_dict()))
         return stats
+
+    def open_actors(self) -> ActorPool:
+        """The actors practice runs in (:func:`practice_factory`), local or on Ray (``engine``)."""
+        cfg = self.cfg
+        factory = practice_factory(self.factory, cfg)
+        return open_actor_pool(
+            cfg.engine, cfg.num_actors, factory, self.net_spec, cfg.seed * 7_919 + 1, address=cfg.ray_address
+        )
 
     def _new_grant(self) -> dict[str, Any]:
         version, weights = self.acting
@@ -512,23 +518,33 @@ class GPRIL:
                 opt.step()
         self.counters["pretrain_flow_steps"] = cfg.flow_pretrain_steps
 
-    # Checkpoints ----------------------------------------------------------------------------------
+    # The run: the lifecycle's calls ----------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def warm_start(self) -> None:
+        self.pretrain_flows(self.demos)
+
+    def finished(self) -> bool:
+        return super().finished() or reached(self.curve, self.cfg.stop_at_success)
+
+    def save_extras(self, run: RunDir) -> None:
+        if self.policy_ema is not None:  # the trained weights too, to compare with their average
+            run.save_policy(self.policy, run.path / LIVE_POLICY_FILE)
+
+    def postfix(self, stats: dict[str, Any]) -> dict[str, Any]:
+        c = self.counters
+        return {"episodes": c["episodes"], "practice": f"{np.mean(self.recent):.2f}", **super().postfix(stats)}
+
+    def curve_log(self) -> CurveLog:
+        axes = (("episodes", "self-supervised episodes"), ("wall_s", "wall-clock time (s)"))
+        return CurveLog("GPRIL learning curve", axes, "practice (last 50, stochastic)")
+
+    def close(self) -> None:
+        if self.actors is not None:
+            self.actors.close()
+            self.actors = None
+
+    def extra_state(self) -> dict[str, Any]:
         return {
-            "config": json.dumps(config_dict(self.cfg)),
-            "policy": self.policy.state_dict(),
-            **({} if self.policy_ema is None else {"policy_ema": self.policy_ema.state_dict()}),
-            "flow_s": self.flow_s.state_dict(),
-            "flow_a": self.flow_a.state_dict(),
-            "opt_policy": self.opt_policy.state_dict(),
-            "opt_s": self.opt_s.state_dict(),
-            "opt_a": self.opt_a.state_dict(),
-            "replay": self.replay.state_dict(),
-            **rng_state(self.rng),
-            "counters": json.dumps(self.counters),
-            "curve": json.dumps(self.curve),
-            "recent": json.dumps(self.recent),
             "next_episode": torch.tensor(self.next_episode),
             "acting_version": torch.tensor(self.acting[0]),
             "acting": self.acting[1],
@@ -538,20 +554,7 @@ class GPRIL:
             "norm_fitted": torch.tensor(self.norm_fitted),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        if self.policy_ema is not None:
-            self.policy_ema.load_state_dict(state["policy_ema"])
-        self.flow_s.load_state_dict(state["flow_s"])
-        self.flow_a.load_state_dict(state["flow_a"])
-        self.opt_policy.load_state_dict(state["opt_policy"])
-        self.opt_s.load_state_dict(state["opt_s"])
-        self.opt_a.load_state_dict(state["opt_a"])
-        self.replay.load_state_dict(state["replay"])
-        set_rng_state(self.rng, state)
-        self.counters = json.loads(state["counters"])
-        self.curve = json.loads(state["curve"])
-        self.recent = json.loads(state["recent"])
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         if "next_episode" in state:  # checkpoints before the fixed budget start granting afresh
             self.next_episode = int(state["next_episode"])
             self.acting = (int(state["acting_version"]), state["acting"])
@@ -571,48 +574,7 @@ def train_gpril(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) GPRIL into ``out``; returns the summary also written to ``train_log.json``."""
-    run = RunDir(out, "gpril", cfg, env_args, factory)
-    learner = GPRIL(cfg, demos, factory, env_args)
-    if (state := run.resume()) is not None:
-        learner.load_state_dict(state)
-    learner.pretrain_flows(demos)
-    factory = practice_factory(factory, cfg)
-    actors = open_actor_pool(
-        cfg.engine, cfg.num_actors, factory, learner.net_spec, cfg.seed * 7_919 + 1, address=cfg.ray_address
-    )
-    bar = tqdm(
-        total=cfg.iterations, initial=learner.counters["iteration"], desc="GPRIL", unit="it", disable=not progress
-    )
-    run.start_clock(learner.counters["wall_s"])
-    try:
-        if not learner.curve:
-            success = run.evaluate(learner.deployed)
-            learner.curve.append(curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent))
-        while learner.counters["iteration"] < cfg.iterations and not reached(learner.curve, cfg.stop_at_success):
-            stats = learner.iteration(actors)
-            if not stats:
-                continue
-            bar.update(1)
-            it = learner.counters["iteration"]
-            bar.set_postfix(
-                episodes=learner.counters["episodes"],
-                practice=f"{np.mean(learner.recent):.2f}",
-                eval=f"{learner.curve[-1]['eval_success']:.2f}",
-            )
-            if it % cfg.eval_every == 0 or it == cfg.iterations:
-                learner.counters["wall_s"] = run.wall_s
-                success = run.evaluate(learner.deployed)
-                point = curve_point(learner.counters, "iteration", run.wall_s, success, learner.recent)
-                learner.curve.append({**point, **stats})
-                if learner.policy_ema is not None:  # the trained weights too, to compare with their average
-                    run.save_policy(learner.policy, run.path / LIVE_POLICY_FILE)
-                run.save(learner, success, {"best_iteration": it}, policy=learner.deployed)
-                _write_curves(run, learner)
-    finally:
-        actors.close()
-        bar.close()
-        run.close()
-    return _write_curves(run, learner)
+    return train(GPRIL(cfg, demos, factory, env_args), RunDir(out, "gpril", cfg, env_args, factory), progress)
 
 
 def train_gpril_from_file(
@@ -694,12 +656,6 @@ def practice_factory(factory: EnvFactory, cfg: GPRILConfig) -> EnvFactory:
 def reached(curve: list[dict[str, Any]], level: float) -> bool:
     """Whether the last evaluation is at or above ``level`` (never, with level 0)."""
     return bool(level) and bool(curve) and curve[-1]["eval_success"] >= level
-
-
-def _write_curves(run: RunDir, learner: GPRIL) -> dict[str, Any]:
-    axes = (("episodes", "self-supervised episodes"), ("wall_s", "wall-clock time (s)"))
-    title, practice = "GPRIL learning curve", "practice (last 50, stochastic)"
-    return run.write_curves(learner.counters, learner.curve, axes, title, practice)
 
 
 def _copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -73,21 +73,26 @@ its SI unit (``train_log.json``'s curve, ``model_error``).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from robot_il.algos import bc
 from robot_il.algos.actors import EnvFactory, play
 from robot_il.algos.adversarial import discriminator_update
-from robot_il.algos.bc import likelihood_step
-from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec, rng_state, set_rng_state
-from robot_il.checkpoint import config_dict
+from robot_il.algos.common import RECENT_EPISODES, DemoData, RunDir, policy_spec
+from robot_il.algos.lifecycle import (
+    BCWarmStartConfig,
+    CurveLog,
+    Learner,
+    PeriodicEvalConfig,
+    PolicyConfig,
+    train,
+)
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.discriminators import GAILDiscriminator
@@ -96,7 +101,7 @@ from robot_il.nn.policy import GaussianPolicy, Normalizer
 
 
 @dataclass(frozen=True)
-class MGAILConfig:
+class MGAILConfig(PolicyConfig, BCWarmStartConfig, PeriodicEvalConfig):
     iterations: int = 100
     """Iterations: each acts on the env, then trains model, D and policy."""
     episodes_per_iteration: int = 4
@@ -127,11 +132,6 @@ class MGAILConfig:
     """Entropy bonus on D's output (as GAIL's)."""
     disc_recent_episodes: int = 16
     """D's generated pairs come from the replay's last this many episodes (0: the whole replay, as the authors')."""
-    policy_hidden: tuple[int, ...] = (300, 200)
-    """Policy hidden layers (the project's, as BC, GPRIL and GAIL; authors: 100, 50)."""
-    sigma_min: float = 0.01
-    sigma_max: float = 0.1
-    """Bounds of the policy's σ, rad/s (as BC, GPRIL and GAIL), used when ``noise_intensity`` is 0."""
     noise_intensity: float = 6.0
     """Exploration and reparameterisation noise σ = std(a_E) / noise_intensity per joint, fixed (authors' code:
     6); 0: the policy's own σ(s). A learnt σ let D tell the policy by its jitter alone."""
@@ -167,17 +167,13 @@ class MGAILConfig:
     """D updates per prep iteration (None: ``disc_steps``)."""
     bc_warm_start_steps: int = 2_000
     """Likelihood steps on the demonstrated pairs before the first iteration (0: from scratch)."""
-    bc_lr: float = 1e-3
     held_out_every: int = 10
     """Every n-th episode goes to the held-out set the model's accuracy is measured on, not the replay."""
-    eval_every: int = 5
-    """Iterations between evaluations of the deterministic policy (and checkpoints)."""
-    eval_episodes: int = 20
-    eval_seed: int = 10_000
     seed: int = 0
     threads: int = 1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in (
             "iterations",
             "episodes_per_iteration",
@@ -192,12 +188,11 @@ class MGAILConfig:
             "policy_batch",
             "grad_clip",
             "held_out_every",
-            "eval_every",
             "threads",
         ):
             require_positive(name, getattr(self, name))
-        non_negative = ("model_steps", "disc_steps", "policy_steps", "prep_iterations", "bc_warm_start_steps")
-        non_negative += ("eval_episodes", "bc_weight", "noise_intensity", "trust_region", "disc_recent_episodes")
+        non_negative = ("model_steps", "disc_steps", "policy_steps", "prep_iterations", "bc_weight")
+        non_negative += ("noise_intensity", "trust_region", "disc_recent_episodes")
         for name in non_negative:
             require_non_negative(name, getattr(self, name))
         if not 0.0 < self.gamma <= 1.0:
@@ -206,8 +201,6 @@ class MGAILConfig:
             raise ConfigError("disc_action_norm", f"must be 'expert' or 'bounds', got {self.disc_action_norm!r}")
         if self.prep_disc_steps is not None:
             require_non_negative("prep_disc_steps", self.prep_disc_steps)
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ConfigError("sigma_min", f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
 
 PRESETS: dict[str, MGAILConfig] = {
@@ -333,11 +326,19 @@ def sample_windows(
 # The learner -----------------------------------------------------------------------------------------
 
 
-class MGAIL:
-    """Policy, forward model, D, their optimisers, the replay and the counters; a checkpoint is
-    :meth:`state_dict`."""
+class MGAIL(Learner):
+    """Policy, forward model, D, their optimisers, the replay and the counters."""
 
     algo = "mgail"
+    saved_modules: ClassVar[dict[str, str]] = {
+        "policy": "policy",
+        "policy_opt": "policy_opt",
+        "model": "model",
+        "model_opt": "model_opt",
+        "disc": "disc",
+        "disc_opt": "disc_opt",
+    }
+    saved_json = ("counters", "recent", "curve")
 
     def __init__(self, cfg: MGAILConfig, demos: DemoData, factory: EnvFactory) -> None:
         if not (demos.has_actions and demos.dense):
@@ -416,17 +417,16 @@ class MGAIL:
 
     # Algorithm 1 ---------------------------------------------------------------------------------------
 
+    def warm_start(self) -> None:
+        self.bc_warm_start()
+        self.hold_sigma_at_noise()
+
     def bc_warm_start(self) -> None:
         """Fit the policy to the demonstrated pairs (maximum likelihood), once, before the first iteration."""
         cfg = self.cfg
-        if self.counters["warm_started"] or cfg.bc_warm_start_steps <= 0:
-            return
-        opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.bc_lr)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        for _ in range(cfg.bc_warm_start_steps):
-            i = torch.randint(0, len(self.expert_s), (min(256, len(self.expert_s)),), generator=gen)
-            likelihood_step(self.policy, opt, self.expert_s[i], self.expert_a[i])
-        self.counters["warm_started"] = True
+        if not self.counters["warm_started"] and cfg.bc_warm_start_steps > 0:
+            bc.warm_start(self.policy, self.expert_s, self.expert_a, cfg.bc_warm_start_steps, cfg.bc_lr, cfg.seed)
+            self.counters["warm_started"] = True
 
     @torch.no_grad()
     def hold_sigma_at_noise(self) -> None:
@@ -555,94 +555,39 @@ class MGAIL:
             out[f"{self.cfg.unroll}_step"][name] = float(np.sqrt(np.mean(k[start:stop] ** 2)))
         return out
 
-    # Checkpoints ---------------------------------------------------------------------------------------
+    # The lifecycle's -----------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def evaluation_stats(self) -> dict[str, Any]:
+        return {"model_error": self.model_error()}
+
+    def postfix(self, stats: dict[str, Any]) -> dict[str, Any]:
+        j = stats.get("policy/J", float("nan"))
+        return {**super().postfix(stats), "J": f"{j:.2f}", "steps": self.counters["env_steps"]}
+
+    def curve_log(self) -> CurveLog:
+        c = self.counters
+        return CurveLog(
+            f"MGAIL: {c['iteration']} iterations, {c['env_steps']} env steps",
+            (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)")),
+            "practice (last 50 episodes)",
+        )
+
+    def extra_state(self) -> dict[str, Any]:
         return {
-            "config": json.dumps(config_dict(self.cfg)),
-            "policy": self.policy.state_dict(),
-            "policy_opt": self.policy_opt.state_dict(),
-            "model": self.model.state_dict(),
-            "model_opt": self.model_opt.state_dict(),
-            "disc": self.disc.state_dict(),
-            "disc_opt": self.disc_opt.state_dict(),
             "replay": [[torch.as_tensor(x), torch.as_tensor(y)] for x, y in self.replay],
             "held_out": [[torch.as_tensor(x), torch.as_tensor(y)] for x, y in self.held_out],
-            "counters": json.dumps(self.counters),
-            "recent": json.dumps(self.recent),
-            "curve": json.dumps(self.curve),
-            **rng_state(self.rng),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.policy_opt.load_state_dict(state["policy_opt"])
-        self.model.load_state_dict(state["model"])
-        self.model_opt.load_state_dict(state["model_opt"])
-        self.disc.load_state_dict(state["disc"])
-        self.disc_opt.load_state_dict(state["disc_opt"])
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.replay = [(x.numpy(), y.numpy()) for x, y in state["replay"]]
         self.held_out = [(x.numpy(), y.numpy()) for x, y in state["held_out"]]
-        self.counters = json.loads(state["counters"])
-        self.recent = json.loads(state["recent"])
-        self.curve = json.loads(state["curve"])
-        set_rng_state(self.rng, state)
-
-
-# The loop ----------------------------------------------------------------------------------------------
 
 
 def train_mgail(
     demos: DemoData, factory: EnvFactory, out: str | Path, cfg: MGAILConfig, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or resume) MGAIL into ``out``; returns the summary also written to ``train_log.json``."""
-    run = RunDir(out, "mgail", cfg, demos.env_args, factory)
-    learner = MGAIL(cfg, demos, factory)
-    if (state := run.resume()) is not None:
-        learner.load_state_dict(state)
-    run.start_clock(learner.counters["wall_s"])
-    c = learner.counters
-    bar = tqdm(total=cfg.iterations, initial=c["iteration"], desc="MGAIL", unit="it", disable=not progress)
-
-    def evaluate(stats: dict[str, Any]) -> None:
-        c["wall_s"] = run.wall_s
-        success = run.evaluate(learner.policy)
-        learner.curve.append(
-            {
-                "iteration": c["iteration"],
-                "episodes": c["episodes"],
-                "env_steps": c["env_steps"],
-                "wall_s": c["wall_s"],
-                "eval_success": success,
-                "practice_success": float(np.mean(learner.recent)) if learner.recent else 0.0,
-                "model_error": learner.model_error(),
-                **stats,
-            }
-        )
-        run.save(learner, success, {"best_iteration": c["iteration"]})
-        bar.set_postfix(eval=f"{success:.2f}", J=f"{stats.get('policy/J', float('nan')):.2f}", steps=c["env_steps"])
-
-    try:
-        if not learner.curve:
-            learner.bc_warm_start()
-            learner.hold_sigma_at_noise()
-            evaluate({})
-        while c["iteration"] < cfg.iterations:
-            stats = learner.iteration()
-            bar.update(1)
-            if c["iteration"] % cfg.eval_every == 0 or c["iteration"] == cfg.iterations:
-                evaluate(stats)
-    finally:
-        bar.close()
-        learner.close()
-        run.close()
-    return run.write_curves(
-        c,
-        learner.curve,
-        (("env_steps", "environment steps"), ("wall_s", "wall-clock time (s)")),
-        f"MGAIL: {c['iteration']} iterations, {c['env_steps']} env steps",
-        "practice (last 50 episodes)",
-    )
+    return train(MGAIL(cfg, demos, factory), RunDir(out, "mgail", cfg, demos.env_args, factory), progress)
 
 
 def train_mgail_from_file(
