@@ -81,15 +81,9 @@ class Discriminator(ActionScaler):
     ) -> torch.Tensor:
         return self.score(self.batch(obs, act, next_obs, done, log_pi))
 
-    def forward(
-        self,
-        obs: torch.Tensor,
-        act: torch.Tensor,
-        next_obs: torch.Tensor,
-        done: torch.Tensor | None = None,
-        log_pi: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return self.logits(obs, act, next_obs, done, log_pi)
+    def forward(self, *transition: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`logits` of (s, a, s'[, done[, log π]])."""
+        return self.logits(*transition)
 
     def reward(
         self,
