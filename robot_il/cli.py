@@ -284,9 +284,14 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
     cfg = train_config(args)
     summary = train_bc(args.demos, args.out, cfg)
+    kept = (
+        f"validation success {summary['best_eval_success']:.0%}"
+        if summary["selected_by"] == "success"
+        else f"validation NLL {summary['best_valid_nll']:.3f}"
+    )
     print(
-        f"BC: {summary['steps']} steps ({summary['stopped_by']}), best validation NLL "
-        f"{summary['best_valid_nll']:.3f}, {summary['wall_clock_s']:.0f} s -> {args.out}/policy.pt"
+        f"BC: {summary['steps']} steps ({summary['stopped_by']}), kept step {summary['best_step']} "
+        f"({kept}, acting with its {summary['act']}), {summary['wall_clock_s']:.0f} s -> {args.out}/policy.pt"
     )
     return 0
 
