@@ -149,14 +149,17 @@ def validation_success(task: str, policy: RobomimicMLP, episodes: int, first_see
 
 
 def run_robomimic(task: str, exported: Path, args, results: Path, command: str) -> None:
-    """Each exported checkpoint: held-out success, and success on BC's validation seeds (for selection)."""
+    """robomimic's periodic checkpoints and its best-validation-loss one (the last of those it saved at each
+    improvement): held-out success, and success on BC's validation seeds (for a closed-loop selection)."""
     cfg = BCConfig()
-    for path in sorted(exported.glob("*.npz")):
-        epoch = int(re.match(r"model_epoch_(\d+)", path.stem).group(1))
-        best_valid = "best_validation" in path.stem
-        if best_valid and path != max(exported.glob("*best_validation*.npz"), key=_epoch):
-            continue  # robomimic saves at each improvement; its best-validation checkpoint is the last of them
-        record = results / f"robomimic_{path.stem.split('_best')[0]}{'_best_validation' if best_valid else ''}.json"
+    files = sorted(exported.glob("*.npz"), key=_epoch)
+    best = max((p for p in files if "best_validation" in p.stem), key=_epoch, default=None)
+    for path in files:
+        epoch = _epoch(path)
+        periodic = epoch % args.robomimic_every == 0
+        if not periodic and path != best:
+            continue
+        record = results / f"robomimic_epoch{epoch:04d}.json"
         if record.exists():
             continue
         policy = RobomimicMLP(path)
@@ -166,7 +169,8 @@ def run_robomimic(task: str, exported: Path, args, results: Path, command: str) 
             "method": "robomimic",
             "checkpoint": path.stem,
             "epoch": epoch,
-            "best_validation_loss": best_valid,
+            "periodic": periodic,
+            "best_validation_loss": path == best,
             "command": command,
             "validation_success": valid,
             "validation_s": time.perf_counter() - t0,
@@ -220,7 +224,7 @@ def aggregate(task: str, results: Path, out: Path, command: str) -> dict:
     )
     robomimic = None
     if rm:
-        periodic = [r for r in rm if not r["best_validation_loss"]]
+        periodic = [r for r in rm if r["periodic"]]
         best = next((r for r in rm if r["best_validation_loss"]), None)
         # Closed-loop selection as bc does it: the highest validation success, of equal ones the later.
         chosen = max(rm, key=lambda r: (r["validation_success"], r["epoch"])) if rm else None
@@ -363,6 +367,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes per run")
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
     parser.add_argument("--robomimic", type=Path, help="robomimic's exported checkpoints (benchmarks/robomimic_bc.py)")
+    parser.add_argument(
+        "--robomimic-every", type=int, default=50, help="robomimic's periodic checkpoint interval, epochs"
+    )
     parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")
     parser.add_argument("--work", type=Path, help="run directories (default: runs/bench_bc/<task>)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
