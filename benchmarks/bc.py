@@ -50,6 +50,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HELD_OUT_SEED = 10_000
 """First held-out episode (``robot-il eval``'s default); BC selects on its own validation seeds (BCConfig)."""
 METHODS = ("bc", "bc_nll")
+DEMOS = {"peg": "demos/peg_25.h5", "clip": "runs/bench_bc/clip/clip_25.h5"}
+ROBOMIMIC_PYTHON = "/work/venvs/robomimic/bin/python"
+"""Where benchmarks/robomimic_bc.py's docstring builds robomimic's venv (outside the repository)."""
 NLL_CONFIG = {"select": "nll", "max_steps": 30_000, "eval_every": 500, "patience": 8, "eval_episodes": 0}
 """The rule ``train bc`` had before: early stopping on the validation demos' likelihood."""
 OTHER = {"mean": "sample", "sample": "mean"}
@@ -58,7 +61,7 @@ KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_s
 
 def prepare_demos(task: str, work: Path) -> Path:
     if task == "peg":
-        return Path("demos/peg_25.h5")
+        return Path(DEMOS["peg"])
     return expert_demo_file(lambda: make_task_env("clip"), work / "clip_25.h5", 25)
 
 
@@ -229,7 +232,13 @@ def aggregate(task: str, results: Path, out: Path, command: str) -> dict:
         # Closed-loop selection as bc does it: the highest validation success, of equal ones the later.
         chosen = max(rm, key=lambda r: (r["validation_success"], r["epoch"])) if rm else None
         robomimic = {
-            "trained_with": "robomimic 0.3.0 default bc config (benchmarks/robomimic_bc.py), its own venv",
+            "trained_with": "robomimic 0.3.0 default bc config (benchmarks/robomimic_bc.py), its own venv; "
+            f"the config robomimic wrote: benchmarks/results/robomimic_bc_{task}_config.json",
+            "commands": [
+                f"{ROBOMIMIC_PYTHON} benchmarks/robomimic_bc.py train --task {task} --demos {DEMOS[task]} "
+                f"--out runs/robomimic/{task}",
+                f"{ROBOMIMIC_PYTHON} benchmarks/robomimic_bc.py export --run runs/robomimic/{task}",
+            ],
             "act": "deterministic (its MLP's output)",
             "best_validation_loss": best
             and {"epoch": best["epoch"], **_rate(best["final"]["successes"], best["final"]["episodes"])},
@@ -305,8 +314,8 @@ def plot(result: dict, records: list[dict], path: Path) -> None:
     rm = result["robomimic"]
     if rm:
         for key, label in (
-            ("best_validation_loss", "robomimic\nbest valid"),
-            ("selected_by_validation_success", "robomimic\nsel. rollout"),
+            ("best_validation_loss", "robomimic\nbest val.\nloss"),
+            ("selected_by_validation_success", "robomimic\nbest val.\nsuccess"),
         ):
             if rm[key]:
                 labels.append(label)
