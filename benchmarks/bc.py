@@ -159,7 +159,7 @@ def run_robomimic(task: str, exported: Path, args, results: Path, command: str) 
     best = max((p for p in files if "best_validation" in p.stem), key=_epoch, default=None)
     for path in files:
         epoch = _epoch(path)
-        periodic = epoch % args.robomimic_every == 0
+        periodic = epoch % args.robomimic_every == 0 and epoch >= args.robomimic_from
         if not periodic and path != best:
             continue
         record = results / f"robomimic_epoch{epoch:04d}.json"
@@ -379,6 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--robomimic-every", type=int, default=50, help="robomimic's periodic checkpoint interval, epochs"
     )
+    parser.add_argument("--robomimic-from", type=int, default=0, help="first periodic epoch to evaluate")
     parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")
     parser.add_argument("--work", type=Path, help="run directories (default: runs/bench_bc/<task>)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
