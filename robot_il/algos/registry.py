@@ -115,10 +115,17 @@ class Algorithm:
             parts.append(
                 f"{summary['steps']} steps" + (f" ({summary['stopped_by']})" if "stopped_by" in summary else "")
             )
+        if "best_step" in summary:  # a learner that keeps its best policy says which and by what
+            kept = summary.get("best_eval_success")
+            how = f"validation success {kept:.0%}" if isinstance(kept, float) else None
+            if how is None and isinstance(summary.get("best_valid_nll"), float):
+                how = f"validation NLL {summary['best_valid_nll']:.3f}"
+            acting = f", acting with its {summary['act']}" if "act" in summary else ""
+            parts.append(f"kept step {summary['best_step']}" + (f" ({how}{acting})" if how else ""))
         for key, label in (("final_eval_success", "final evaluation success"), ("selected_success", "selected on")):
             if isinstance(summary.get(key), float):
                 parts.append(f"{label} {summary[key]:.0%}")
-        if "best_valid_nll" in summary:
+        if "best_valid_nll" in summary and "best_step" not in summary:
             parts.append(f"best validation NLL {summary['best_valid_nll']:.3f}")
         wall = counters.get("wall_s", summary.get("wall_clock_s"))
         if wall is not None:
