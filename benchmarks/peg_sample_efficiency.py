@@ -5,7 +5,7 @@
 25 scripted-expert demos (seeds 0..24) give four demo sets: full (states and
 actions), every 10th state, final state only, and states only (actions
 stripped). GPRIL (preset ``fast``) trains on each with every seed, logging the
-success of its deterministic policy on 20 fixed episodes against
+success of its policy, acting as it deploys, on 20 fixed episodes against
 self-supervised episodes and wall-clock time; each trained policy is then
 evaluated on 100 held-out episodes. BC trains on the full demos with the same
 seeds. Runs are resumable: finished runs are skipped and a killed run resumes
@@ -286,7 +286,8 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         "benchmark": "peg_sample_efficiency",
         "commands": commands,
         "task": "robot_il/PegInsertion-v0, pan ±0.4 rad, tilt ±0.1 rad, 25 expert demos",
-        "final_eval": "100 episodes per run, seeds 20000..20099, deterministic policy",
+        "final_eval": "100 episodes per run, seeds 20000..20099, acting as the policy deploys (each record's "
+        "final.act); final_mean: the same policy acting with its mean",
         "results": table,
         "targets_met": checks,
         "gail_vs_gpril_env_steps": env_step_comparison(runs),
