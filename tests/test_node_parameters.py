@@ -220,6 +220,29 @@ def test_the_gate_starts_from_its_documented_examples(peer, args: str) -> None:
     _stop(proc)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_gate_going_away_sends_the_controller_a_zero(peer, signum: int) -> None:
+    """However the gate is stopped (Ctrl-C, a launch file's SIGINT, systemd's SIGTERM), its last word to the
+    controller is zero and it exits 0: rclpy's own signal handlers would shut its context down first, and the
+    zero would then fail to publish (seen as exit 1 under load)."""
+    from std_msgs.msg import Float64MultiArray
+
+    received: list[list[float]] = []
+    peer.node.create_subscription(
+        Float64MultiArray, "/going_away_controller/commands", lambda m: received.append(list(m.data)), 10
+    )
+    proc = peer.start("robot-il-command-gate", ["-p", "controller:=going_away_controller"])
+    _gate_up(peer, proc)
+    peer.spin_until(proc, lambda: peer.node.count_publishers("/going_away_controller/commands") > 0, "the gate")
+    proc.send_signal(signum)
+    status = proc.wait(timeout=TIMEOUT)
+    deadline = time.monotonic() + 5.0
+    while not received and time.monotonic() < deadline:
+        peer.executor.spin_once(timeout_sec=0.05)
+    assert status == 0, f"exit {status} on {signal.Signals(signum).name}: {proc.stderr.read()}"
+    assert received and not any(received[-1]), f"the controller's last message was {received[-1:]}"
+
+
 @pytest.mark.parametrize(
     ("args", "name"),
     [
