@@ -318,48 +318,34 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return cmd_practice(argparse.Namespace(**{**vars(args), "episodes": args.practice, "out": args.practice_out}))
     if args.practice_out or args.demos:
         raise RobotILError("--practice-out and --demos belong to practice: `robot-il practice --out DIR --demos FILE`")
-    summaries = deploy(
-        args.policy,
-        backend=args.backend,
-        rate=args.rate,
-        episodes=args.episodes,
-        seed=args.seed,
-        log_path=args.log,
-        limits_path=args.limits,
-        realtime=_realtime(args),
-        estop_keys=args.estop_keys,
-        backend_config=args.backend_config,
-        max_steps=args.max_steps,
-        task=args.task,
-        arm=args.arm,
-        force_sensor=not args.no_force_sensor,
-    )
+    summaries = deploy(args.policy, episodes=args.episodes, log_path=args.log, **_robot_kwargs(args))
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
     return 0
+
+
+def _robot_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What every verb that moves the robot under a policy passes on from its robot arguments (_add_robot_args)."""
+    return {
+        "backend": args.backend,
+        "rate": args.rate,
+        "seed": args.seed,
+        "limits_path": args.limits,
+        "realtime": _realtime(args),
+        "estop_keys": args.estop_keys,
+        "backend_config": args.backend_config,
+        "max_steps": args.max_steps,
+        "task": args.task,
+        "arm": args.arm,
+        "force_sensor": not args.no_force_sensor,
+    }
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
     from robot_il.practice import PracticePaused, practice
 
     try:
-        summary = practice(
-            args.policy,
-            episodes=args.episodes,
-            out=args.out,
-            demos=args.demos,
-            backend=args.backend,
-            rate=args.rate,
-            seed=args.seed,
-            limits_path=args.limits,
-            realtime=_realtime(args),
-            estop_keys=args.estop_keys,
-            backend_config=args.backend_config,
-            max_steps=args.max_steps,
-            task=args.task,
-            arm=args.arm,
-            force_sensor=not args.no_force_sensor,
-        )
+        summary = practice(args.policy, episodes=args.episodes, out=args.out, demos=args.demos, **_robot_kwargs(args))
     except PracticePaused as err:
         print(f"practice paused: {err}", file=sys.stderr)
         return 3
