@@ -55,7 +55,7 @@ def _backend(args: argparse.Namespace) -> str:
     return args.backend or task_entry(args.task).backend
 
 
-def _make_env(args: argparse.Namespace, render: bool = False):
+def _task_env(args: argparse.Namespace, render: bool = False):
     from robot_il.config import load_yaml
     from robot_il.envs import make_task_env
     from robot_il.tasks import task_entry
@@ -79,7 +79,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         from robot_il.record.expert import record_expert
         from robot_il.tasks import task_entry
 
-        env = _make_env(args)
+        env = _task_env(args)
         expert = task_entry(args.task).make_expert(env.task.cfg)
         names = record_expert(
             env, args.out, args.num_demos, seed=args.seed, expert=expert, keep_failures=args.keep_failures
@@ -285,7 +285,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from robot_il.evaluation import evaluate_policy
 
-    env = _make_env(args, render=args.video > 0)
+    env = _task_env(args, render=args.video > 0)
     metrics = evaluate_policy(
         env,
         args.policy,
