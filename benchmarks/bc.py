@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_il.algos.bc import BCConfig, train_bc
+from robot_il.algos.bc import BCConfig
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.checkpoint import config_dict
 from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
@@ -93,7 +94,7 @@ def run_bc(method: str, task: str, demos: Path, seed: int, args, results: Path, 
         return
     cfg = BCConfig(seed=seed, **(NLL_CONFIG if method == "bc_nll" else {}), **args.bc_overrides)
     run = args.work / f"{method}_seed{seed}"
-    summary = train_bc(demos, run, cfg)
+    summary = ALGORITHMS["bc"].train(demos, run, cfg)
     deployed = held_out(task, run / "policy.pt", args.episodes)
     other = held_out(task, run / "policy.pt", args.episodes, OTHER[deployed["act"]])
     entry = {

@@ -27,10 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_il.algos.bc import BCConfig, train_bc
-from robot_il.algos.gail import PRESETS as GAIL_PRESETS
-from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import LIVE_POLICY_FILE, PRESETS, GPRILConfig, train_gpril_from_file
+from robot_il.algos.gpril import LIVE_POLICY_FILE, PRESETS, GPRILConfig
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.checkpoint import BEST_POLICY_FILE
 from robot_il.config import add_config_flags, build_config, given_flags
 from robot_il.data import sparsify, strip_actions
@@ -123,7 +121,7 @@ def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None
         return
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
     overrides.update(gpril_settings(args))
-    summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
+    summary = ALGORITHMS["gpril"].train(demos, run, preset="fast", state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gpril",
         "variant": variant,
@@ -160,9 +158,7 @@ def run_gail(variant: str, demos: Path, seed: int, args, results: Path) -> None:
         return
     run = args.work / f"gail_{variant}_seed{seed}"
     overrides = {"total_steps": args.gail_steps, "seed": seed, "eval_every": args.gail_eval_every, "eval_episodes": 20}
-    summary = train_gail_from_file(
-        demos, run, GAIL_PRESETS["fast"], state_only=variant == "states", overrides=overrides
-    )
+    summary = ALGORITHMS["gail"].train(demos, run, preset="fast", state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gail",
         "variant": variant,
@@ -207,7 +203,7 @@ def run_bc(demos: Path, seed: int, args, results: Path) -> None:
     if record.exists():
         return
     run = args.work / f"bc_seed{seed}"
-    summary = train_bc(demos, run, BCConfig(seed=seed))
+    summary = ALGORITHMS["bc"].train(demos, run, overrides={"seed": seed})
     entry = {
         "method": "bc",
         "variant": "full",
@@ -303,7 +299,7 @@ SEED_FLOOR = 0.8
 
 
 PER_RUN = ("seed", "beta_pi", "norm_episodes")
-"""Config fields a run takes from its seed and its demos (train_gpril_from_file), not from the config."""
+"""Config fields a run takes from its seed and its demos (GPRIL's training entry), not from the config."""
 PER_VARIANT = ("iterations",)
 """Config fields that may differ between demo kinds (one value per kind; #13 allows up to 200 iterations)."""
 
