@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     import threading
 
     import rclpy
+    from rclpy.duration import Duration
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -301,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if rclpy.ok():
             controller_pub.publish(Float64MultiArray(data=[0.0] * len(logic.joint_names)))  # the gate going away
+            # Reliable delivery needs the writer alive until the controller has it: a process that exits at once
+            # can take an unacknowledged zero with it.
+            controller_pub.wait_for_all_acked(Duration(seconds=1.0))
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
