@@ -21,7 +21,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check robot_il tests benchmarks drivers
+	$(BIN)/ruff check robot_il tests benchmarks drivers scripts
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sim_speed.py

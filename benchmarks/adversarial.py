@@ -49,12 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_il.algos.airl import PRESETS as AIRL_PRESETS
-from robot_il.algos.airl import train_airl_from_file
-from robot_il.algos.gail import PRESETS as GAIL_PRESETS
-from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import PRESETS as GPRIL_PRESETS
-from robot_il.algos.gpril import train_gpril_from_file
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.data import sparsify, strip_actions
 from robot_il.envs.insertion import PegInsertionEnv
 from robot_il.evaluation import evaluate_policy
@@ -116,23 +111,20 @@ def train(method: str, demos: dict[str, Path], seed: int, run: Path, args) -> di
         if method == "gail_full":
             overrides.update(bc_warm_start_steps=0, critic_warmup_rollouts=0)
         kind = {"gail_states": "states", "gail_final": "final"}.get(method, "full")
-        return train_gail_from_file(
-            demos[kind], run, GAIL_PRESETS["fast"], state_only=method == "gail_states", overrides=overrides
+        return ALGORITHMS["gail"].train(
+            demos[kind], run, preset="fast", state_only=method == "gail_states", overrides=overrides
         )
     if method == "airl_full":
         overrides = {"total_steps": args.steps, "seed": seed, **args.gail_overrides}
-        return train_airl_from_file(demos["full"], run, AIRL_PRESETS["fast"], overrides=overrides)
+        return ALGORITHMS["airl"].train(demos["full"], run, preset="fast", overrides=overrides)
     if method == "mgail_full":
-        from robot_il.algos.mgail import PRESETS as MGAIL_PRESETS  # written beside this benchmark
-        from robot_il.algos.mgail import train_mgail_from_file
-
         overrides = {"iterations": args.mgail_iterations, "seed": seed, **args.mgail_overrides}
-        return train_mgail_from_file(demos["full"], run, MGAIL_PRESETS["fast"], overrides=overrides)
+        return ALGORITHMS["mgail"].train(demos["full"], run, preset="fast", overrides=overrides)
     if method == "gpril_full":
         # Evaluated every 5 iterations (fast: 20), so that its env steps to 0.8 are resolved as finely as the
         # others' (GAIL/AIRL every 16 384 steps, MGAIL every 5 iterations).
         overrides = {"iterations": args.gpril_iterations, "seed": seed, "eval_every": 5, **args.gpril_overrides}
-        return train_gpril_from_file(demos["full"], run, GPRIL_PRESETS["fast"], overrides=overrides)
+        return ALGORITHMS["gpril"].train(demos["full"], run, preset="fast", overrides=overrides)
     raise ValueError(f"unknown method {method!r}")
 
 

@@ -42,10 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_il.algos.bc import BCConfig, train_bc
-from robot_il.algos.gail import PRESETS as GAIL_PRESETS
-from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.data import strip_actions
 from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
@@ -87,19 +84,19 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
         return
     run = args.work / f"{method}_seed{seed}"
     if method == "bc":
-        summary = train_bc(demos["full"], run, BCConfig(seed=seed, **args.bc_overrides))
+        summary = ALGORITHMS["bc"].train(demos["full"], run, overrides={"seed": seed, **args.bc_overrides})
         counters = {"env_steps": 0, "wall_s": summary["wall_clock_s"], "train_steps": summary["steps"]}
     elif method.startswith("gpril"):
         overrides = {"iterations": args.iterations, "seed": seed, **args.gpril_overrides}
         state_only = method == "gpril_states"
-        summary = train_gpril_from_file(
-            demos["states" if state_only else "full"], run, PRESETS["fast"], state_only=state_only, overrides=overrides
+        summary = ALGORITHMS["gpril"].train(
+            demos["states" if state_only else "full"], run, preset="fast", state_only=state_only, overrides=overrides
         )
         counters = summary["counters"]
     else:  # GAIL from scratch (the paper's) or from a BC start
         start = {"bc_warm_start_steps": 0} if method == "gail_full" else {}
         overrides = {"total_steps": args.gail_steps, "seed": seed, **start, **args.gail_overrides}
-        summary = train_gail_from_file(demos["full"], run, GAIL_PRESETS["fast"], overrides=overrides)
+        summary = ALGORITHMS["gail"].train(demos["full"], run, preset="fast", overrides=overrides)
         counters = summary["counters"]
     entry = {
         "method": method,
@@ -279,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
             **args.gail_overrides,
         }
         args.work = args.work.with_name(args.work.name + "_smoke")
-        args.out = args.out / "clip_insertion_smoke"
+        args.out = args.work / "results"  # under runs/: never beside the benchmark's records
     results = args.out / ("runs" if args.smoke else "clip_insertion")
     records = results / "ablations" / args.tag if args.tag else results
     records.mkdir(parents=True, exist_ok=True)

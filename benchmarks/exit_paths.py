@@ -109,7 +109,12 @@ def main() -> None:
     from robot_il.algos.bc import BCConfig, train_bc
 
     tmp = Path(tempfile.mkdtemp(prefix="exit_paths_"))
-    train_bc(write_synthetic_demos(tmp / "d.h5", 3, 20), tmp / "run", BCConfig(max_steps=200), progress=False)
+    train_bc(
+        write_synthetic_demos(tmp / "d.h5", 3, 20),
+        tmp / "run",
+        BCConfig(max_steps=200, select="nll", eval_episodes=0),
+        progress=False,
+    )
     cfg = yaml.safe_load((ROOT / "robot_il" / "ros2" / "jaco_sim.yaml").read_text())
     cfg["reset_service"] = ""
     (tmp / "homing.yaml").write_text(yaml.safe_dump(cfg))

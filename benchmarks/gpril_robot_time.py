@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from peg_sample_efficiency import _setting, final_evaluation, prepare_demos
 
-from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.stats import wilson_interval
 
 LEVEL = 0.9
@@ -36,7 +36,7 @@ def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
         return json.loads(record.read_text())
     run = args.work / f"{args.preset}_seed{seed}"
     overrides = {"seed": seed, **dict(args.set)}
-    summary = train_gpril_from_file(demos, run, PRESETS[args.preset], state_only=True, overrides=overrides)
+    summary = ALGORITHMS["gpril"].train(demos, run, preset=args.preset, state_only=True, overrides=overrides)
     curve, counters = summary["curve"], summary["counters"]
     reached = next((p for p in curve if p["eval_success"] >= LEVEL), None)
     final = final_evaluation(run, args.episodes)
@@ -118,7 +118,7 @@ def _plot(runs: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--preset", default="robot_time", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="robot_time", choices=sorted(ALGORITHMS["gpril"].preset_table))
     parser.add_argument("--set", type=_setting, nargs="+", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("runs/robot_time"))

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from peg_sample_efficiency import final_evaluation, prepare_demos
 
-from robot_il.algos.aggrevated import AggreVaTeDConfig, train_aggrevated_from_file
-from robot_il.algos.bc import BCConfig, train_bc
-from robot_il.algos.dagger import DAggerConfig, train_dagger_from_file
+from robot_il.algos.aggrevated import AggreVaTeDConfig
+from robot_il.algos.dagger import DAggerConfig
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.checkpoint import BEST_POLICY_FILE
 
 METHODS = ("bc", "bc_warm_start", "dagger", "aggrevated", "aggrevated_natural")
@@ -54,12 +54,12 @@ def run_method(method: str, demos: Path, seed: int, args: argparse.Namespace, re
         return
     entry: dict = {"method": method, "seed": seed}
     if method == "bc":
-        summary = train_bc(demos, run, BCConfig(seed=seed))
+        summary = ALGORITHMS["bc"].train(demos, run, overrides={"seed": seed})
         entry.update(train_steps=summary["steps"], wall_s=summary["wall_clock_s"], env_steps=0, expert_queries=0)
     elif method in ("dagger", "bc_warm_start"):
         rounds = args.rounds if method == "dagger" else 0
         cfg = DAggerConfig(rounds=rounds, bc_steps=args.bc_steps, seed=seed)
-        summary = train_dagger_from_file(demos, run, cfg)
+        summary = ALGORITHMS["dagger"].train(demos, run, cfg)
         c = summary["counters"]
         entry.update(
             config=summary["config"], counters=c, curve=summary["curve"], wall_s=c["wall_s"],
@@ -70,7 +70,7 @@ def run_method(method: str, demos: Path, seed: int, args: argparse.Namespace, re
         cfg = AggreVaTeDConfig(
             iterations=args.iterations, states_per_episode=6, update=update, bc_steps=args.bc_steps, seed=seed
         )
-        summary = train_aggrevated_from_file(demos, run, cfg)
+        summary = ALGORITHMS["aggrevated"].train(demos, run, cfg)
         c = summary["counters"]
         entry.update(
             config=summary["config"], counters=c, curve=summary["curve"], wall_s=c["wall_s"],

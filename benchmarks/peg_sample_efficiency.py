@@ -5,7 +5,7 @@
 25 scripted-expert demos (seeds 0..24) give four demo sets: full (states and
 actions), every 10th state, final state only, and states only (actions
 stripped). GPRIL (preset ``fast``) trains on each with every seed, logging the
-success of its deterministic policy on 20 fixed episodes against
+success of its policy, acting as it deploys, on 20 fixed episodes against
 self-supervised episodes and wall-clock time; each trained policy is then
 evaluated on 100 held-out episodes. BC trains on the full demos with the same
 seeds. Runs are resumable: finished runs are skipped and a killed run resumes
@@ -27,10 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_il.algos.bc import BCConfig, train_bc
-from robot_il.algos.gail import PRESETS as GAIL_PRESETS
-from robot_il.algos.gail import train_gail_from_file
-from robot_il.algos.gpril import LIVE_POLICY_FILE, PRESETS, GPRILConfig, train_gpril_from_file
+from robot_il.algos.gpril import LIVE_POLICY_FILE, PRESETS, GPRILConfig
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.checkpoint import BEST_POLICY_FILE
 from robot_il.config import add_config_flags, build_config, given_flags
 from robot_il.data import sparsify, strip_actions
@@ -123,7 +121,7 @@ def run_gpril(variant: str, demos: Path, seed: int, args, results: Path) -> None
         return
     overrides = {"iterations": args.iterations, "seed": seed, "eval_every": 10, "eval_episodes": 20}
     overrides.update(gpril_settings(args))
-    summary = train_gpril_from_file(demos, run, PRESETS["fast"], state_only=variant == "states", overrides=overrides)
+    summary = ALGORITHMS["gpril"].train(demos, run, preset="fast", state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gpril",
         "variant": variant,
@@ -160,9 +158,7 @@ def run_gail(variant: str, demos: Path, seed: int, args, results: Path) -> None:
         return
     run = args.work / f"gail_{variant}_seed{seed}"
     overrides = {"total_steps": args.gail_steps, "seed": seed, "eval_every": args.gail_eval_every, "eval_episodes": 20}
-    summary = train_gail_from_file(
-        demos, run, GAIL_PRESETS["fast"], state_only=variant == "states", overrides=overrides
-    )
+    summary = ALGORITHMS["gail"].train(demos, run, preset="fast", state_only=variant == "states", overrides=overrides)
     entry = {
         "method": "gail",
         "variant": variant,
@@ -207,7 +203,7 @@ def run_bc(demos: Path, seed: int, args, results: Path) -> None:
     if record.exists():
         return
     run = args.work / f"bc_seed{seed}"
-    summary = train_bc(demos, run, BCConfig(seed=seed))
+    summary = ALGORITHMS["bc"].train(demos, run, overrides={"seed": seed})
     entry = {
         "method": "bc",
         "variant": "full",
@@ -286,7 +282,8 @@ def aggregate(results: Path, out: Path, command: str) -> dict:
         "benchmark": "peg_sample_efficiency",
         "commands": commands,
         "task": "robot_il/PegInsertion-v0, pan ±0.4 rad, tilt ±0.1 rad, 25 expert demos",
-        "final_eval": "100 episodes per run, seeds 20000..20099, deterministic policy",
+        "final_eval": "100 episodes per run, seeds 20000..20099, acting as the policy deploys (each record's "
+        "final.act); final_mean: the same policy acting with its mean",
         "results": table,
         "targets_met": checks,
         "gail_vs_gpril_env_steps": env_step_comparison(runs),
@@ -302,7 +299,7 @@ SEED_FLOOR = 0.8
 
 
 PER_RUN = ("seed", "beta_pi", "norm_episodes")
-"""Config fields a run takes from its seed and its demos (train_gpril_from_file), not from the config."""
+"""Config fields a run takes from its seed and its demos (GPRIL's training entry), not from the config."""
 PER_VARIANT = ("iterations",)
 """Config fields that may differ between demo kinds (one value per kind; #13 allows up to 200 iterations)."""
 

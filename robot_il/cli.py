@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from robot_il.algos.registry import ALGORITHMS, Algorithm, algorithm
 from robot_il.config import add_config_flags, build_config, given_flags, read_yaml
 from robot_il.errors import EStopError, RobotILError
 
@@ -54,7 +55,7 @@ def _backend(args: argparse.Namespace) -> str:
     return args.backend or task_entry(args.task).backend
 
 
-def _make_env(args: argparse.Namespace, render: bool = False):
+def _task_env(args: argparse.Namespace, render: bool = False):
     from robot_il.config import load_yaml
     from robot_il.envs import make_task_env
     from robot_il.tasks import task_entry
@@ -78,7 +79,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         from robot_il.record.expert import record_expert
         from robot_il.tasks import task_entry
 
-        env = _make_env(args)
+        env = _task_env(args)
         expert = task_entry(args.task).make_expert(env.task.cfg)
         names = record_expert(
             env, args.out, args.num_demos, seed=args.seed, expert=expert, keep_failures=args.keep_failures
@@ -217,50 +218,10 @@ def cmd_demos_strip(args: argparse.Namespace) -> int:
 # train / eval -------------------------------------------------------------------------------------
 
 
-FLAG_ALIASES = {
-    "gpril": {"num_actors": ["--actors"]},
-    "gail": {"num_envs": ["--envs"], "total_steps": ["--steps"]},
-    "airl": {"num_envs": ["--envs"], "total_steps": ["--steps"]},
-}
-"""Short names the train verbs took before every config field was a flag; they still work."""
-
-
-def _algo(name: str) -> tuple[type, dict[str, Any] | None]:
-    """The config dataclass of a learner and its presets (None: the dataclass's defaults are the only ones)."""
-    if name == "bc":
-        from robot_il.algos.bc import BCConfig
-
-        return BCConfig, None
-    if name == "gpril":
-        from robot_il.algos.gpril import PRESETS, GPRILConfig
-
-        return GPRILConfig, PRESETS
-    if name == "dagger":
-        from robot_il.algos.dagger import DAggerConfig
-
-        return DAggerConfig, None
-    if name == "aggrevated":
-        from robot_il.algos.aggrevated import AggreVaTeDConfig
-
-        return AggreVaTeDConfig, None
-    if name == "mgail":
-        from robot_il.algos.mgail import PRESETS as MGAIL_PRESETS
-        from robot_il.algos.mgail import MGAILConfig
-
-        return MGAILConfig, MGAIL_PRESETS
-    if name == "airl":
-        from robot_il.algos.airl import PRESETS as AIRL_PRESETS
-        from robot_il.algos.airl import AIRLConfig
-
-        return AIRLConfig, AIRL_PRESETS
-    from robot_il.algos.gail import PRESETS, GAILConfig
-
-    return GAILConfig, PRESETS
-
-
 def train_config(args: argparse.Namespace) -> Any:
     """The config ``robot-il train ALGO ...`` trains with: the preset <- ``--config`` YAML <- the flags given."""
-    cls, presets = _algo(args.algo)
+    algo = algorithm(args.algo)
+    cls, presets = algo.config_class, algo.preset_table
     return build_config(
         cls,
         preset=presets[args.preset] if presets else None,
@@ -271,14 +232,13 @@ def train_config(args: argparse.Namespace) -> Any:
 
 def _user_settings(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
     """The fields the user set (in the YAML or as flags), with their values: what a learner must not override."""
-    cls, _ = _algo(args.algo)
-    keys = {*(read_yaml(args.config) if args.config else {}), *given_flags(cls, args)}
+    keys = {*(read_yaml(args.config) if args.config else {}), *given_flags(algorithm(args.algo).config_class, args)}
     return {k: getattr(cfg, k) for k in keys}
 
 
-def _add_train_args(p: argparse.ArgumentParser, algo: str) -> None:
+def _add_train_args(p: argparse.ArgumentParser, algo: Algorithm) -> None:
     """The arguments of ``train ALGO``: added on first use, as the config classes import torch (seconds)."""
-    cls, presets = _algo(algo)
+    cls, presets = algo.config_class, algo.preset_table
     p.add_argument("--demos", type=Path, required=True, metavar="FILE", help="demo file (HDF5)")
     p.add_argument(
         "--out", "-o", type=Path, required=True, metavar="DIR", help="run directory (a killed run resumes from it)"
@@ -294,112 +254,38 @@ def _add_train_args(p: argparse.ArgumentParser, algo: str) -> None:
         p.add_argument(
             "--preset",
             choices=sorted(presets),
-            default="fast",
-            help="starting values of every field (default: fast; the defaults shown below are fast's)",
+            default=algo.default_preset,
+            help=f"starting values of every field (default: {algo.default_preset}; the defaults shown below are "
+            f"{algo.default_preset}'s)",
         )
-        defaults = presets["fast"]
-        what = "beta_pi = 0" if algo == "gpril" else "D on (s, s') or s"
-        if algo not in ("airl", "mgail"):  # AIRL's D needs log π of the demonstrated actions, MGAIL's D(s, a)
-            p.add_argument("--state-only", action="store_true", help=f"ignore demonstrated actions ({what})")
+        defaults = presets[algo.default_preset]
+    if algo.state_only:
+        p.add_argument("--state-only", action="store_true", help=algo.state_only)
     group = p.add_argument_group(f"{cls.__name__} (one flag per field; see {cls.__module__})")
-    add_config_flags(group, cls, defaults=defaults, aliases=FLAG_ALIASES.get(algo))
+    add_config_flags(group, cls, defaults=defaults, aliases=algo.flag_aliases)
 
 
-def cmd_train_bc(args: argparse.Namespace) -> int:
-    from robot_il.algos.bc import train_bc
-
+def cmd_train(args: argparse.Namespace) -> int:
+    """``robot-il train ALGO``: one verb for every learner in the registry."""
+    algo = algorithm(args.algo)
     cfg = train_config(args)
-    summary = train_bc(args.demos, args.out, cfg)
-    print(
-        f"BC: {summary['steps']} steps ({summary['stopped_by']}), best validation NLL "
-        f"{summary['best_valid_nll']:.3f}, {summary['wall_clock_s']:.0f} s -> {args.out}/policy.pt"
+    # What the user set is passed as overrides too, so that a learner's own choices (GPRIL's for sparse
+    # demos) give way to it.
+    summary = algo.train(
+        args.demos,
+        args.out,
+        cfg,
+        overrides=_user_settings(args, cfg),
+        state_only=bool(getattr(args, "state_only", False)),
     )
-    return 0
-
-
-def cmd_train_gail(args: argparse.Namespace) -> int:
-    from robot_il.algos.gail import train_gail_from_file
-
-    cfg = train_config(args)
-    summary = train_gail_from_file(args.demos, args.out, cfg, args.state_only)
-    c = summary["counters"]
-    print(
-        f"GAIL (D on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
-        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
-    return 0
-
-
-def cmd_train_airl(args: argparse.Namespace) -> int:
-    from robot_il.algos.airl import train_airl_from_file
-
-    cfg = train_config(args)
-    summary = train_airl_from_file(args.demos, args.out, cfg)
-    c = summary["counters"]
-    print(
-        f"AIRL (g on {summary['disc_input']}): {c['env_steps']} env steps, {c['episodes']} episodes, final "
-        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
-    return 0
-
-
-def cmd_train_mgail(args: argparse.Namespace) -> int:
-    from robot_il.algos.mgail import train_mgail_from_file
-
-    cfg = train_config(args)
-    summary = train_mgail_from_file(args.demos, args.out, cfg)
-    c = summary["counters"]
-    print(
-        f"MGAIL: {c['iteration']} iterations, {c['env_steps']} env steps, {c['episodes']} episodes, final "
-        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
-    return 0
-
-
-def cmd_train_gpril(args: argparse.Namespace) -> int:
-    from robot_il.algos.gpril import train_gpril_from_file
-
-    cfg = train_config(args)
-    # What the user set is passed as overrides too, so that the learner's own choices for sparse demos
-    # (norm_episodes) give way to it.
-    summary = train_gpril_from_file(args.demos, args.out, cfg, args.state_only, _user_settings(args, cfg))
-    c = summary["counters"]
-    print(
-        f"GPRIL: {c['iteration']} iterations, {c['episodes']} practice episodes, final evaluation success "
-        f"{summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
-    return 0
-
-
-def cmd_train_dagger(args: argparse.Namespace) -> int:
-    from robot_il.algos.dagger import train_dagger_from_file
-
-    summary = train_dagger_from_file(args.demos, args.out, train_config(args))
-    c = summary["counters"]
-    print(
-        f"DAgger: {c['round']} rounds, {c['env_steps']} env steps, {c['expert_queries']} expert queries, final "
-        f"evaluation success {summary['final_eval_success']:.0%}, {c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
-    return 0
-
-
-def cmd_train_aggrevated(args: argparse.Namespace) -> int:
-    from robot_il.algos.aggrevated import train_aggrevated_from_file
-
-    summary = train_aggrevated_from_file(args.demos, args.out, train_config(args))
-    c = summary["counters"]
-    print(
-        f"AggreVaTeD ({summary['config']['update']}): {c['iteration']} iterations, {c['env_steps']} env steps, "
-        f"{c['expert_queries']} expert queries, final evaluation success {summary['final_eval_success']:.0%}, "
-        f"{c['wall_s']:.0f} s -> {args.out}/policy.pt"
-    )
+    print(algo.report(summary, args.out))
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from robot_il.evaluation import evaluate_policy
 
-    env = _make_env(args, render=args.video > 0)
+    env = _task_env(args, render=args.video > 0)
     metrics = evaluate_policy(
         env,
         args.policy,
@@ -432,48 +318,34 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return cmd_practice(argparse.Namespace(**{**vars(args), "episodes": args.practice, "out": args.practice_out}))
     if args.practice_out or args.demos:
         raise RobotILError("--practice-out and --demos belong to practice: `robot-il practice --out DIR --demos FILE`")
-    summaries = deploy(
-        args.policy,
-        backend=args.backend,
-        rate=args.rate,
-        episodes=args.episodes,
-        seed=args.seed,
-        log_path=args.log,
-        limits_path=args.limits,
-        realtime=_realtime(args),
-        estop_keys=args.estop_keys,
-        backend_config=args.backend_config,
-        max_steps=args.max_steps,
-        task=args.task,
-        arm=args.arm,
-        force_sensor=not args.no_force_sensor,
-    )
+    summaries = deploy(args.policy, episodes=args.episodes, log_path=args.log, **_robot_kwargs(args))
     wins = sum(s["success"] for s in summaries)
     print(f"deploy: {wins}/{len(summaries)} successful" + (f"; log {args.log}" if args.log else ""))
     return 0
+
+
+def _robot_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What every verb that moves the robot under a policy passes on from its robot arguments (_add_robot_args)."""
+    return {
+        "backend": args.backend,
+        "rate": args.rate,
+        "seed": args.seed,
+        "limits_path": args.limits,
+        "realtime": _realtime(args),
+        "estop_keys": args.estop_keys,
+        "backend_config": args.backend_config,
+        "max_steps": args.max_steps,
+        "task": args.task,
+        "arm": args.arm,
+        "force_sensor": not args.no_force_sensor,
+    }
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
     from robot_il.practice import PracticePaused, practice
 
     try:
-        summary = practice(
-            args.policy,
-            episodes=args.episodes,
-            out=args.out,
-            demos=args.demos,
-            backend=args.backend,
-            rate=args.rate,
-            seed=args.seed,
-            limits_path=args.limits,
-            realtime=_realtime(args),
-            estop_keys=args.estop_keys,
-            backend_config=args.backend_config,
-            max_steps=args.max_steps,
-            task=args.task,
-            arm=args.arm,
-            force_sensor=not args.no_force_sensor,
-        )
+        summary = practice(args.policy, episodes=args.episodes, out=args.out, demos=args.demos, **_robot_kwargs(args))
     except PracticePaused as err:
         print(f"practice paused: {err}", file=sys.stderr)
         return 3
@@ -651,25 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a policy (every field of the learner's config is a flag)")
     tsub = train.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=_LazyParser)
-    for algo, help_text, func in (
-        ("bc", "behavioural cloning", cmd_train_bc),
-        ("gpril", "generative predecessor models (states only and sparse demos work)", cmd_train_gpril),
-        ("gail", "GAIL baseline: TRPO (or PPO) generator against a discriminator, N env processes", cmd_train_gail),
-        ("airl", "AIRL: GAIL's machinery with D = exp f / (exp f + π), f = g(s) + γh(s') - h(s)", cmd_train_airl),
-        (
-            "mgail",
-            "MGAIL: the policy trained through a learnt forward model with D's exact gradient",
-            cmd_train_mgail,
-        ),
-        ("dagger", "DAgger: the scripted expert labels the learner's own states (simulation)", cmd_train_dagger),
-        (
-            "aggrevated",
-            "AggreVaTeD: policy gradient on the scripted expert's cost-to-go, regular or natural (simulation)",
-            cmd_train_aggrevated,
-        ),
-    ):
-        t = tsub.add_parser(algo, help=help_text, description=help_text, populate=partial(_add_train_args, algo=algo))
-        t.set_defaults(func=func)
+    for algo in ALGORITHMS.values():
+        t = tsub.add_parser(
+            algo.name, help=algo.summary, description=algo.summary, populate=partial(_add_train_args, algo=algo)
+        )
+        t.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="success rate of a trained policy")
     _add_env_args(ev)

@@ -13,8 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from robot_il.algos.bc import BCConfig, train_bc
-from robot_il.algos.gpril import PRESETS, train_gpril_from_file
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.data import load_demos, strip_actions
 from robot_il.envs import make_task_env
 from robot_il.evaluation import evaluate_policy
@@ -68,7 +67,9 @@ def run_main_job(
     bc_dir = out / "bc"
     bc_log = bc_dir / "train_log.json"
     bc_summary = (
-        json.loads(bc_log.read_text()) if bc_log.exists() else train_bc(demos_path, bc_dir, BCConfig(seed=seed))
+        json.loads(bc_log.read_text())
+        if bc_log.exists()
+        else ALGORITHMS["bc"].train(demos_path, bc_dir, overrides={"seed": seed})
     )
     timings["bc_train_s"] = time.perf_counter() - t
 
@@ -88,10 +89,10 @@ def run_main_job(
     console.rule(f"[bold]5/6 train GPRIL from the demos' {kind} ({GPRIL_ITERATIONS} iterations of `fast`, 1 actor)")
     t = time.perf_counter()
     gpril_dir = out / "gpril"
-    gpril_summary = train_gpril_from_file(
+    gpril_summary = ALGORITHMS["gpril"].train(
         gpril_source,
         gpril_dir,
-        PRESETS["fast"],
+        preset="fast",
         overrides={"iterations": GPRIL_ITERATIONS, "seed": seed, "sample_actions": True},
     )
     timings["gpril_train_s"] = time.perf_counter() - t

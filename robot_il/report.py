@@ -52,9 +52,12 @@ def plot_learning_curve(
 
 
 def plot_likelihood_curves(log: list[dict], path: str | Path, title: str) -> Path:
-    """Behavioural cloning's curves: train and validation NLL, and the validation MSE of the mean, per step."""
+    """Behavioural cloning's curves: train and validation NLL, the validation MSE of the mean, and the
+    closed-loop success on the validation episodes where the run evaluated any, per step."""
     steps = [r["step"] for r in log]
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    success = [(r["step"], r["eval_success"]) for r in log if r.get("eval_success") is not None]
+    fig, axes = plt.subplots(1, 3 if success else 2, figsize=(15 if success else 10, 3.6))
+    ax0, ax1 = axes[:2]
     ax0.plot(steps, [r["train_nll"] for r in log], label="train")
     ax0.plot(steps, [r["valid_nll"] for r in log], label="validation")
     ax0.set_xlabel("gradient step")
@@ -63,6 +66,11 @@ def plot_likelihood_curves(log: list[dict], path: str | Path, title: str) -> Pat
     ax1.semilogy(steps, [r["valid_mse"] for r in log], color="tab:orange")
     ax1.set_xlabel("gradient step")
     ax1.set_ylabel("validation MSE of the mean, (rad/s)²")
+    if success:
+        axes[2].plot([x for x, _ in success], [y for _, y in success], marker="o", color="tab:green")
+        axes[2].set_ylim(0, 1)
+        axes[2].set_xlabel("gradient step")
+        axes[2].set_ylabel("closed-loop validation success")
     return _save(fig, path, title)
 
 

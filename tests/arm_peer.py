@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     node.create_timer(dt, tick)
+    print("ready", flush=True)  # the description is latched and every publisher exists
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

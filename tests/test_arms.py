@@ -298,7 +298,10 @@ def peer_domain(ros2_domain: int, monkeypatch) -> int:
 
 
 def start_peer(arm: Arm, log: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    """The arm peer as its own process, returned once it says it is up (its publishers exist and the description
+    is latched), so that a backend's short connect timeout measures the backend, not the peer's start on a
+    loaded machine."""
+    proc = subprocess.Popen(
         [
             sys.executable,
             str(Path(__file__).parent / "arm_peer.py"),
@@ -312,9 +315,15 @@ def start_peer(arm: Arm, log: Path, *extra: str) -> subprocess.Popen:
             *extra,
         ],
         env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
+    line = proc.stdout.readline()  # blocks until "ready", or "" when the peer died
+    if line.strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"the arm peer did not start: {proc.stderr.read()[-2000:]}")
+    return proc
 
 
 def stop_peer(proc: subprocess.Popen) -> None:
@@ -650,7 +659,11 @@ def test_a_silent_force_sensor_holds_the_arm(peer_domain, tmp_path) -> None:
                 time.sleep(0.05)
             traj = control_loop(s.controller, lambda obs: np.full(6, 0.1), s.task, max_steps=5)
         assert all(not np.any(c) for c in traj.commands), "a command went out without force readings"
-        assert traj.interventions["stale_wrench"] == 5
+        # Every step held, for the quiet sensor (a loaded machine may also starve the 100 Hz joint states for a
+        # period: held as stale_observation, which the loop checks first).
+        assert traj.interventions["stale_wrench"] >= 1, traj.interventions
+        assert sum(traj.interventions.values()) == 5, traj.interventions
+        assert set(traj.interventions) <= {"stale_wrench", "stale_observation"}, traj.interventions
     finally:
         stop_peer(peer)
 

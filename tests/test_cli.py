@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from robot_il.algos.registry import ALGORITHMS
 from robot_il.cli import build_parser, main, train_config
 from robot_il.config import field_docs
 
-ALGOS = ("bc", "gpril", "gail", "dagger", "aggrevated")
+ALGOS = tuple(ALGORITHMS)
 
 
 def _config_class(algo: str) -> type:
-    from robot_il.cli import _algo
-
-    return _algo(algo)[0]
+    return ALGORITHMS[algo].config_class
 
 
 def _help(argv: list[str], capsys, monkeypatch) -> str:

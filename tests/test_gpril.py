@@ -456,3 +456,96 @@ def test_initial_states_can_be_left_out_of_the_targets() -> None:
     # Each 3-state demo loses its first state; a one-state demo (its final state) keeps it.
     assert skip.target_raw.tolist() == [row for x in states for row in (x[1:] if len(x) > 1 else x).tolist()]
     assert len(skip.demo_states) == 13  # the normaliser still sees every demonstrated state
+
+
+def test_a_run_stops_after_enough_evaluations_in_a_row_at_the_level(tmp_path: Path, monkeypatch) -> None:
+    """stop_at_success with stop_after=2: one lucky evaluation (0.95 between 0.5s) does not end the run; two in
+    a row do, and the run's last evaluation is the deployed policy's."""
+    from robot_il.algos.common import RunDir
+    from robot_il.algos.gpril import reached
+
+    scores = iter([0.0, 0.95, 0.5, 0.95, 0.95, 0.95, 0.95])
+    monkeypatch.setattr(RunDir, "evaluate", lambda self, policy: next(scores))
+    cfg = dataclasses.replace(TOY, iterations=20, eval_every=1, eval_episodes=2, stop_at_success=0.9, stop_after=2)
+    summary = train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path, cfg, progress=False)
+    assert [p["eval_success"] for p in summary["curve"]] == [0.0, 0.95, 0.5, 0.95, 0.95]
+    assert summary["counters"]["iteration"] == 4
+    assert reached(summary["curve"], 0.9, 2) and not reached(summary["curve"][:-1], 0.9, 2)
+    assert not reached(summary["curve"], 0.0, 1), "level 0 means run every iteration"
+    with pytest.raises(ConfigError, match="stop_after"):
+        GPRILConfig(stop_after=0)
+
+
+LAYOUT = [
+    {"field": "position", "name": "x", "start": 0, "stop": 1},
+    {"field": "joint_efforts", "name": "tau", "start": 1, "stop": 2},
+]
+
+
+def test_the_policy_is_blind_to_the_fields_it_ignores() -> None:
+    """policy_ignores: what the ignored field reads (a demo's range or 1000x beyond it) does not move the policy's
+    output; the other field does. An unknown field, or demos without a layout, is refused by name."""
+    from robot_il.algos.gpril import GPRIL
+
+    blind = GPRIL(dataclasses.replace(TOY, policy_ignores=("joint_efforts",)), toy_demos(), TOY_FACTORY,
+                  {"obs_layout": LAYOUT})  # fmt: skip
+    seeing = GPRIL(TOY, toy_demos(), TOY_FACTORY, {"obs_layout": LAYOUT})
+    for learner, moves in ((blind, False), (seeing, True)):
+        obs = torch.tensor([[0.05, 0.05], [0.05, 50.0]])
+        with torch.no_grad():
+            mean = learner.policy.distribution(obs).mean
+        assert (not torch.allclose(mean[0], mean[1], atol=1e-6)) == moves
+        with torch.no_grad():
+            other = learner.policy.distribution(torch.tensor([[0.05, 0.05], [0.09, 0.05]])).mean
+        assert not torch.allclose(other[0], other[1], atol=1e-6), "the field it sees does not move it"
+    with pytest.raises(ConfigError, match=r"\['effort'\] are not observation fields; the fields are"):
+        GPRIL(dataclasses.replace(TOY, policy_ignores=("effort",)), toy_demos(), TOY_FACTORY, {"obs_layout": LAYOUT})
+    with pytest.raises(ConfigError, match="no observation layout"):
+        GPRIL(dataclasses.replace(TOY, policy_ignores=("joint_efforts",)), toy_demos(), TOY_FACTORY, {})
+
+
+def test_practice_runs_under_its_own_time_limit() -> None:
+    """practice_seconds: practice episodes end at that limit; the env evaluation uses keeps its own."""
+    from robot_il.algos.gpril import practice_factory
+
+    factory = EnvFactory("robot_il/PegInsertion-v0")
+    assert practice_factory(factory, TOY) is factory
+    env = practice_factory(factory, dataclasses.replace(TOY, practice_seconds=1.0)).make()
+    env.reset(seed=0)
+    steps, truncated = 0, False
+    while not truncated:
+        *_, terminated, truncated, _ = env.step(np.zeros(env.action_space.shape))
+        steps += 1
+        assert not terminated
+    assert steps == 20  # 1 s at 20 Hz
+    env.close()
+
+
+def test_flows_pretrained_on_the_demos_fit_their_predecessors_better() -> None:
+    """flow_pretrain_steps: before any practice, B_s's likelihood of the demos' own (s, s̄) pairs rises; sparse
+    demos (no consecutive states) are refused."""
+    from robot_il.algos.gpril import GPRIL
+
+    rng = np.random.default_rng(0)
+    states = [np.cumsum(rng.normal(0.0, 0.01, (30, 2)), axis=0).astype(np.float32) for _ in range(6)]
+    bound = np.full(2, 0.1, dtype=np.float32)
+    demos = DemoData(states=states, action_low=-bound, action_high=bound, dense=True)
+    learner = GPRIL(dataclasses.replace(TOY, flow_pretrain_steps=150), demos, TOY_FACTORY, {})
+    replay = TrajectoryReplay(180, 2, 2)
+    for x in states:
+        replay.add_episode(x, np.zeros((len(x) - 1, 2), np.float32))
+    batch = replay.sample(512, TOY.gamma, np.random.default_rng(1), clamp_terminal=True, by_episode=True)
+    s, target = learner._norm_s(batch.states), learner._norm_s(batch.targets)
+
+    def nll() -> float:
+        with torch.no_grad():
+            return float(-learner.flow_s(target).log_prob(s).mean())
+
+    before = nll()
+    learner.pretrain_flows(demos)
+    assert learner.counters["pretrain_flow_steps"] == 150
+    assert nll() < before - 0.5, f"NLL {before:.2f} -> {nll():.2f}"
+    with pytest.raises(ConfigError, match="flow_pretrain_steps"):
+        GPRIL(dataclasses.replace(TOY, flow_pretrain_steps=10), toy_demos(), TOY_FACTORY, {}).pretrain_flows(
+            toy_demos()
+        )

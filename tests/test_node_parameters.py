@@ -220,6 +220,41 @@ def test_the_gate_starts_from_its_documented_examples(peer, args: str) -> None:
     _stop(proc)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_gate_going_away_sends_the_controller_a_zero(peer, signum: int) -> None:
+    """However the gate is stopped (Ctrl-C, a launch file's SIGINT, systemd's SIGTERM) while it forwards motion,
+    its last word to the controller is zero and it exits 0: rclpy's own signal handlers would shut its context
+    down first, and the zero would then fail to publish (seen as exit 1 under load)."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    received: list[list[float]] = []
+    peer.node.create_subscription(
+        Float64MultiArray, "/going_away_controller/commands", lambda m: received.append(list(m.data)), 10
+    )
+    command = peer.node.create_publisher(JointState, command_gate.COMMAND_TOPIC, 10)
+    # A timeout far longer than the test: only the gate's going away can zero the controller.
+    proc = peer.start(
+        "robot-il-command-gate", ["-p", "controller:=going_away_controller", "-p", "timeout_periods:=200"]
+    )
+    _gate_up(peer, proc)
+
+    def forwarding() -> bool:  # also proves both directions of the graph are matched
+        msg = JointState(name=[f"joint_{i}" for i in range(1, 7)], velocity=[0.1] * 6)
+        msg.header.stamp = peer.node.get_clock().now().to_msg()
+        command.publish(msg)
+        return any(v and all(x == 0.1 for x in v) for v in received)
+
+    peer.spin_until(proc, forwarding, "a forwarded command on /going_away_controller/commands")
+    proc.send_signal(signum)
+    status = proc.wait(timeout=TIMEOUT)
+    deadline = time.monotonic() + 5.0
+    while any(received[-1]) and time.monotonic() < deadline:
+        peer.executor.spin_once(timeout_sec=0.05)
+    assert status == 0, f"exit {status} on {signal.Signals(signum).name}: {proc.stderr.read()}"
+    assert not any(received[-1]), f"the controller's last message was {received[-1]}"
+
+
 @pytest.mark.parametrize(
     ("args", "name"),
     [

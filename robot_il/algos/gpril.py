@@ -123,8 +123,12 @@ class GPRILConfig(PolicyConfig, PeriodicEvalConfig):
     """Flow steps on the demonstrations' own trajectories before the first practice episode (B_s; B_a too when
     the demos have actions): the flows start from the demos' predecessor structure (not in the paper)."""
     stop_at_success: float = 0.0
-    """End the run at the first evaluation at or above this success (the deployed policy is that one); 0: run
-    all iterations. What a robot-time budget measures: practice until the policy is good enough."""
+    """End the run once ``stop_after`` evaluations in a row are at or above this success (the deployed policy
+    is the last one); 0: run all iterations. What a robot-time budget measures: practice until the policy is
+    good enough."""
+    stop_after: int = 1
+    """How many consecutive evaluations at or above ``stop_at_success`` end the run: more than one guards
+    against stopping on one lucky evaluation of a few episodes."""
     iterations: int = 1_000_000
     """Total iterations (paper, peg sim: 1e6); a finished run resumed with more trains on."""
     episodes_per_iteration: int = 1
@@ -189,6 +193,8 @@ class GPRILConfig(PolicyConfig, PeriodicEvalConfig):
             require_non_negative(name, getattr(self, name))
         if self.stop_at_success > 1:
             raise ConfigError("stop_at_success", f"is a success rate, at most 1, got {self.stop_at_success}")
+        if self.stop_after < 1:
+            raise ConfigError("stop_after", f"counts evaluations, at least 1, got {self.stop_after}")
         if self.replay_sampling not in REPLAY_SAMPLING:
             raise ConfigError(
                 "replay_sampling", f"must be one of {', '.join(REPLAY_SAMPLING)}, got {self.replay_sampling!r}"
@@ -252,6 +258,7 @@ PRESETS["robot_time"] = dataclasses.replace(
     practice_seconds=15.0,
     flow_pretrain_steps=1000,
     stop_at_success=0.9,
+    stop_after=2,
     eval_every=2,
     iterations=2000,
 )
@@ -299,7 +306,7 @@ class GPRIL(Learner):
         norm = Normalizer.fit(self.demo_states)
         self.obs_norm = norm
         self.act_scaler = ActionScaler(demos.action_low, demos.action_high)
-        self.ignored = ignored_dims(env_args.get("obs_layout", []), cfg.policy_ignores)
+        self.ignored = ignored_dims(env_args.get("obs_layout"), cfg.policy_ignores)
         """Input dimensions the policy is blind to: its normaliser's std there is IGNORED_STD."""
 
         self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, self._policy_std(norm.std)))
@@ -524,7 +531,7 @@ class GPRIL(Learner):
         self.pretrain_flows(self.demos)
 
     def finished(self) -> bool:
-        return super().finished() or reached(self.curve, self.cfg.stop_at_success)
+        return super().finished() or reached(self.curve, self.cfg.stop_at_success, self.cfg.stop_after)
 
     def save_extras(self, run: RunDir) -> None:
         if self.policy_ema is not None:  # the trained weights too, to compare with their average
@@ -635,8 +642,12 @@ IGNORED_STD = 1e12
 """The normaliser's std of an input the policy ignores: any value there reaches the network as 0."""
 
 
-def ignored_dims(layout: list[dict[str, Any]], fields: tuple[str, ...]) -> list[int]:
+def ignored_dims(layout: list[dict[str, Any]] | None, fields: tuple[str, ...]) -> list[int]:
     """The flat observation's dimensions of ``fields`` (names of the layout's ``field`` or ``name``)."""
+    if not fields:
+        return []
+    if not layout:
+        raise ConfigError("policy_ignores", "the demos' env records no observation layout to find the fields in")
     known = {r["field"] for r in layout} | {r["name"] for r in layout}
     unknown = [f for f in fields if f not in known]
     if unknown:
@@ -653,9 +664,9 @@ def practice_factory(factory: EnvFactory, cfg: GPRILConfig) -> EnvFactory:
     return EnvFactory(factory.env_id, kwargs)
 
 
-def reached(curve: list[dict[str, Any]], level: float) -> bool:
-    """Whether the last evaluation is at or above ``level`` (never, with level 0)."""
-    return bool(level) and bool(curve) and curve[-1]["eval_success"] >= level
+def reached(curve: list[dict[str, Any]], level: float, times: int = 1) -> bool:
+    """Whether the last ``times`` evaluations are all at or above ``level`` (never, with level 0)."""
+    return bool(level) and len(curve) >= times and all(p["eval_success"] >= level for p in curve[-times:])
 
 
 def _copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -152,8 +152,7 @@ class DeploySession:
             why = safety.latched or "the filter blocked the motion home"
             if not self.resets_itself():
                 raise OperatorNeeded(
-                    f"safe reset failed: {why}. Free the arm and bring it home by hand, then run the same command "
-                    "again"
+                    f"safe reset failed: {why}. Free the arm and bring it home by hand, then run the same command again"
                 )
             console.print(f"[yellow]safe reset failed ({why}); the backend resets the cell itself[/]")
             safety.reset()

@@ -200,16 +200,23 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
 
+    import signal
+    import threading
+
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.duration import Duration
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Empty, Float64MultiArray, String
     from std_srvs.srv import Trigger
 
     try:
-        init(argv)
+        # SIGINT and SIGTERM are the gate's own: rclpy's handlers would shut the context down first, and the
+        # zero the gate sends on its way out would then fail to publish.
+        init(argv, signal_handler_options=SignalHandlerOptions.NO)
     except ParameterError as err:
         print(f"robot-il-command-gate: {err}", file=sys.stderr)
         return 2
@@ -282,13 +289,23 @@ def main(argv: list[str] | None = None) -> int:
         f"command gate up: {p['command_topic']} -> /{p['controller']}/commands, zero after "
         f"{logic.timeout_periods:g} periods of {logic.period * 1e3:.1f} ms"
     )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=logic.period)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if rclpy.ok():
             controller_pub.publish(Float64MultiArray(data=[0.0] * len(logic.joint_names)))  # the gate going away
+            # Reliable delivery needs the writer alive until the controller has it: a process that exits at once
+            # can take an unacknowledged zero with it.
+            controller_pub.wait_for_all_acked(Duration(seconds=1.0))
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

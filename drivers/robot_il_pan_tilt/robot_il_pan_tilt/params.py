@@ -147,14 +147,15 @@ def declare(node: Any, params: Iterable[Param]) -> dict[str, Any]:
     return values
 
 
-def init(argv: list[str]) -> None:
+def init(argv: list[str], signal_handler_options: Any = None) -> None:
     """``rclpy.init(args=argv)``; arguments rcl cannot parse (a missing or malformed ``--params-file``, a list
-    of mixed types) raise :class:`ParameterError` with rcl's reason on one line."""
+    of mixed types) raise :class:`ParameterError` with rcl's reason on one line. ``signal_handler_options``:
+    rclpy's (``SignalHandlerOptions.NO`` for a node that handles SIGINT and SIGTERM itself)."""
     import rclpy
     from rclpy.impl.implementation_singleton import rclpy_implementation
 
     try:
-        rclpy.init(args=argv)
+        rclpy.init(args=argv, signal_handler_options=signal_handler_options)
     except rclpy_implementation.RCLError as err:
         reason = re.sub(r",? at [^,]*\.c:\d+", "", " ".join(str(err).split()))
         raise ParameterError(f"{reason}; check the --ros-args") from None
