@@ -25,10 +25,10 @@ Deviation from the paper, declared: F is the Fisher of the Gaussian policy at th
 (Fisher-vector products from the Hessian of the mean KL, as TRPO and TNPG compute it), not the
 rank-K empirical trajectory Fisher Sₙ Sₙᵀ of Eq. 10; both are F in expectation, and with K ≪ d
 parameters the empirical one is singular without heavy damping. The regular step's length is
-set by the same KL bound instead of a fixed learning rate: with σ as small as 0.01 rad/s, one
-Adam step at 1e-4 already moved the policy by a KL of 1.5-3.4 on the peg, so a fixed rate is
-either useless or destructive, and a KL-set length keeps the comparison with the natural step
-about the direction alone. The policy starts from BC on the
+set by the same KL bound instead of a fixed learning rate: with σ as small as 0.01 rad/s, a
+single Adam step moves the policy by a large KL (measured on the peg: ``docs/algorithms/oracle.md``),
+so a fixed rate is either useless or destructive, and a KL-set length keeps the comparison with the
+natural step about the direction alone. The policy starts from BC on the
 demonstrations (``bc_steps``; 0 starts from scratch), as the paper's experiments start from a
 pre-trained policy.
 

@@ -10,12 +10,10 @@ states: β = 1). Round i ≥ 1, read top to bottom in :meth:`DAgger.round`:
 4. train a fresh policy on the whole aggregate by maximum likelihood
    (``train_steps`` steps from new weights), every episode weighing the same.
 
-Why fresh weights: on sim peg, training on (``retrain=False``) from the last round's
-weights, 2 000 steps a round, held 95-100% for four rounds and then fell to 60%, 35%,
-20%, 10%, 5% (seed 0, 20 evaluation episodes) although round 5's roll-outs had all
-succeeded: the closed-loop success of the deterministic policy falls with the number of
-likelihood steps (BC with early stopping on the validation NLL, 17 000 steps, 62% held
-out; 4 000 steps, 97%), and the failures then fill the aggregate with stuck states.
+Why fresh weights: the closed-loop success of the deterministic policy falls with the
+number of likelihood steps, so training on from the last round's weights
+(``retrain=False``) piles up steps until the policy fails, and its failures then fill
+the aggregate with stuck states (the measurements: ``docs/algorithms/oracle.md``).
 
 Every round runs a fixed number of episodes with fixed seeds, so a run is a
 function of its seed and config. Each round reports its env steps and expert
@@ -59,8 +57,8 @@ class DAggerConfig(LikelihoodPolicyConfig, EvalConfig):
     bc_steps: int = 4_000
     """Gradient steps of round 0 (BC on the demos)."""
     train_steps: int = 2_000
-    """Gradient steps per round on the aggregate (sim peg, seed 0, final round's evaluation: 2 000 -> 1.0,
-    4 000 -> 0.7, 8 000 -> 0.65; more likelihood steps gave worse closed-loop policies throughout)."""
+    """Gradient steps per round on the aggregate; more gave worse closed-loop policies on sim peg
+    (``docs/algorithms/oracle.md``)."""
     retrain: bool = True
     """Train each round's policy from fresh weights (the paper's DAgger); else go on from the last round's."""
     balance_episodes: bool = True

@@ -233,9 +233,7 @@ PRESETS: dict[str, GAILConfig] = {
     "peg_sim": GAILConfig(),
     "clip_sim": GAILConfig(),
     # This 2-core machine: two env processes of the paper's 4 096-step batch between them, a BC start, and the
-    # absorbing state. On sim peg from the BC start (25 demos, 204 800 env steps, 3 seeds x 100 held-out
-    # episodes, benchmarks/results/ablation_gail_*): 1 024 steps per env with exits 81, 70, 56%; 2 048 per env
-    # 84, 87, 32%; 2 048 with the absorbing state 95, 77, 97%.
+    # absorbing state (the ablation behind these choices: docs/algorithms/gail.md).
     "fast": GAILConfig(
         num_envs=2,
         n_steps=2048,

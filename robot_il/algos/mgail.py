@@ -207,13 +207,9 @@ PRESETS: dict[str, MGAILConfig] = {
     # The authors' settings where they map (see the module's docstring).
     "paper": MGAILConfig(bc_warm_start_steps=0),
     # This 2-core machine: a model rate for 100 updates an iteration instead of the authors' millions, and TRPO's
-    # trust region. Without it, on sim peg from the BC start (30 iterations, seed 0), every setting tried fell from
-    # BC's 0.6-0.65 within 5 policy iterations: 10 Adam steps at 1e-4 are 64-256 times longer than a step inside
-    # KL 0.01 (the region keeps 0.4-1.6% of them). Policy rate 1e-4 -> 0.0, with bc_weight 1 -> 0.3, 1e-5 -> 0.1,
-    # 1e-5 with a one-step unroll -> 0.2. With trust_region=0.01: 0.65 -> 0.9 at iteration 25 (20 episodes).
-    # sample_actions: the policy is trained as a stochastic one (J is over reparameterised noisy actions, every
-    # rollout samples), and its mean alone fell behind it: trust-region runs' mean policies scored 61, 72, 42% held
-    # out while their training episodes succeeded 70, 92, 62% of the time (the last 50 each).
+    # trust region, inside which the BC-started policy's Adam steps are kept. sample_actions: the policy is trained
+    # as a stochastic one (J is over reparameterised noisy actions, every rollout samples), so it is evaluated and
+    # deployed sampling. The measurements behind these settings: docs/algorithms/mgail.md.
     "fast": MGAILConfig(model_lr=1e-3, trust_region=0.01, sample_actions=True),
 }
 

@@ -63,8 +63,8 @@ def init_ray(address: str = "", num_cpus: int | None = None) -> None:
     """Join the Ray cluster at ``address``, or start a local one with ``num_cpus`` CPUs (default: all cores).
 
     Does nothing if this process is already connected (a test's or a user's own ``ray.init``). A local cluster
-    runs its workers at the learner's priority: Ray's default (nice 15) gave them 60 % of the local engine's
-    episodes/s on a machine shared with other jobs (``benchmarks/scale_out.py``). A cluster joined by address
+    runs its workers at the learner's priority: at Ray's default (nice 15) other jobs on a shared machine take
+    their CPU (measured in ``docs/scale_out.md``, ``benchmarks/scale_out.py``). A cluster joined by address
     keeps its own setting (start its nodes with ``RAY_worker_niceness=0`` for the same).
     """
     ray = _ray()
