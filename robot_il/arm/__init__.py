@@ -10,7 +10,8 @@ from robot_il.arm.description import (
     parse_mjcf,
     parse_urdf,
 )
-from robot_il.arm.kinematics import ArmModel, matrix_rpy, rpy_matrix
+from robot_il.arm.kinematics import ArmModel
+from robot_il.arm.rotations import matrix_rpy, rpy_matrix
 
 __all__ = [
     "SIM_ARMS",

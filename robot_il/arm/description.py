@@ -25,6 +25,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from robot_il.arm.rotations import matrix_rpy
 from robot_il.errors import ConfigError
 
 _HINGE, _SLIDE = int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)
@@ -299,7 +300,6 @@ def urdf_from_model(
     continuous joints with the limits in ``joints``, and ``frames`` (name -> (body, position, quaternion w x y
     z)) as fixed links. What a simulated MJCF arm publishes on ``/robot_description``, as a real driver's
     robot_state_publisher does. Joints must sit at their body's origin (URDF has no joint offset)."""
-    from robot_il.arm.kinematics import matrix_rpy
 
     def fmt(values) -> str:
         return " ".join(f"{float(v):.12g}" for v in values)
