@@ -3,13 +3,14 @@
 
     python benchmarks/clip_insertion.py [--seeds 0 1 2] [--iterations 150] [--gail-steps 300000]
     python benchmarks/clip_insertion.py --smoke      # a tiny budget: checks the plumbing, measures nothing
-    python benchmarks/clip_insertion.py --methods gpril_states --seeds 0 1 --tag no_efforts \
-        --gpril-set 'policy_ignores=["joint_efforts"]'  # an ablation: records under clip_insertion/ablations/
+    python benchmarks/clip_insertion.py --methods gpril_states --seeds 0 1 --tag fast \
+        --gpril-preset fast  # an ablation (the policy reads the efforts): records under clip_insertion/ablations/
 
 25 demos of ``robot_il/ClipInsertion-v0`` (seeds 0..24; joint efforts in the
 observation, as in the paper) are recorded once; ``states`` is the same file
 with its actions stripped. Each method trains with each seed: BC on the full
-demos; GPRIL (preset ``fast``) on the full demos and on states only
+demos; GPRIL (preset ``clip``: ``fast`` with the policy blind to the joint
+efforts, which the env still observes) on the full demos and on states only
 (``beta_pi = 0``); GAIL (preset ``fast``) on the full demos. Every trained
 policy is then evaluated on 100 held-out episodes (seeds 20000..), acting as it
 deploys (GPRIL's fast preset samples; BC and GAIL act with the mean). Each record
@@ -90,7 +91,11 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
         overrides = {"iterations": args.iterations, "seed": seed, **args.gpril_overrides}
         state_only = method == "gpril_states"
         summary = ALGORITHMS["gpril"].train(
-            demos["states" if state_only else "full"], run, preset="fast", state_only=state_only, overrides=overrides
+            demos["states" if state_only else "full"],
+            run,
+            preset=args.gpril_preset,
+            state_only=state_only,
+            overrides=overrides,
         )
         counters = summary["counters"]
     else:  # GAIL from scratch (the paper's) or from a BC start
@@ -229,7 +234,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--demos", type=int, default=25)
     parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes per run")
-    parser.add_argument("--iterations", type=int, default=150, help="GPRIL iterations (preset fast)")
+    parser.add_argument("--iterations", type=int, default=150, help="GPRIL iterations")
+    parser.add_argument(
+        "--gpril-preset", default="clip", help="GPRIL's preset (clip: fast with the policy blind to the efforts)"
+    )
     parser.add_argument("--gail-steps", type=int, default=300_000, help="GAIL environment steps (preset fast)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")

@@ -24,6 +24,7 @@ EVAL_SEED = 10_000  # evaluation episodes never reuse a demo's socket pose
 VIDEO_EPISODES = 3
 GPRIL_ITERATIONS = 120  # about 5 minutes with the `fast` preset on 2 cores
 GPRIL_DEMOS = {"peg": "states", "clip": "full"}
+GPRIL_PRESET = {"peg": "fast", "clip": "clip"}  # clip: fast, the policy blind to the joint efforts
 """What GPRIL learns from by default: the headline on peg (states only, as kinesthetic teaching records them);
 on clip states only still costs two thirds of the success (benchmarks/results/clip_insertion.json)."""
 
@@ -86,13 +87,16 @@ def run_main_job(
         if not gpril_source.exists():
             strip_actions(demos_path, gpril_source)
     kind = "states only" if state_only else "states and actions"
-    console.rule(f"[bold]5/6 train GPRIL from the demos' {kind} ({GPRIL_ITERATIONS} iterations of `fast`, 1 actor)")
+    console.rule(
+        f"[bold]5/6 train GPRIL from the demos' {kind} "
+        f"({GPRIL_ITERATIONS} iterations of `{GPRIL_PRESET[task]}`, 1 actor)"
+    )
     t = time.perf_counter()
     gpril_dir = out / "gpril"
     gpril_summary = ALGORITHMS["gpril"].train(
         gpril_source,
         gpril_dir,
-        preset="fast",
+        preset=GPRIL_PRESET[task],
         overrides={"iterations": GPRIL_ITERATIONS, "seed": seed, "sample_actions": True},
     )
     timings["gpril_train_s"] = time.perf_counter() - t

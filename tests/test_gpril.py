@@ -504,6 +504,23 @@ def test_the_policy_is_blind_to_the_fields_it_ignores() -> None:
         GPRIL(dataclasses.replace(TOY, policy_ignores=("joint_efforts",)), toy_demos(), TOY_FACTORY, {})
 
 
+def test_the_clip_preset_is_fast_blind_to_the_clip_cells_efforts() -> None:
+    """The clip preset differs from fast only in what the policy ignores, and what it ignores is a field of the
+    clip cell's observation (so GPRIL does not refuse it on the clip demos)."""
+    from robot_il.algos.gpril import PRESETS, ignored_dims
+    from robot_il.envs import make_task_env
+
+    clip, fast = PRESETS["clip"], PRESETS["fast"]
+    assert dataclasses.replace(clip, policy_ignores=()) == fast
+    env = make_task_env("clip")
+    try:
+        layout = env.env_args()["obs_layout"]
+    finally:
+        env.close()
+    dims = ignored_dims(layout, clip.policy_ignores)
+    assert len(dims) == 6, dims  # one effort per joint of the simulated Jaco
+
+
 def test_practice_runs_under_its_own_time_limit() -> None:
     """practice_seconds: practice episodes end at that limit; the env evaluation uses keeps its own."""
     from robot_il.algos.gpril import practice_factory
