@@ -137,6 +137,20 @@ def results_page() -> str:
             seeds = ", ".join(str(x) for x in s.get("seeds", []))
             out.append(f"| {key} | {seeds} | {_seeds(s)} | {_pct(s['mean_success'])} | "
                        f"{_pct(s.get('min_success'))} | {steps} |")  # fmt: skip
+        if isinstance(ablations := d.get("ablations"), dict) and ablations:
+            out += [
+                "",
+                "Ablations (each a config switch; records under "
+                f"[{name}/ablations/](../benchmarks/results/{name}/ablations/), commands in each record):",
+                "",
+            ]
+            out += ["| ablation | method | seeds | per seed | mean | env steps |", "|---|---|---|---|---|---|"]
+            for tag, methods_ in ablations.items():
+                for key, s in methods_.items():
+                    steps = s.get("env_steps")
+                    steps = f"{min(steps):,}–{max(steps):,}" if steps and any(steps) else "–"
+                    seeds = ", ".join(str(x) for x in s.get("seeds", []))
+                    out.append(f"| {tag} | {key} | {seeds} | {_seeds(s)} | {_pct(s['mean_success'])} | {steps} |")
         if robomimic := d.get("robomimic"):
             best = robomimic["best_validation_loss"]
             periodic = ", ".join(f"{_pct(p['success_rate'])}" for p in robomimic.get("periodic", []))
