@@ -147,7 +147,11 @@ def test_the_one_safe_reset_drives_home_from_an_inserted_peg_and_an_estop_on_the
         def counting_step(command, obs):
             sent.append(np.any(command))
             if len(sent) == 10:  # the e-stop button, pressed mid-motion, from another thread
-                threading.Thread(target=session.safety.estop, args=("test button",)).start()
+                # joined: the simulated arm runs faster than real time, so on a loaded machine a thread not yet
+                # scheduled let the reset run on for 9 more commands; what is tested is what follows the press
+                button = threading.Thread(target=session.safety.estop, args=("test button",))
+                button.start()
+                button.join()
             return step(command, obs)
 
         session.controller.step = counting_step

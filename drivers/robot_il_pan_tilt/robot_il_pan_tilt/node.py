@@ -14,7 +14,9 @@ makes the node exit with status 1, so that its supervisor (the launch file's
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -66,14 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.node import Node
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import JointState
 
     from robot_il_pan_tilt.protocol import PanTiltUnit, PTUError
 
     try:
-        init(argv)
+        # SIGINT and SIGTERM are handled below: rclpy's own handlers shut the context down under a running
+        # timer, whose publish then raised (exit 1 on Ctrl-C or a launch file's shutdown, on a loaded machine).
+        init(argv, signal_handler_options=SignalHandlerOptions.NO)
     except ParameterError as err:
         print(f"pan-tilt-node: {err}", file=sys.stderr)
         return 2
@@ -133,8 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     node.create_timer(1.0 / p["publish_rate"], publish)
     node.get_logger().info(f"pan-tilt on {port}: pan {ptu.limits[0]}, tilt {ptu.limits[1]} rad")
     status = 0
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.05)
     except UnitLost as err:
         node.get_logger().fatal(str(err))
         status = 1
@@ -142,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         ptu.close()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return status
