@@ -79,11 +79,40 @@ def steps_to(curve: list[dict], level: float = LEVEL) -> int | None:
     return next((p["env_steps"] for p in curve if p["eval_success"] >= level), None)
 
 
+def import_bc(seed: int, runs: Path, records: Path, results: Path, command: str) -> None:
+    """BC's row from ``benchmarks/bc.py --task clip`` (the project's ``train bc``, selected on closed-loop
+    validation): its policy of ``seed`` (``runs/bc_seed{seed}``) evaluated here on this benchmark's held-out
+    poses, its training record (config, curve, selection) kept beside."""
+    record = results / f"bc_seed{seed}.json"
+    if record.exists():
+        return
+    trained = json.loads((records / f"bc_seed{seed}.json").read_text())
+    entry = {
+        "method": "bc",
+        "seed": seed,
+        "tag": "",
+        "command": command,
+        "trained_by": trained.get("command"),
+        "config": trained.get("config"),
+        "counters": {"env_steps": 0, "train_steps": trained.get("steps"), "wall_s": trained.get("wall_s")},
+        "curve": trained.get("learning_curve", []),
+        "selected": {k: trained.get(k) for k in ("selected_by", "best_step", "best_eval_success", "stopped_by")},
+        "env_steps": 0,
+        "env_steps_to_0.8": None,
+        "wall_s": float(trained.get("wall_s") or 0.0),
+        "final": final_evaluation(runs / f"bc_seed{seed}", 100),
+    }
+    record.write_text(json.dumps(entry, indent=1))
+
+
 def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Path, command: str) -> None:
     record = results / f"{method}_seed{seed}.json"
     if record.exists():
         return
     run = args.work / f"{method}_seed{seed}"
+    if method == "bc" and args.import_bc:
+        import_bc(seed, args.import_bc, args.out / "bc_clip", results, command)
+        return
     if method == "bc":
         summary = ALGORITHMS["bc"].train(demos["full"], run, overrides={"seed": seed, **args.bc_overrides})
         counters = {"env_steps": 0, "wall_s": summary["wall_clock_s"], "train_steps": summary["steps"]}
@@ -243,6 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")
     parser.add_argument("--gpril-set", nargs="*", default=[], metavar="KEY=VALUE", help="GPRILConfig overrides")
     parser.add_argument("--gail-set", nargs="*", default=[], metavar="KEY=VALUE", help="GAILConfig overrides")
+    parser.add_argument(
+        "--import-bc",
+        type=Path,
+        metavar="RUNS",
+        help="BC's rows from benchmarks/bc.py --task clip: its runs directory (RUNS/bc_seedN/policy.pt) and its "
+        "records (results/bc_clip/), evaluated on this benchmark's held-out poses instead of training again",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny budget in a scratch directory (plumbing only)")
     parser.add_argument("--tag", default="", help="an ablation's name: its records go to clip_insertion/ablations/TAG")
     parser.add_argument("--work", type=Path, default=Path("runs/clip_insertion"), help="demos and run directories")

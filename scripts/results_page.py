@@ -39,6 +39,8 @@ def _link(name: str) -> str:
 
 def _cmd(d: dict) -> str:
     commands = d.get("commands") or ([d["command"]] if d.get("command") else [])
+    if len(commands) > 1:  # the runs of one record made by several commands (seeds, methods run apart)
+        return "; ".join(f"`{c}`" for c in commands)
     return f"`{commands[-1]}`" if commands else ""
 
 
