@@ -116,11 +116,13 @@ def run_check(
     limits_path: str | Path | None = None,
     task: str = "peg",
     estop: bool = True,
-    wait: float = 3.0,
+    wait: float | None = None,
     report: Callable[[Item], None] = lambda item: None,
 ) -> list[Item]:
-    """Every item against the cell ``backend_config`` describes; ``report`` sees each as it is decided."""
+    """Every item against the cell ``backend_config`` describes; ``report`` sees each as it is decided. ``wait``:
+    how long an item waits for its first message (default: the config's ``connect_timeout``, as the backend)."""
     cfg = load_ros2_config(backend_config)
+    wait = cfg.connect_timeout if wait is None else wait
     items: list[Item] = []
 
     def add(item: Item) -> Item:
