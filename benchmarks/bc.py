@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peg_sample_efficiency import _setting
 
 from robot_il.algos.bc import BCConfig
 from robot_il.algos.registry import ALGORITHMS
@@ -359,17 +360,6 @@ def plot(result: dict, records: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _settings(pairs: list[str]) -> dict[str, object]:
-    out = {}
-    for text in pairs:
-        key, _, value = text.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=("peg", "clip"), required=True)
@@ -381,7 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--robomimic-every", type=int, default=50, help="robomimic's periodic checkpoint interval, epochs"
     )
     parser.add_argument("--robomimic-from", type=int, default=0, help="first periodic epoch to evaluate")
-    parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")
+    parser.add_argument("--bc-set", nargs="*", default=[], type=_setting, metavar="KEY=VALUE", help="BCConfig")
     parser.add_argument("--work", type=Path, help="run directories (default: runs/bench_bc/<task>)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     args = parser.parse_args(argv)
@@ -390,7 +380,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)
     command = "python benchmarks/bc.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    args.bc_overrides = _settings(args.bc_set)
+    args.bc_overrides = dict(args.bc_set)
     args.work = args.work or Path("runs/bench_bc") / args.task
     results = args.out / f"bc_{args.task}"
     results.mkdir(parents=True, exist_ok=True)

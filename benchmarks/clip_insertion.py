@@ -42,6 +42,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from peg_sample_efficiency import _setting
 
 from robot_il.algos.registry import ALGORITHMS
 from robot_il.data import strip_actions
@@ -247,17 +248,6 @@ def _plot_by_pan(runs: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def _settings(pairs: list[str]) -> dict[str, object]:
-    out = {}
-    for text in pairs:
-        key, _, value = text.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -269,9 +259,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--gail-steps", type=int, default=300_000, help="GAIL environment steps (preset fast)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--bc-set", nargs="*", default=[], metavar="KEY=VALUE", help="BCConfig overrides")
-    parser.add_argument("--gpril-set", nargs="*", default=[], metavar="KEY=VALUE", help="GPRILConfig overrides")
-    parser.add_argument("--gail-set", nargs="*", default=[], metavar="KEY=VALUE", help="GAILConfig overrides")
+    parser.add_argument("--bc-set", nargs="*", default=[], type=_setting, metavar="KEY=VALUE", help="BCConfig")
+    parser.add_argument("--gpril-set", nargs="*", default=[], type=_setting, metavar="KEY=VALUE", help="GPRILConfig")
+    parser.add_argument("--gail-set", nargs="*", default=[], type=_setting, metavar="KEY=VALUE", help="GAILConfig")
     parser.add_argument(
         "--import-bc",
         type=Path,
@@ -291,9 +281,9 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     command = "python benchmarks/clip_insertion.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.bc_overrides, args.gpril_overrides, args.gail_overrides = (
-        _settings(args.bc_set),
-        _settings(args.gpril_set),
-        _settings(args.gail_set),
+        dict(args.bc_set),
+        dict(args.gpril_set),
+        dict(args.gail_set),
     )
     if args.smoke:  # minutes, not hours: never mistaken for the benchmark (its own directories)
         args.seeds, args.demos, args.episodes, args.iterations = [0], 3, 2, 2
