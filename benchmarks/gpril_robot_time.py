@@ -9,6 +9,9 @@ episodes cost none in simulation; on a robot a lab would evaluate less often). T
 then confirmed on 100 held-out episodes (seeds 20000..), acting as it deploys (sampling). Records per seed
 (config, curve, counters, held-out per-episode pose and outcome) go to benchmarks/results/gpril_robot_time/,
 the summary to benchmarks/results/gpril_robot_time.json and a plot beside it. Runs resume.
+
+The robot time is counted to where the run stopped: the preset's ``stop_after`` evaluations in a row at 0.9, each
+on new poses (``eval_rotate``); ``first_evaluation_at_0.9`` keeps the first one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from peg_sample_efficiency import _setting, final_evaluation, prepare_demos
 
+from robot_il.algos.gpril import reached as reached_at
 from robot_il.algos.registry import ALGORITHMS
 from robot_il.stats import wilson_interval
 
@@ -38,7 +42,11 @@ def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
     overrides = {"seed": seed, **dict(args.set)}
     summary = ALGORITHMS["gpril"].train(demos, run, preset=args.preset, state_only=True, overrides=overrides)
     curve, counters = summary["curve"], summary["counters"]
-    reached = next((p for p in curve if p["eval_success"] >= LEVEL), None)
+    times = summary["config"]["stop_after"]
+    # The robot time is the practice until the stopping rule fired (``stop_after`` evaluations in a row at 0.9),
+    # which is when a lab would stop; the first evaluation at 0.9 is kept beside it.
+    reached = next((p for i, p in enumerate(curve) if reached_at(curve[: i + 1], LEVEL, times)), None)
+    first = next((p for p in curve if p["eval_success"] >= LEVEL), None)
     final = final_evaluation(run, args.episodes)
     entry = {
         "seed": seed,
@@ -50,6 +58,7 @@ def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
         "env_steps_to_0.9": reached["env_steps"] if reached else None,
         "episodes_to_0.9": reached["episodes"] if reached else None,
         "robot_minutes_to_0.9": reached["env_steps"] / RATE_HZ / 60 if reached else None,
+        "first_evaluation_at_0.9": first,
         "learner_s": counters["wall_s"],
         "final": final,
     }
@@ -73,6 +82,7 @@ def aggregate(results: Path, out: Path, commands: list[str]) -> dict:
         "mean_success": float(np.mean(rates)),
         "min_success": float(np.min(rates)),
         "success_per_seed": rates,
+        "confirmed_0.9": float(np.mean(rates)) >= LEVEL,
         "pooled_ci95": list(wilson_interval(k, n)),
         "learner_s": [r["learner_s"] for r in runs],
         "acts": sorted({r["final"]["act"] for r in runs}),

@@ -465,7 +465,7 @@ def test_a_run_stops_after_enough_evaluations_in_a_row_at_the_level(tmp_path: Pa
     from robot_il.algos.gpril import reached
 
     scores = iter([0.0, 0.95, 0.5, 0.95, 0.95, 0.95, 0.95])
-    monkeypatch.setattr(RunDir, "evaluate", lambda self, policy: next(scores))
+    monkeypatch.setattr(RunDir, "evaluate", lambda self, policy, index=0: next(scores))
     cfg = dataclasses.replace(TOY, iterations=20, eval_every=1, eval_episodes=2, stop_at_success=0.9, stop_after=2)
     summary = train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path, cfg, progress=False)
     assert [p["eval_success"] for p in summary["curve"]] == [0.0, 0.95, 0.5, 0.95, 0.95]
@@ -474,6 +474,21 @@ def test_a_run_stops_after_enough_evaluations_in_a_row_at_the_level(tmp_path: Pa
     assert not reached(summary["curve"], 0.0, 1), "level 0 means run every iteration"
     with pytest.raises(ConfigError, match="stop_after"):
         GPRILConfig(stop_after=0)
+
+
+def test_rotating_evaluations_play_new_poses_each_time(tmp_path: Path) -> None:
+    """eval_rotate: each evaluation plays the next eval_episodes seeds (the curve says which), wrapping within
+    the window so they never reach the benchmarks' held-out 20000..; off, every evaluation plays the same."""
+    from robot_il.algos.common import EVAL_SEED_WINDOW, RunDir
+
+    cfg = dataclasses.replace(TOY, iterations=3, eval_every=1, eval_episodes=2, eval_rotate=True)
+    summary = train_gpril(toy_demos(), {}, TOY_FACTORY, tmp_path / "run", cfg, progress=False)
+    assert [p["eval_first_seed"] for p in summary["curve"]] == [10_000, 10_002, 10_004, 10_006]
+    last = EVAL_SEED_WINDOW // 3
+    rotating = RunDir(tmp_path / "r", "gpril", dataclasses.replace(cfg, eval_episodes=3), {})
+    assert rotating.evaluation_seeds(last) == [19_999, 10_000, 10_001]
+    fixed = RunDir(tmp_path / "f", "gpril", TOY, {})
+    assert fixed.evaluation_seeds(0) == fixed.evaluation_seeds(7) == list(range(10_000, 10_000 + TOY.eval_episodes))
 
 
 LAYOUT = [

@@ -182,6 +182,11 @@ class Checkpointed(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
 
+EVAL_SEED_WINDOW = 10_000
+"""Rotating evaluations (``eval_rotate``) walk this many seeds from ``eval_seed`` and wrap: 10000..19999 by default,
+clear of the demos' (0..) and the benchmarks' held-out episodes (20000..)."""
+
+
 class RunDir:
     """A training run's directory (``robot-il train ... --out``) and what a learner does to it.
 
@@ -265,15 +270,23 @@ class RunDir:
 
     # Evaluation and the log ------------------------------------------------------------------------
 
-    def evaluate(self, policy: GaussianPolicy) -> float:
-        """Success rate on the validation seeds (``cfg.eval_seed`` on) of the policy's mean, or of actions
-        sampled from it where the config's ``sample_actions`` says so."""
+    def evaluation_seeds(self, index: int = 0) -> list[int]:
+        """The episode seeds of evaluation number ``index`` (0, 1, ...): ``cfg.eval_seed`` on, every time, or
+        with the config's ``eval_rotate`` the next ``eval_episodes`` of a window of ``EVAL_SEED_WINDOW``."""
+        episodes, first = self.cfg.eval_episodes, self.cfg.eval_seed
+        if not getattr(self.cfg, "eval_rotate", False):
+            return list(range(first, first + episodes))
+        return [first + (index * episodes + i) % EVAL_SEED_WINDOW for i in range(episodes)]
+
+    def evaluate(self, policy: GaussianPolicy, index: int = 0) -> float:
+        """Success rate on the validation seeds of evaluation ``index`` (:meth:`evaluation_seeds`) of the policy's
+        mean, or of actions sampled from it where the config's ``sample_actions`` says so."""
         if self._eval_env is None:
             self._eval_env = self.factory.make()
-        episodes, first = self.cfg.eval_episodes, self.cfg.eval_seed
+        episodes = self.cfg.eval_episodes
         sample = bool(getattr(self.cfg, "sample_actions", False))
         wins = 0
-        for seed in range(first, first + episodes):
+        for seed in self.evaluation_seeds(index):
             # sampled: each episode's action noise is seeded by its own seed, like its socket pose
             rng = torch.Generator().manual_seed(seed) if sample else None
             wins += run_episode(self._eval_env, policy, seed, not sample, rng)[2]

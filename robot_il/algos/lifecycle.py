@@ -47,6 +47,10 @@ class EvalConfig:
     """Episodes per evaluation of the policy, on fixed seeds."""
     eval_seed: int = 10_000
     """Seed of the first evaluation episode (training episodes use other seeds)."""
+    eval_rotate: bool = False
+    """Each evaluation plays the next ``eval_episodes`` seeds (wrapping after ``EVAL_SEED_WINDOW``), not the same
+    ones: a stopping rule confirmed over k evaluations in a row has then seen k × ``eval_episodes`` distinct
+    poses, and a run is not stopped the first time it happens to pass one fixed set."""
 
     def __post_init__(self) -> None:
         require_non_negative("eval_episodes", self.eval_episodes)
@@ -267,8 +271,11 @@ class Training:
         learner, run = self.learner, self.run
         c = learner.counters
         c["wall_s"] = run.wall_s
-        success = run.evaluate(learner.deployed)
+        index = len(learner.curve)
+        success = run.evaluate(learner.deployed, index)
         point = {learner.x: c[learner.x], "episodes": c["episodes"], "env_steps": c["env_steps"]}
+        if getattr(learner.cfg, "eval_rotate", False):
+            point["eval_first_seed"] = run.evaluation_seeds(index)[0]
         point.update({k: c[k] for k in learner.curve_counters})
         point.update(wall_s=c["wall_s"], eval_success=success)
         if learner.recent is not None:
