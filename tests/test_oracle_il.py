@@ -213,11 +213,11 @@ def test_dagger_is_a_function_of_its_seed_and_a_killed_run_resumes_where_it_stop
     evaluate = RunDir.evaluate
     calls = []
 
-    def killed_in_round_2(self, policy):
+    def killed_in_round_2(self, policy, index=0):
         calls.append(1)
         if len(calls) == 3:  # round 0 and round 1 are saved; round 2 dies before its checkpoint
             raise KeyboardInterrupt
-        return evaluate(self, policy)
+        return evaluate(self, policy, index)
 
     monkeypatch.setattr(RunDir, "evaluate", killed_in_round_2)
     with pytest.raises(KeyboardInterrupt):
