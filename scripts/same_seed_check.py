@@ -38,6 +38,9 @@ import numpy as np
 import torch
 
 WALL_CLOCK = "wall_s"
+ADDED_AT_DEFAULT = {"eval_rotate": False}
+"""Config fields added since the reference hashes: left out where they hold their default, since a new switch,
+off, must change no number (with it, every saved config differs by one key)."""
 FILES = ("policy.pt", "policy_best.pt", "checkpoint.pt", "train_log.json")
 
 
@@ -47,7 +50,11 @@ FILES = ("policy.pt", "policy_best.pt", "checkpoint.pt", "train_log.json")
 def _strip(value: Any) -> Any:
     """``value`` without wall-clock fields, JSON strings parsed (checkpoints keep counters as JSON)."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != WALL_CLOCK}
+        return {
+            k: _strip(v)
+            for k, v in value.items()
+            if k != WALL_CLOCK and not (k in ADDED_AT_DEFAULT and v == ADDED_AT_DEFAULT[k])
+        }
     if isinstance(value, list | tuple):
         return [_strip(v) for v in value]
     if isinstance(value, str) and value[:1] in "[{":
