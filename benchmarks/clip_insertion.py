@@ -1,7 +1,7 @@
 """Clip insertion (the GPRIL paper's second simulated task): BC, GPRIL (full and states only) and GAIL on
 25 scripted-expert demos.
 
-    python benchmarks/clip_insertion.py [--seeds 0 1 2] [--iterations 300] [--gail-steps 300000]
+    python benchmarks/clip_insertion.py [--seeds 0 1 2] [--iterations 400] [--gail-steps 300000]
     python benchmarks/clip_insertion.py --smoke      # a tiny budget: checks the plumbing, measures nothing
     python benchmarks/clip_insertion.py --methods gpril_states --seeds 0 1 --tag fast \
         --gpril-preset fast  # an ablation (the policy reads the efforts): records under clip_insertion/ablations/
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--demos", type=int, default=25)
     parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes per run")
-    parser.add_argument("--iterations", type=int, default=300, help="GPRIL iterations")
+    parser.add_argument("--iterations", type=int, default=400, help="GPRIL iterations")
     parser.add_argument(
         "--gpril-preset", default="clip", help="GPRIL's preset (clip: fast with the policy blind to the efforts)"
     )
