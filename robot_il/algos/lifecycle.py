@@ -44,7 +44,7 @@ def _next_post_init(part: type, cfg: Any) -> None:
 @dataclass(frozen=True)
 class EvalConfig:
     eval_episodes: int = 20
-    """Episodes per evaluation of the policy, on fixed seeds."""
+    """Episodes per evaluation of the policy: the same seeds each time, or the next ones with ``eval_rotate``."""
     eval_seed: int = 10_000
     """Seed of the first evaluation episode (training episodes use other seeds)."""
     eval_rotate: bool = False
