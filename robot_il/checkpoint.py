@@ -20,7 +20,7 @@ import torch
 
 from robot_il.data.reader import check_task_layout
 from robot_il.errors import ConfigError, RobotILError
-from robot_il.nn.policy import GaussianPolicy
+from robot_il.nn.policy import GaussianPolicy, MixturePolicy, make_policy
 
 POLICY_FORMAT = "robot_il.policy/1"
 START_AFRESH = "move it away or delete it to start the run afresh"
@@ -81,6 +81,7 @@ def save_policy(
             "hidden": [m.out_features for m in policy.body if isinstance(m, torch.nn.Linear)][:-1],
             "sigma_min": policy.sigma_min,
             "sigma_max": policy.sigma_max,
+            **({"components": policy.components} if isinstance(policy, MixturePolicy) else {}),
         },
         "state_dict": policy.state_dict(),
         "config": json.dumps(config),
@@ -116,9 +117,10 @@ def load_policy(path: str | Path) -> tuple[GaussianPolicy, dict[str, Any]]:
             f"{path} has non-finite weights (NaN or inf) in {bad}; it cannot be deployed; "
             "retrain or pick another checkpoint"
         )
-    policy = GaussianPolicy(
-        net["obs_dim"],
-        net["act_dim"],
+    policy = make_policy(
+        net.get("components", 1),
+        obs_dim=net["obs_dim"],
+        act_dim=net["act_dim"],
         action_low=(state["action_center"] - state["action_half_range"]).numpy(),
         action_high=(state["action_center"] + state["action_half_range"]).numpy(),
         hidden=net["hidden"],

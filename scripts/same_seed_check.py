@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 WALL_CLOCK = "wall_s"
-ADDED_AT_DEFAULT = {"eval_rotate": False}
+ADDED_AT_DEFAULT = {"eval_rotate": False, "policy_components": 1}
 """Config fields added since the reference hashes: left out where they hold their default, since a new switch,
 off, must change no number (with it, every saved config differs by one key)."""
 FILES = ("policy.pt", "policy_best.pt", "checkpoint.pt", "train_log.json")
@@ -293,12 +293,12 @@ def _gpril_case(**kw) -> Case:
     return Case(train, full, dataclasses.replace(full, iterations=2))
 
 
-def _dagger_case() -> Case:
+def _dagger_case(components: int) -> Case:
     from robot_il.algos.dagger import DAggerConfig, train_dagger
 
     full = DAggerConfig(
         rounds=2, episodes_per_round=3, bc_steps=50, train_steps=50, lr=1e-3, l2=1e-4, hidden=(32, 32),
-        sigma_max=0.05, eval_episodes=3, eval_seed=500, batch_size=64,
+        sigma_max=0.05, eval_episodes=3, eval_seed=500, batch_size=64, policy_components=components,
     )  # fmt: skip
 
     def train(cfg, out):
@@ -376,7 +376,8 @@ def cases() -> dict[str, Callable[[], Case]]:
         ),
         "mgail_peg": lambda: _mgail_case(peg=True, iterations=2, episodes_per_iteration=1, eval_episodes=1),
         "gpril": lambda: _gpril_case(ema_decay=0.9, sample_actions=True, replay_sampling="episode"),
-        "dagger": _dagger_case,
+        "dagger": lambda: _dagger_case(1),
+        "dagger_mixture": lambda: _dagger_case(2),
         "aggrevated": lambda: _aggrevated_case("regular"),
         "aggrevated_natural": lambda: _aggrevated_case("natural"),
     }

@@ -11,7 +11,7 @@ from helpers import env_args, write_synthetic_demos
 
 from robot_il.checkpoint import CheckpointError, save_policy
 from robot_il.cli import main as cli
-from robot_il.nn.policy import GaussianPolicy, Normalizer
+from robot_il.nn.policy import GaussianPolicy, MixturePolicy, Normalizer
 from robot_il.policies import CheckpointPolicy
 
 
@@ -140,3 +140,22 @@ def test_a_run_resumes_with_a_config_field_added_since_at_its_default(tmp_path: 
     assert load_resumable(path, dataclasses.replace(cfg, total_steps=2000), "gail") is not None
     with pytest.raises(ConfigError, match="disc_grad_penalty"):
         load_resumable(path, dataclasses.replace(cfg, disc_grad_penalty=10.0), "gail")
+
+
+def test_a_mixture_policy_file_loads_as_the_mixture_it_saved_and_acts_the_same(tmp_path: Path) -> None:
+    args = env_args()
+    obs_dim = args["obs_layout"][-1]["stop"]
+    norm = Normalizer(np.linspace(0, 1, obs_dim), np.full(obs_dim, 2.0))
+    torch.manual_seed(3)
+    net = MixturePolicy(
+        obs_dim, 6, np.asarray(args["action_low"]), np.asarray(args["action_high"]), norm, (8,), components=3
+    )
+    path = save_policy(tmp_path / "mix.pt", net, algo="dagger", config={}, env_args=args)
+    loaded = CheckpointPolicy(path)
+    assert isinstance(loaded.net, MixturePolicy) and loaded.net.components == 3
+    obs = np.linspace(-1, 1, obs_dim)
+    np.testing.assert_array_equal(loaded(None, obs), net.act(obs))
+    sampled = CheckpointPolicy(path, act="sample", seed=5)
+    np.testing.assert_array_equal(
+        sampled(None, obs), net.act(obs, deterministic=False, generator=torch.Generator().manual_seed(5))
+    )

@@ -39,7 +39,7 @@ from robot_il.algos.oracle import fit_likelihood, mixture_episode, require_oracl
 from robot_il.config import require_non_negative, require_positive
 from robot_il.data.writer import DemoFileError
 from robot_il.errors import ConfigError
-from robot_il.nn.policy import GaussianPolicy, Normalizer
+from robot_il.nn.policy import Normalizer, make_policy
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,18 @@ class DAggerConfig(LikelihoodPolicyConfig, EvalConfig):
     roll-out runs 1 000 steps, a success about 100); else every state."""
     lr: float = 1e-4
     """Adam learning rate (as BC)."""
+    policy_components: int = 2
+    """Gaussians in the policy head. 2: a mixture (:class:`~robot_il.nn.policy.MixturePolicy`) that holds both of
+    the peg expert's actions where its law switches between nearly equal states (back off, insert); 1: the paper's
+    Gaussian, which averages them into a hover. Sim peg, 3 seeds, last round held out: 100, 100, 95% with 2;
+    100, 49, 81% with 1 (``docs/algorithms/oracle.md``). DAgger's no-regret guarantee holds only for a policy class
+    that can fit the expert."""
     seed: int = 0
     """Seeds the weights, batches, mixture draws and the rollouts' env seeds (``seed * 7919 + 1 + episode``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("episodes_per_round", "train_steps", "lr"):
+        for name in ("episodes_per_round", "train_steps", "lr", "policy_components"):
             require_positive(name, getattr(self, name))
         for name in ("rounds", "bc_steps"):
             require_non_negative(name, getattr(self, name))
@@ -100,7 +106,8 @@ class DAgger(Learner):
             )
         self.cfg, self.factory = cfg, factory
         torch.manual_seed(cfg.seed)
-        self.policy = GaussianPolicy(
+        self.policy = make_policy(
+            cfg.policy_components,
             **policy_spec(demos, cfg.hidden, cfg.sigma_min, cfg.sigma_max),
             normalizer=Normalizer.fit(demos.all_states, cfg.obs_std_floor),
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
@@ -126,3 +126,62 @@ class GaussianPolicy(ActionScaler):
     def l2_penalty(self) -> torch.Tensor:
         """Sum of squared weights (not biases), for the papers' L2 regularisation."""
         return sum((m.weight**2).sum() for m in self.body if isinstance(m, nn.Linear))
+
+
+class MixturePolicy(GaussianPolicy):
+    """π(a|s) = Σ_k w_k(s) N(μ_k(s), diag σ_k(s)²): a mixture density head over joint velocities, rad/s.
+
+    For an expert whose law switches at nearly equal states (on peg: back off or insert), a single Gaussian
+    fitted by likelihood averages the two actions into one neither would take; the mixture keeps both. Acting
+    with the mean means the most probable component's mean (the mixture's own mean would average the modes
+    again); sampling draws a component, then its Gaussian. Each μ_k and σ_k is bounded as in the parent.
+    """
+
+    def __init__(self, *args, components: int = 2, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if components < 2:
+            raise ValueError(f"a mixture needs at least 2 components, got {components}")
+        self.components = components
+        hidden = [m.out_features for m in self.body if isinstance(m, nn.Linear)][:-1]
+        self.body = mlp([self.obs_dim, *hidden, components * (2 * self.act_dim + 1)])
+
+    def parts(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mixture logits (..., K), means and standard deviations (..., K, act_dim)."""
+        out = self.body(self.normalizer(obs))
+        k, a = self.components, self.act_dim
+        logits = out[..., :k]
+        rest = out[..., k:].reshape(*out.shape[:-1], k, 2 * a)
+        mu = self.denormalize(torch.tanh(rest[..., :a]))
+        sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * torch.sigmoid(rest[..., a:])
+        return logits, mu, sigma
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of the most probable component (the mode the policy acts with)."""
+        logits, mu, sigma = self.parts(obs)
+        index = logits.argmax(-1)[..., None, None].expand(*mu.shape[:-2], 1, self.act_dim)
+        return mu.gather(-2, index).squeeze(-2), sigma.gather(-2, index).squeeze(-2)
+
+    def distribution(self, obs: torch.Tensor) -> MixtureSameFamily:
+        logits, mu, sigma = self.parts(obs)
+        return MixtureSameFamily(Categorical(logits=logits), Independent(Normal(mu, sigma), 1))
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: np.ndarray,
+        deterministic: bool = True,
+        generator: torch.Generator | None = None,
+        sigma: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        if deterministic:
+            return super().act(obs, deterministic=True)
+        logits, mu, own_sigma = self.parts(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+        k = int(torch.multinomial(torch.softmax(logits[0], -1), 1, generator=generator))
+        sigma = own_sigma[0, k] if sigma is None else sigma
+        noise = torch.randn(mu[0, k].shape, generator=generator)
+        return (mu[0, k] + sigma * noise).double().numpy()
+
+
+def make_policy(components: int = 1, **spec) -> GaussianPolicy:
+    """The policy a config names: the paper's Gaussian (``components`` 1) or a :class:`MixturePolicy`."""
+    return GaussianPolicy(**spec) if components == 1 else MixturePolicy(**spec, components=components)
