@@ -16,6 +16,9 @@ copy. Each method trains with each seed:
 - ``gail_bc_full``: GAIL (preset ``fast`` as is: 2000 BC steps, then 10 rollouts
   with the actor held while the critic and D learn) on the full demos;
 - ``gail_states``: GAIL (preset ``fast``) with D on (s, s'), states-only demos;
+- ``gail_bco_states``: ``gail_states`` with BCO's start: an inverse dynamics model learnt from
+  ``--idm-explore-steps`` of random motion labels the states-only demos with actions for the BC warm start
+  (the exploration's env steps count: ``idm_env_steps``);
 - ``gail_final``: GAIL (preset ``fast``) on the final-state-only demos (D on s);
 - ``airl_full``: AIRL (preset ``fast``) on the full demos;
 - ``mgail_full``: MGAIL (preset ``fast``) on the full demos, ``--mgail-iterations``;
@@ -56,8 +59,12 @@ from robot_il.evaluation import evaluate_policy
 from robot_il.record.expert import expert_demo_file
 from robot_il.stats import seed_summary
 
-METHODS = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full", "gpril_full")
-COMPARED = ("gail_full", "gail_bc_full", "gail_states", "gail_final", "airl_full", "mgail_full")
+METHODS = (
+    "gail_full", "gail_bc_full", "gail_states", "gail_bco_states", "gail_final", "airl_full", "mgail_full",
+    "gpril_full",
+)  # fmt: skip
+COMPARED = ("gail_full", "gail_bc_full", "gail_states", "gail_bco_states", "gail_final", "airl_full", "mgail_full")
+STATE_ONLY = ("gail_states", "gail_bco_states")
 """The methods whose environment steps to LEVEL are divided by GPRIL's."""
 LEVEL = 0.8
 """Success on the 20 fixed evaluation episodes at which environment steps are compared."""
@@ -110,9 +117,11 @@ def train(method: str, demos: dict[str, Path], seed: int, run: Path, args) -> di
         overrides = {"total_steps": args.steps, "seed": seed, **args.gail_overrides}
         if method == "gail_full":
             overrides.update(bc_warm_start_steps=0, critic_warmup_rollouts=0)
-        kind = {"gail_states": "states", "gail_final": "final"}.get(method, "full")
+        if method == "gail_bco_states":
+            overrides = {"idm_explore_steps": args.idm_explore_steps, **overrides}
+        kind = "states" if method in STATE_ONLY else {"gail_final": "final"}.get(method, "full")
         return ALGORITHMS["gail"].train(
-            demos[kind], run, preset="fast", state_only=method == "gail_states", overrides=overrides
+            demos[kind], run, preset="fast", state_only=method in STATE_ONLY, overrides=overrides
         )
     if method == "airl_full":
         overrides = {"total_steps": args.steps, "seed": seed, **args.gail_overrides}
@@ -159,6 +168,7 @@ def run_method(method: str, demos: dict[str, Path], seed: int, args, results: Pa
         "command": command,
         "demos": args.demos,
         "env_steps": int(summary["counters"]["env_steps"]),
+        **{k: v for k, v in summary["counters"].items() if k.startswith("idm_")},  # BCO's exploration
         "wall_s": float(summary["counters"]["wall_s"]),
         "curve": curve,
         STEPS_KEY: steps_to_level(curve),
@@ -303,6 +313,7 @@ COLOURS = {
     "gail_full": "tab:red",
     "gail_bc_full": "tab:orange",
     "gail_states": "tab:purple",
+    "gail_bco_states": "tab:pink",
     "gail_final": "tab:brown",
     "airl_full": "tab:green",
     "mgail_full": "tab:pink",
@@ -364,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=204_800, help="environment steps per GAIL/AIRL run")
     parser.add_argument("--mgail-iterations", type=int, default=100)
+    parser.add_argument(
+        "--idm-explore-steps", type=int, default=20_000, help="gail_bco_states: env steps of random motion for BCO"
+    )
     parser.add_argument("--gpril-iterations", type=int, default=100)
     parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes per run")
     parser.add_argument("--work", type=Path, default=Path("runs/adversarial"), help="demos and run directories")

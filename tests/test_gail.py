@@ -326,3 +326,32 @@ def test_ds_absorbing_value_is_its_bce_optimum_of_the_two_rates() -> None:
         assert rewards[0] < np.log(2) < rewards[1] < rewards[2] < 10.0 + np.log(2), rewards
     finally:
         learner.close()
+
+
+def test_bco_labels_state_only_demos_with_the_actions_that_made_them_and_gail_starts_from_them(tmp_path: Path) -> None:
+    """The toy moves by its action (s' = s + a): an inverse dynamics model learnt from random motion alone
+    recovers the expert's actions from its states, and GAIL's BC warm start on those labels reaches the goal,
+    where the same state-only demos without BCO start from scratch."""
+    from robot_il.algos.inverse_dynamics import explore, fit_inverse_dynamics
+
+    torch.set_num_threads(1)
+    demos = toy_expert_demos(20)
+    steps = demos.transitions()
+    explored = explore(gymnasium.make("robot_il/PointReach-v0"), 3000, np.random.default_rng(0))
+    assert len(explored.states) == 3000 and explored.episodes > 1
+    model, _ = fit_inverse_dynamics(explored, demos.action_low, demos.action_high, 2000, seed=0)
+    error = np.abs(model.label(steps.states, steps.next_states) - steps.actions)
+    assert error.mean() < 0.2 * STEP, f"labels off by {error.mean():.4f} on average (actions up to {STEP})"
+
+    state_only = DemoData(demos.states, demos.action_low, demos.action_high, None, dense=True)
+    cfg = dataclasses.replace(
+        TOY, total_steps=512, bc_warm_start_steps=1500, critic_warmup_rollouts=1, eval_episodes=40,
+        idm_explore_steps=3000, idm_steps=2000,
+    )  # fmt: skip
+    bco = train_gail(state_only, {}, TOY_FACTORY, tmp_path / "bco", cfg, progress=False)
+    scratch = train_gail(
+        state_only, {}, TOY_FACTORY, tmp_path / "scratch", dataclasses.replace(cfg, idm_explore_steps=0), progress=False
+    )
+    assert bco["counters"]["idm_env_steps"] == 3000 and "idm_env_steps" not in scratch["counters"]
+    started, unstarted = bco["curve"][0]["eval_success"], scratch["curve"][0]["eval_success"]
+    assert started >= 0.9 and unstarted <= 0.5, f"BCO start {started}, from scratch {unstarted}"

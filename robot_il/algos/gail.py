@@ -269,6 +269,7 @@ class GAIL(Learner):
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
+        self.factory = factory
         norm = fit_normalizer(demos, cfg.obs_norm, cfg.norm_practice_steps, cfg.seed, factory, net_spec)
         self.disc, self.expert = self.make_discriminator(net_spec, Normalizer(norm.mean, norm.std))
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
@@ -374,12 +375,38 @@ class GAIL(Learner):
         return self.cfg.total_steps
 
     def warm_start(self) -> None:
-        """Fit the actor to the demonstrated pairs (``bc_warm_start_steps``), before any GAIL update."""
+        """Fit the actor to the demonstrated pairs (``bc_warm_start_steps``), before any GAIL update. State-only
+        demos get their actions from an inverse dynamics model learnt by random motion (``idm_explore_steps``,
+        BCO); without one they start from scratch."""
         cfg = self.cfg
-        if cfg.bc_warm_start_steps > 0 and self.demos.has_actions and self.demos.dense:
-            steps = self.demos.transitions()
-            s, a = (torch.as_tensor(x, dtype=torch.float32) for x in (steps.states, steps.actions))
-            bc.warm_start(self.policy, s, a, cfg.bc_warm_start_steps, cfg.bc_lr, cfg.seed)
+        if cfg.bc_warm_start_steps == 0 or not self.demos.dense:
+            return
+        steps = self.demos.transitions()
+        if self.demos.has_actions:
+            actions = steps.actions
+        elif cfg.idm_explore_steps > 0:
+            actions = self.inferred_actions(steps.states, steps.next_states)
+        else:
+            return
+        s, a = (torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in (steps.states, actions))
+        bc.warm_start(self.policy, s, a, cfg.bc_warm_start_steps, cfg.bc_lr, cfg.seed)
+
+    def inferred_actions(self, states: np.ndarray, next_states: np.ndarray) -> np.ndarray:
+        """The demos' actions as an inverse dynamics model learnt from ``idm_explore_steps`` of random motion
+        infers them; its env steps and fit are logged in the counters."""
+        from robot_il.algos.inverse_dynamics import explore, fit_inverse_dynamics
+
+        cfg = self.cfg
+        env = self.factory.make()
+        try:
+            explored = explore(env, cfg.idm_explore_steps, np.random.default_rng(cfg.seed + 7_777))
+        finally:
+            env.close()
+        demo_pairs = np.concatenate([states, next_states], 1)
+        low, high = self.demos.action_low, self.demos.action_high
+        model, loss = fit_inverse_dynamics(explored, low, high, cfg.idm_steps, cfg.seed, norm_inputs=demo_pairs)
+        self.counters.update(idm_env_steps=len(explored.states), idm_episodes=explored.episodes, idm_loss=loss)
+        return model.label(states, next_states)
 
     def loop(self, training: Training) -> None:
         remaining = self.cfg.total_steps - self.model.num_timesteps

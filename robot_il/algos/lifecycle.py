@@ -116,10 +116,18 @@ class BCWarmStartConfig:
     from scratch. Needs demos with actions."""
     bc_lr: float = 1e-3
     """Adam learning rate of the BC warm start."""
+    idm_explore_steps: int = 0
+    """Env steps of random motion that teach an inverse dynamics model a = f(s, s'), which labels state-only
+    demos with actions for the BC warm start (BCO: :mod:`robot_il.algos.inverse_dynamics`); 0: state-only demos
+    start from scratch. On a robot this is robot time; counted as ``idm_env_steps``."""
+    idm_steps: int = 4_000
+    """Adam steps fitting the inverse dynamics model."""
 
     def __post_init__(self) -> None:
         require_non_negative("bc_warm_start_steps", self.bc_warm_start_steps)
         require_positive("bc_lr", self.bc_lr)
+        require_non_negative("idm_explore_steps", self.idm_explore_steps)
+        require_positive("idm_steps", self.idm_steps)
         _next_post_init(BCWarmStartConfig, self)
 
 
