@@ -85,10 +85,21 @@ def headline() -> list[tuple[str, str, str]]:
             if robomimic:
                 figure += f"; robomimic's BC (best-validation checkpoint) {_pct(robomimic['success_rate'])}"
             rows.append(("BC on sim peg, 3 seeds × 100 held-out", figure, _link("bc_peg")))
-    if d := _load("adversarial"):
-        s = d["summary"]
-        if "gail_bc_full" in s:
-            rows.append(("GAIL from a BC start, sim peg", f"{_seeds(s['gail_bc_full'])}", _link("adversarial")))
+    seed_methods, sources = [], []
+    for name, key, label, deployed in (  # deployed: the key of the figure as the policy acts when deployed
+        ("oracle_il", "dagger", "DAgger", None),
+        ("oracle_il", "aggrevated_natural", "AggreVaTeD", None),
+        ("adversarial", "gail_bc_full", "GAIL from BC", None),
+        ("adversarial", "gail_states", "GAIL from states", None),
+        ("mgail", "mgail_full", "MGAIL", "sampled_actions"),
+    ):
+        if (d := _load(name)) and (s := d["summary"].get(key)):
+            s = s.get(deployed, s) if deployed else s
+            seed_methods.append(f"{label} {_pct(s['mean_success'])}")
+            sources += [] if name in sources else [name]
+    if seed_methods:
+        rows.append(("Other seed methods, sim peg, 3 seeds × 100 held-out (mean)", ", ".join(seed_methods),
+                     " · ".join(_link(n) for n in sources)))  # fmt: skip
     if d := _load("safety_latency"):
         f = d["filter"]
         rows.append(("Safety filter per command (fuzzed, NaN/inf/1e300)",

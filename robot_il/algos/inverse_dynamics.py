@@ -109,4 +109,4 @@ def fit_inverse_dynamics(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return model, float(loss)
+    return model, loss.item()
