@@ -95,10 +95,10 @@ def headline() -> list[tuple[str, str, str]]:
     ):
         if (d := _load(name)) and (s := d["summary"].get(key)):
             s = s.get(deployed, s) if deployed else s
-            seed_methods.append(f"{label} {_pct(s['mean_success'])}")
+            seed_methods.append(f"{label} {_pct(s['mean_success'])} ({len(s['seeds'])} seeds)")
             sources += [] if name in sources else [name]
     if seed_methods:
-        rows.append(("Other seed methods, sim peg, 3 seeds × 100 held-out (mean)", ", ".join(seed_methods),
+        rows.append(("Other seed methods, sim peg, 100 held-out per seed (mean)", ", ".join(seed_methods),
                      " · ".join(_link(n) for n in sources)))  # fmt: skip
     if d := _load("safety_latency"):
         f = d["filter"]
