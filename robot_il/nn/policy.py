@@ -142,6 +142,8 @@ class MixturePolicy(GaussianPolicy):
         if components < 2:
             raise ValueError(f"a mixture needs at least 2 components, got {components}")
         self.components = components
+        # The parent's single-Gaussian body is replaced by one with the mixture's head (its weights were drawn
+        # first, so a seed gives the mixture the same weights as the runs recorded with it).
         hidden = [m.out_features for m in self.body if isinstance(m, nn.Linear)][:-1]
         self.body = mlp([self.obs_dim, *hidden, components * (2 * self.act_dim + 1)])
 
