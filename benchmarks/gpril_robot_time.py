@@ -1,6 +1,7 @@
 """GPRIL's robot time to skill: practice episodes and robot minutes (20 Hz) until the policy reaches 0.9.
 
     python benchmarks/gpril_robot_time.py [--seeds 0 1 2 3 4] [--preset robot_time] [--set FIELD=VALUE ...]
+                                          [--variant states|final]
 
 From the 25 scripted-expert peg demos with their actions stripped (kinesthetic teaching's states only), each
 seed trains GPRIL with the preset until its 20-episode evaluation (validation seeds 10000..) first reaches 0.9
@@ -12,6 +13,9 @@ the summary to benchmarks/results/gpril_robot_time.json and a plot beside it. Ru
 
 The robot time is counted to where the run stopped: the preset's ``stop_after`` evaluations in a row at 0.9, each
 on new poses (``eval_rotate``); ``first_evaluation_at_0.9`` keeps the first one.
+
+``--variant final`` learns from each demo's final state only (the paper's sparsest case) instead of every state;
+its records and summary key are ``final`` (give it its own ``--out`` to keep the states summary).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ TARGET_MINUTES = 30.0
 
 
 def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
-    record = results / f"states_seed{seed}.json"
+    record = results / f"{args.variant}_seed{seed}.json"
     if record.exists():
         return json.loads(record.read_text())
-    run = args.work / f"{args.preset}_seed{seed}"
+    run = args.work / (
+        f"{args.preset}_seed{seed}" if args.variant == "states" else f"{args.preset}_{args.variant}_seed{seed}"
+    )
     overrides = {"seed": seed, **dict(args.set)}
     summary = ALGORITHMS["gpril"].train(demos, run, preset=args.preset, state_only=True, overrides=overrides)
     curve, counters = summary["curve"], summary["counters"]
@@ -50,6 +56,7 @@ def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
     final = final_evaluation(run, args.episodes)
     entry = {
         "seed": seed,
+        "variant": args.variant,
         "preset": args.preset,
         "config": summary["config"],
         "counters": counters,
@@ -66,8 +73,8 @@ def run_seed(seed: int, demos: Path, args, results: Path) -> dict:
     return entry
 
 
-def aggregate(results: Path, out: Path, commands: list[str]) -> dict:
-    runs = [json.loads(p.read_text()) for p in sorted(results.glob("states_seed*.json"))]
+def aggregate(results: Path, out: Path, commands: list[str], variant: str = "states") -> dict:
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob(f"{variant}_seed*.json"))]
     if not runs:
         return {}
     steps = [r["env_steps_to_0.9"] for r in runs]
@@ -95,16 +102,16 @@ def aggregate(results: Path, out: Path, commands: list[str]) -> dict:
         "control_rate_hz": RATE_HZ,
         "target": f"<= {TARGET_MINUTES:g} robot minutes ({TARGET_MINUTES * 60 * RATE_HZ:.0f} env steps) to 0.9, "
         "every seed",
-        "summary": {"states": states},
+        "summary": {variant: states},
         "target_met": len(reached) == len(steps) and max(reached) <= TARGET_MINUTES * 60 * RATE_HZ,
         "machine": "2-core CPU, one torch thread per process",
     }
     (out / "gpril_robot_time.json").write_text(json.dumps(summary, indent=1))
-    _plot(runs, out / "gpril_robot_time.png")
+    _plot(runs, out / "gpril_robot_time.png", variant)
     return summary
 
 
-def _plot(runs: list[dict], path: Path) -> None:
+def _plot(runs: list[dict], path: Path, variant: str = "states") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +125,8 @@ def _plot(runs: list[dict], path: Path) -> None:
     ax.axvline(TARGET_MINUTES, color="r", ls="--", lw=1, label=f"target {TARGET_MINUTES:g} min")
     ax.set_xlabel("robot minutes of practice (20 Hz)")
     ax.set_ylabel("success (20 evaluation episodes)")
-    ax.set_title("GPRIL from states only, sim peg: robot time to 0.9")
+    what = "states only" if variant == "states" else "final states only"
+    ax.set_title(f"GPRIL from {what}, sim peg: robot time to 0.9")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -131,6 +139,7 @@ def main() -> None:
     parser.add_argument("--preset", default="robot_time", choices=sorted(ALGORITHMS["gpril"].preset_table))
     parser.add_argument("--set", type=_setting, nargs="+", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--variant", default="states", choices=("states", "final"), help="demos' states kept")
     parser.add_argument("--work", type=Path, default=Path("runs/robot_time"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -141,11 +150,11 @@ def main() -> None:
     commands = json.loads(previous.read_text()).get("commands", []) if previous.exists() else []
     commands = [*commands, command] if command not in commands else commands
     args.work.mkdir(parents=True, exist_ok=True)
-    demos = prepare_demos(args.work, 25)["states"]
+    demos = prepare_demos(args.work, 25)[args.variant]
     for seed in args.seeds:
         run_seed(seed, demos, args, results)
-        summary = aggregate(results, args.out, commands)
-        print(json.dumps(summary["summary"]["states"], indent=1))
+        summary = aggregate(results, args.out, commands, args.variant)
+        print(json.dumps(summary["summary"][args.variant], indent=1))
 
 
 if __name__ == "__main__":
