@@ -72,7 +72,11 @@ STEPS_KEY = "steps_to_0.8"
 MGAIL_MODULE = "robot_il.algos.mgail"
 EVAL_SEED = 20_000
 """First seed of the held-out evaluation episodes (demos use 0.., the learners' own evaluations 10000..)."""
-FINAL_KEYS = ("episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps")
+FINAL_KEYS = (
+    "episodes", "successes", "success_rate", "success_ci95", "mean_episode_steps", "end_reasons", "per_episode",
+)  # fmt: skip
+"""What a record keeps of a held-out evaluation: the rates, why episodes ended, and each episode's socket pose,
+outcome, length and end reason."""
 
 
 def prepare_demos(work: Path, n: int) -> dict[str, Path]:

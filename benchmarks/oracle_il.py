@@ -159,9 +159,13 @@ def aggregate(records: Path, out: Path, command: str) -> dict:
     targets = {}
     for m, t in TARGETS.items():
         if m in summary:
-            key, measured = (f"{m} every seed", summary[m]["min_success"]) if m == "dagger" else (m, None)
-            measured = summary[m]["mean_success"] if measured is None else measured
-            targets[f"{key} >= {t}"] = {"target": t, "measured": measured, "met": measured >= t}
+            every = m == "dagger"  # DAgger's target holds on every seed, the others' on the mean
+            measured = summary[m]["min_success" if every else "mean_success"]
+            targets[f"{m}{' every seed' if every else ''} >= {t}"] = {
+                "target": t,
+                "measured": measured,
+                "met": measured >= t,
+            }
     result = {
         "benchmark": "oracle_il",
         "commands": commands,
