@@ -39,6 +39,24 @@ def test_a_quiet_stream_is_zeroed_after_the_timeout_and_latches_until_released()
     np.testing.assert_array_equal(g.on_command(NAMES, [0.1, 0, 0], stamp=3.0, now=12.0), [0.1, 0, 0])
 
 
+def test_a_gate_that_was_not_running_judges_the_timeout_after_its_queue_and_still_latches() -> None:
+    """A tick late by more than half the timeout (the gate's own process starved) waits for the commands queued
+    behind it; only once: a gate that stays starved still latches a dead stream one tick later."""
+    g = gate()
+    g.on_command(NAMES, [0.1, 0, 0], stamp=1.0, now=10.0)
+    assert g.on_tick(10.0 + PERIOD / 4) is None
+    assert g.on_tick(10.0 + 5 * PERIOD) is None, "a late tick latched before reading its queue"
+    np.testing.assert_array_equal(
+        g.on_command(NAMES, [0.1, 0, 0], stamp=1.1, now=10.0 + 5 * PERIOD + 1e-3), [0.1, 0, 0]
+    )
+    assert g.state is GateState.FORWARDING and g.counts["late_tick"] == 1
+    # the stream then dies while the gate stays starved: every tick late, the second one latches
+    t = 10.0 + 5 * PERIOD + 1e-3
+    assert g.on_tick(t + 4 * PERIOD) is None
+    np.testing.assert_array_equal(g.on_tick(t + 8 * PERIOD), np.zeros(3))
+    assert g.state is GateState.STREAM_LOST
+
+
 def test_a_clean_end_of_stream_goes_idle_without_latching() -> None:
     g = gate()
     g.on_command(NAMES, [0.1, 0, 0], stamp=1.0, now=10.0)

@@ -261,7 +261,7 @@ class _Operator:
 
 
 @pytest.mark.parametrize("fault", ["freeze_joint_states", "wrench_spike", "nan", "raises"])
-def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, fault: str) -> None:
+def test_faults_over_ros2_give_zero_velocity_and_stop_the_arm(sim_bridge, released_gate, fault: str) -> None:
     """Fault injection through the real ROS 2 path, the deploy loop in real time at 20 Hz."""
     from robot_il.deploy import SafeController, control_loop
     from robot_il.safety import SafetyFilter, default_limits

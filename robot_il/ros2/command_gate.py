@@ -104,6 +104,10 @@ class GateLogic:
     last_stamp: float = -math.inf
     """The client's stamp of the last valid command."""
     counts: dict[str, int] = field(default_factory=dict)
+    last_tick: float = -math.inf
+    """When :meth:`on_tick` last ran (gate clock)."""
+    deferred: bool = False
+    """The last tick found the gate itself late and left the timeout to the next one (no command since)."""
 
     def __post_init__(self) -> None:
         if not self.period > 0 or not self.timeout_periods > 0:
@@ -154,7 +158,7 @@ class GateLogic:
             return self._latch(GateState.BAD_COMMAND, f"non-finite command {v.tolist()}")
         if self.max_velocity and np.any(np.abs(v) > np.asarray(self.max_velocity) + 1e-9):
             return self._latch(GateState.BAD_COMMAND, f"command {v.tolist()} over max_velocity")
-        self.last_stamp, self.last_valid = stamp, now
+        self.last_stamp, self.last_valid, self.deferred = stamp, now, False
         if end:
             self.state, self.reason = GateState.IDLE, "the client ended its stream"
             return self.zero
@@ -162,14 +166,27 @@ class GateLogic:
         return v
 
     def on_tick(self, now: float) -> np.ndarray | None:
-        """Zero (and the latch) when a forwarding stream has gone quiet for longer than the timeout."""
-        if self.state is GateState.FORWARDING and now - self.last_valid > self.timeout:
-            return self._latch(
-                GateState.STREAM_LOST,
-                f"no command for {now - self.last_valid:.3f} s "
-                f"(timeout {self.timeout_periods:g} periods = {self.timeout:.3f} s)",
-            )
-        return None
+        """Zero (and the latch) when a forwarding stream has gone quiet for longer than the timeout.
+
+        A tick that comes more than half the timeout after the last one means the gate itself was not
+        running (a loaded machine): the client's commands may be waiting in its queue, behind this timer.
+        Such a tick leaves the decision to the next one, after the queue; never two ticks running, so a gate
+        that stays starved still latches, one tick later."""
+        late = math.isfinite(self.last_tick) and now - self.last_tick > self.timeout / 2
+        self.last_tick = now
+        if not (self.state is GateState.FORWARDING and now - self.last_valid > self.timeout):
+            self.deferred = False
+            return None
+        if late and not self.deferred:
+            self.deferred = True
+            self.counts["late_tick"] = self.counts.get("late_tick", 0) + 1
+            return None
+        self.deferred = False
+        return self._latch(
+            GateState.STREAM_LOST,
+            f"no command for {now - self.last_valid:.3f} s "
+            f"(timeout {self.timeout_periods:g} periods = {self.timeout:.3f} s)",
+        )
 
     def estop(self, source: str) -> np.ndarray:
         return self._latch(GateState.ESTOP, source)

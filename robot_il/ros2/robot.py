@@ -125,7 +125,7 @@ class _Ros2Link:
         self.ended = False
         """The stream's end has been sent: no heartbeat may reopen it at the gate."""
         period = 1.0 / cfg.control_rate_hz
-        self.node.create_timer(period / 2, self._command_watchdog)
+        self.node.create_timer(period / 4, self._command_watchdog)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True, name=f"{name}-spin")
@@ -168,7 +168,10 @@ class _Ros2Link:
             state_age = time.monotonic() - self.joints[1] if self.joints else 0.0
         if values is None or self.closed or self.ended:
             return
-        timeout = self.cfg.command_timeout_periods / self.cfg.control_rate_hz
+        period = 1.0 / self.cfg.control_rate_hz
+        # A moving command is zeroed after command_timeout_periods; a zero one is repeated after one period, so
+        # the gate's heartbeat keeps a margin of twice its usual gap on a loaded machine.
+        timeout = self.cfg.command_timeout_periods * period if any(values) else period
         quiet = time.monotonic() - sent_at > timeout
         blind = any(values) and state_age > self.cfg.stale_after  # moving on states too old to act on
         if quiet or blind:
@@ -213,10 +216,16 @@ class _Ros2Link:
             return
         try:
             self.stop()
-            deadline = time.monotonic() + 0.5
-            while self.cfg.command_gate_topic and (self.gate_state or "").startswith("forwarding"):
+            # The end marker is repeated each period until the gate confirms it: one marker delayed past the
+            # gate's timeout (a loaded machine) would latch it as if this process had died.
+            period = 1.0 / self.cfg.control_rate_hz
+            deadline, resend = time.monotonic() + 1.0, time.monotonic() + period
+            while self.ready and self.cfg.command_gate_topic and (self.gate_state or "").startswith("forwarding"):
                 if time.monotonic() > deadline:
                     break
+                if time.monotonic() > resend:
+                    self.publish_command([0.0] * len(self.joint_names), end_of_stream=True)
+                    resend += period
                 time.sleep(0.002)
             time.sleep(0.02)  # let the zero leave before the publisher goes
         finally:
