@@ -160,7 +160,7 @@ class _Ros2Link:
     def _command_watchdog(self) -> None:
         """A quiet command stream (our loop hung, or is between episodes) gets zero velocity every tick: the
         arm must not keep the last command, and the gate sees this process is alive. A moving command on joint
-        states older than ``stale_after`` is zeroed here too, within half a period, without waiting for the
+        states older than ``stale_after`` is zeroed here too, within a quarter period, without waiting for the
         loop's next ``send_action``. Nothing is sent before the first command (an observe-only client, such as
         kinesthetic recording, never commands)."""
         with self.lock:
