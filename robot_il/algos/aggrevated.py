@@ -52,7 +52,7 @@ from robot_il.algos.oracle import cost_to_go, fit_likelihood, mixture_episode, r
 from robot_il.config import require_non_negative, require_positive
 from robot_il.data.writer import DemoFileError
 from robot_il.errors import ConfigError
-from robot_il.nn.policy import GaussianPolicy, Normalizer
+from robot_il.nn.policy import MixturePolicy, Normalizer, make_policy
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,22 @@ class AggreVaTeDConfig(LikelihoodPolicyConfig, PeriodicEvalConfig):
     """Behavioural cloning steps on the demos before the first iteration (0: from scratch)."""
     bc_lr: float = 1e-4
     """Adam learning rate of the BC warm start (as BC)."""
+    policy_components: int = 1
+    """Gaussians in the policy head: 1, the paper's Gaussian (KL in closed form); ≥ 2, a mixture
+    (:class:`~robot_il.nn.policy.MixturePolicy`, DAgger's default), whose KL to the last policy is estimated
+    from ``kl_samples`` draws of the last policy per state."""
+    kl_samples: int = 8
+    """Draws per state of the mixture's sampled KL (k3 estimator: ≥ 0, and its Hessian at the last policy is the
+    empirical Fisher, so the natural step's conjugate gradient sees a positive semi-definite matrix)."""
     seed: int = 0
     """Seeds the weights, the state and action draws and the roll-outs' env seeds."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("iterations", "episodes_per_iteration", "states_per_episode", "max_kl", "cg_iters", "bc_lr"):
+        for name in (
+            "iterations", "episodes_per_iteration", "states_per_episode", "max_kl", "cg_iters", "bc_lr",
+            "policy_components", "kl_samples",
+        ):  # fmt: skip
             require_positive(name, getattr(self, name))
         for name in ("cg_damping", "failure_penalty", "max_expert_steps", "bc_steps"):
             require_non_negative(name, getattr(self, name))
@@ -146,7 +156,8 @@ class AggreVaTeD(Learner):
     def __init__(self, cfg: AggreVaTeDConfig, demos: DemoData, factory: EnvFactory) -> None:
         self.cfg, self.factory, self.demos = cfg, factory, demos
         torch.manual_seed(cfg.seed)
-        self.policy = GaussianPolicy(
+        self.policy = make_policy(
+            cfg.policy_components,
             **policy_spec(demos, cfg.hidden, cfg.sigma_min, cfg.sigma_max),
             normalizer=Normalizer.fit(demos.all_states, cfg.obs_std_floor),
         )
@@ -216,9 +227,7 @@ class AggreVaTeD(Learner):
             picks = self.rng.choice(ep.steps, size=min(cfg.states_per_episode, ep.steps), replace=False)
             for t in np.sort(picks):
                 s = torch.as_tensor(ep.states[t]).unsqueeze(0)
-                with torch.no_grad():
-                    mu, sigma = self.policy(s)
-                    a = mu + sigma * torch.randn((cfg.actions_per_state, mu.shape[-1]), generator=generator)
+                a = self.policy.sample(s, cfg.actions_per_state, generator)
                 row = []
                 for a_j in a.numpy():
                     q = cost_to_go(self.env, ep.snapshots[t], a_j, cfg.failure_penalty, cfg.max_expert_steps or None)
@@ -264,11 +273,23 @@ class AggreVaTeD(Learner):
         with torch.no_grad():
             old = self.policy.distribution(s)
             old_logp = old.log_prob(a)
+        if isinstance(self.policy, MixturePolicy):  # no closed form: k3 on draws of the last policy
+            states = torch.as_tensor(batch["states"])
+            generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.counters["iteration"])
+            x = self.policy.sample(states, cfg.kl_samples, generator).reshape(-1, a.shape[-1])
+            xs = states.repeat(cfg.kl_samples, 1)
+            with torch.no_grad():
+                x_old_logp = self.policy.distribution(xs).log_prob(x)
 
         def loss_and_kl() -> tuple[torch.Tensor, torch.Tensor]:
             dist = self.policy.distribution(s)
             ratio = torch.exp(dist.log_prob(a) - old_logp)
-            return (ratio * adv).mean(), kl_divergence(old, dist).mean()
+            if isinstance(self.policy, MixturePolicy):
+                log_r = self.policy.distribution(xs).log_prob(x) - x_old_logp
+                kl = (torch.exp(log_r) - 1 - log_r).mean()
+            else:
+                kl = kl_divergence(old, dist).mean()
+            return (ratio * adv).mean(), kl
 
         return self._kl_step(loss_and_kl)
 

@@ -123,6 +123,14 @@ class GaussianPolicy(ActionScaler):
         noise = torch.randn(mu.shape, generator=generator)
         return (mu + sigma * noise)[0].double().numpy()
 
+    @torch.no_grad()
+    def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws a ~ π(·|s) per observation (B, obs_dim) → (n, B, act_dim) for B > 1, (n, act_dim) for
+        B = 1."""
+        mu, sigma = self(obs)
+        a = mu + sigma * torch.randn((n, *mu.shape), generator=generator)
+        return a[:, 0] if len(obs) == 1 else a
+
     def l2_penalty(self) -> torch.Tensor:
         """Sum of squared weights (not biases), for the papers' L2 regularisation."""
         return sum((m.weight**2).sum() for m in self.body if isinstance(m, nn.Linear))
@@ -182,6 +190,17 @@ class MixturePolicy(GaussianPolicy):
         sigma = own_sigma[0, k] if sigma is None else sigma
         noise = torch.randn(mu[0, k].shape, generator=generator)
         return (mu[0, k] + sigma * noise).double().numpy()
+
+    @torch.no_grad()
+    def sample(self, obs: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws per observation (B, obs_dim) → (n, B, act_dim) for B > 1, (n, act_dim) for B = 1: a
+        component each, then its Gaussian."""
+        logits, mu, sigma = self.parts(obs)
+        k = torch.multinomial(torch.softmax(logits, -1), n, replacement=True, generator=generator).T  # (n, B)
+        index = k[..., None, None].expand(*k.shape, 1, self.act_dim)
+        pick = lambda x: x.unsqueeze(0).expand(n, *x.shape).gather(-2, index).squeeze(-2)  # noqa: E731
+        a = pick(mu) + pick(sigma) * torch.randn((n, *mu.shape[:-2], self.act_dim), generator=generator)
+        return a[:, 0] if len(obs) == 1 else a
 
 
 def make_policy(components: int = 1, **spec) -> GaussianPolicy:
