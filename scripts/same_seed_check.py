@@ -38,7 +38,13 @@ import numpy as np
 import torch
 
 WALL_CLOCK = "wall_s"
-ADDED_AT_DEFAULT = {"eval_rotate": False, "policy_components": 1, "idm_explore_steps": 0, "idm_steps": 4_000}
+ADDED_AT_DEFAULT = {
+    "eval_rotate": False,
+    "policy_components": 1,
+    "idm_explore_steps": 0,
+    "idm_steps": 4_000,
+    "kl_samples": 8,
+}
 """Config fields added since the reference hashes: left out where they hold their default, since a new switch,
 off, must change no number (with it, every saved config differs by one key)."""
 FILES = ("policy.pt", "policy_best.pt", "checkpoint.pt", "train_log.json")
