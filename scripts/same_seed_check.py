@@ -44,6 +44,7 @@ ADDED_AT_DEFAULT = {
     "idm_explore_steps": 0,
     "idm_steps": 4_000,
     "kl_samples": 8,
+    "disc_max_accuracy": 0.0,
 }
 """Config fields added since the reference hashes: left out where they hold their default, since a new switch,
 off, must change no number (with it, every saved config differs by one key)."""

@@ -298,3 +298,22 @@ def test_prep_iterations_take_prep_disc_steps_d_updates_and_later_ones_disc_step
         calls.append(len(learner.disc.calls) - before)
     # each D update scores a demonstrated and a generated batch; the policy's unroll scores T more after prep
     assert calls == [2 * 3, 2 * 1 + cfg.policy_steps * cfg.unroll]
+
+
+def test_a_capped_d_skips_updates_on_batches_it_already_tells_apart() -> None:
+    """Generated pairs far from every demonstrated one: D learns to separate them, then with
+    ``disc_max_accuracy`` its weights stop moving while without the cap they go on."""
+    replay = [(np.full((41, 2), 5.0, np.float32), np.full((40, 2), 0.5, np.float32))]
+    runs = {}
+    for cap in (0.0, 0.9):
+        learner = MGAIL(dataclasses.replace(TOY_MGAIL, disc_max_accuracy=cap), toy_expert_demos(), TOY_FACTORY)
+        learner.replay = replay
+        first = learner.train_discriminator(60)
+        weights = [p.detach().clone() for p in learner.disc.parameters()]
+        then = learner.train_discriminator(20)
+        moved = any(not torch.equal(w, p) for w, p in zip(weights, learner.disc.parameters()))
+        runs[cap] = (first, then, moved)
+    assert runs[0.0][2] and "disc/skipped" not in runs[0.0][1]
+    first, then, moved = runs[0.9]
+    assert first["disc/skipped"] > 0 and then["disc/skipped"] == 20 and not moved
+    assert then["disc/accuracy"] >= 0.9

@@ -130,6 +130,10 @@ class MGAILConfig(PolicyConfig, BCWarmStartConfig, PeriodicEvalConfig):
     """Generated (and as many demonstrated) pairs per D update."""
     disc_ent_coef: float = 1e-3
     """Entropy bonus on D's output (as GAIL's)."""
+    disc_max_accuracy: float = 0.0
+    """Skip a D update whose batch D already tells apart at least this well (0: never skip, the authors'). A
+    saturated D (accuracy 0.97-0.99 where the last policies fell back) gives the policy a flat, uninformative
+    cost; a cap keeps it in the range where its gradient carries the demonstrations' direction."""
     disc_recent_episodes: int = 16
     """D's generated pairs come from the replay's last this many episodes (0: the whole replay, as the authors')."""
     noise_intensity: float = 6.0
@@ -201,6 +205,8 @@ class MGAILConfig(PolicyConfig, BCWarmStartConfig, PeriodicEvalConfig):
             raise ConfigError("disc_action_norm", f"must be 'expert' or 'bounds', got {self.disc_action_norm!r}")
         if self.prep_disc_steps is not None:
             require_non_negative("prep_disc_steps", self.prep_disc_steps)
+        if not 0.0 <= self.disc_max_accuracy <= 1.0:
+            raise ConfigError("disc_max_accuracy", f"must be in [0, 1] (0: off), got {self.disc_max_accuracy}")
 
 
 PRESETS: dict[str, MGAILConfig] = {
@@ -492,6 +498,7 @@ class MGAIL(Learner):
         s = np.concatenate([x[:-1] for x, _ in recent])
         a = np.concatenate([y for _, y in recent])
         s_t, a_t = torch.as_tensor(s), torch.as_tensor(a)
+        skipped = 0
         for _ in range(steps):
             g = torch.as_tensor(self.rng.integers(0, len(s_t), cfg.disc_batch))
             e = torch.as_tensor(self.rng.integers(0, len(self.expert_s), cfg.disc_batch))
@@ -500,8 +507,16 @@ class MGAIL(Learner):
                 a_e = a_e + self.noise_std * torch.as_tensor(self.rng.standard_normal(a_e.shape), dtype=a_e.dtype)
             expert = self.disc.batch(self.expert_s[e], a_e, self.expert_s[e])
             generated = self.disc.batch(s_t[g], a_t[g], s_t[g])
+            if cfg.disc_max_accuracy:
+                with torch.no_grad():
+                    le, lg = self.disc.score(expert), self.disc.score(generated)
+                    accuracy = 0.5 * ((le > 0).float().mean() + (lg < 0).float().mean()).item()
+                if accuracy >= cfg.disc_max_accuracy:
+                    skipped += 1
+                    stats = {**stats, "disc/accuracy": accuracy}
+                    continue
             stats = discriminator_update(self.disc, self.disc_opt, expert, generated, cfg.disc_ent_coef)
-        return stats
+        return {**stats, "disc/skipped": skipped} if cfg.disc_max_accuracy else stats
 
     def train_policy(self, episodes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
         """``policy_steps`` Adam steps on J through the model, on windows of ``episodes`` (this iteration's)."""
