@@ -23,7 +23,7 @@ from robot_il.checkpoint import load_policy
 from robot_il.envs.toy import GOAL, goal_states
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
-from robot_il.nn.policy import GaussianPolicy
+from robot_il.nn.policy import GaussianPolicy, MixturePolicy
 from robot_il.policies import act_mode
 
 # A tiny GPRIL for the 2-D reaching task (robot_il/PointReach-v0).
@@ -256,10 +256,15 @@ SWITCHES = {
 """The departures from the paper that the fast preset turns on (#13), each drawing on the run's seeded generators."""
 
 
-@pytest.mark.parametrize("switches", [{}, SWITCHES], ids=["paper", "fast_switches"])
+@pytest.mark.parametrize(
+    "switches",
+    [{}, SWITCHES, {**SWITCHES, "policy_components": 2, "num_actors": 1}],
+    ids=["paper", "fast_switches", "mixture_head_in_an_actor"],
+)
 def test_a_run_is_a_function_of_its_seed(tmp_path: Path, switches: dict) -> None:
     """Two runs with the same seed and config give the same curve and the same policy, exactly: with the
-    paper's sampling and with the switches on (episode draws, sampled evaluation, the moving average)."""
+    paper's sampling, with the switches on (episode draws, sampled evaluation, the moving average), and with a
+    mixture head that an actor process builds from the learner's spec."""
     cfg = dataclasses.replace(TOY, iterations=6, eval_every=3, eval_episodes=4, **switches)
     logs = []
     for name in ("a", "b"):
@@ -273,6 +278,7 @@ def test_a_run_is_a_function_of_its_seed(tmp_path: Path, switches: dict) -> None
         b, _ = load_policy(tmp_path / "b" / file)
         for name, value in a.state_dict().items():
             assert torch.equal(b.state_dict()[name], value), f"{file}: {name}"
+        assert isinstance(a, MixturePolicy) == (switches.get("policy_components", 1) > 1)
 
 
 def test_a_finished_run_extended_to_more_iterations_is_the_longer_run(tmp_path: Path) -> None:

@@ -311,7 +311,7 @@ def test_a_capped_d_skips_updates_on_batches_it_already_tells_apart() -> None:
         first = learner.train_discriminator(60)
         weights = [p.detach().clone() for p in learner.disc.parameters()]
         then = learner.train_discriminator(20)
-        moved = any(not torch.equal(w, p) for w, p in zip(weights, learner.disc.parameters()))
+        moved = any(not torch.equal(w, p) for w, p in zip(weights, learner.disc.parameters(), strict=True))
         runs[cap] = (first, then, moved)
     assert runs[0.0][2] and "disc/skipped" not in runs[0.0][1]
     first, then, moved = runs[0.9]

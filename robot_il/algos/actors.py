@@ -138,13 +138,13 @@ def _actor_main(
     _exit_when_orphaned(learner)
     import torch
 
-    from robot_il.nn.policy import GaussianPolicy
+    from robot_il.nn.policy import make_policy
 
     torch.set_num_threads(1)
     # Do not wait at exit to flush episodes nobody will read (the learner has quit or died).
     episodes_q.cancel_join_thread()
     env = factory.make()
-    policy = GaussianPolicy(**net_spec)
+    policy = make_policy(**net_spec)
     version = -1
     while os.getppid() == learner:  # a killed learner (even by SIGKILL) takes its actors with it
         try:
@@ -248,14 +248,14 @@ class ActorPool:
     def _run_local(self, index: int, version: int) -> EpisodeData:
         import torch
 
-        from robot_il.nn.policy import GaussianPolicy
+        from robot_il.nn.policy import make_policy
 
         if self._local_env is None:
             self._local_env = self.factory.make()
             # Its initial weights are overwritten by the granted ones; drawing them must not move the learner's
             # generator, or a resumed run (which builds this again) would draw differently from an unbroken one.
             with torch.random.fork_rng(devices=[]):
-                self._local_policy = GaussianPolicy(**self.net_spec)
+                self._local_policy = make_policy(**self.net_spec)
         if self._local_version != version:
             self._local_policy.load_state_dict({k: torch.as_tensor(v) for k, v in self._weights[version].items()})
             self._local_version = version

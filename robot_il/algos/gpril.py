@@ -44,7 +44,7 @@ from robot_il.checkpoint import CHECKPOINT_FILE, START_AFRESH, load_checkpoint
 from robot_il.config import require_non_negative, require_positive
 from robot_il.errors import ConfigError
 from robot_il.nn.flows import conditional_maf
-from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer
+from robot_il.nn.policy import ActionScaler, GaussianPolicy, Normalizer, make_policy
 
 SPARSE_NORM_BELOW = 2
 SPARSE_NORM_EPISODES = 5
@@ -119,6 +119,10 @@ class GPRILConfig(PolicyConfig, PeriodicEvalConfig):
     """Observation fields the policy does not see (its normaliser scales them to zero; the flows still model
     them), e.g. ("joint_efforts",): efforts leave the demos' range as soon as actions are sampled. Default: the
     paper's, every field."""
+    policy_components: int = 1
+    """Gaussians in the policy head: 1, the paper's Gaussian; ≥ 2, a mixture
+    (:class:`~robot_il.nn.policy.MixturePolicy`) that can hold both of an expert's actions where its law switches
+    at nearly equal states (as DAgger's default). Matters with demonstrated actions (β_π > 0)."""
     flow_pretrain_steps: int = 0
     """Flow steps on the demonstrations' own trajectories before the first practice episode (B_s; B_a too when
     the demos have actions): the flows start from the demos' predecessor structure (not in the paper)."""
@@ -191,6 +195,8 @@ class GPRILConfig(PolicyConfig, PeriodicEvalConfig):
             "stop_at_success",
         ):
             require_non_negative(name, getattr(self, name))
+        if self.policy_components < 1:
+            raise ConfigError("policy_components", f"counts Gaussians, at least 1, got {self.policy_components}")
         if self.stop_at_success > 1:
             raise ConfigError("stop_at_success", f"is a success rate, at most 1, got {self.stop_at_success}")
         if self.stop_after < 1:
@@ -309,6 +315,8 @@ class GPRIL(Learner):
             else self.demo_states
         )
         self.net_spec = policy_spec(demos, cfg.policy_hidden, cfg.sigma_min, cfg.sigma_max)
+        if cfg.policy_components > 1:  # the actors build the same head from it
+            self.net_spec["components"] = cfg.policy_components
         obs_dim, act_dim = self.net_spec["obs_dim"], self.net_spec["act_dim"]
 
         # Normalisation: states from the demos, actions from their bounds.
@@ -318,7 +326,7 @@ class GPRIL(Learner):
         self.ignored = ignored_dims(env_args.get("obs_layout"), cfg.policy_ignores)
         """Input dimensions the policy is blind to: its normaliser's std there is IGNORED_STD."""
 
-        self.policy = GaussianPolicy(**self.net_spec, normalizer=Normalizer(norm.mean, self._policy_std(norm.std)))
+        self.policy = make_policy(**self.net_spec, normalizer=Normalizer(norm.mean, self._policy_std(norm.std)))
         flow = {"hidden": cfg.flow_hidden, "mades": cfg.flow_mades, "min_sigma": cfg.flow_min_sigma}
         self.flow_s = conditional_maf(obs_dim, obs_dim, **flow)
         self.flow_a = conditional_maf(act_dim, 2 * obs_dim, **flow)

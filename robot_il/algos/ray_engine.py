@@ -112,15 +112,13 @@ class EpisodeWorker:
     def __init__(self, actor: int, factory: EnvFactory, net_spec: dict) -> None:
         import torch
 
-        from robot_il.nn.policy import GaussianPolicy
+        from robot_il.nn.policy import make_policy
 
         torch.set_num_threads(1)
         self.actor = actor
         self.env = factory.make()
         # Arrays arrive read-only from the object store; torch wants its own writable copies.
-        self.policy = GaussianPolicy(
-            **{k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in net_spec.items()}
-        )
+        self.policy = make_policy(**{k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in net_spec.items()})
         self.version = -1
 
     def pid(self) -> int:
