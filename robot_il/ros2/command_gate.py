@@ -20,6 +20,8 @@ started by ``real.launch.py`` / ``sim.launch.py`` next to the arm driver:
   person looks at the cell before anything moves again;
 * a client that ends cleanly sends zero with ``frame_id: end_of_stream``: the gate
   goes back to ``idle`` without latching;
+* a tick more than half the timeout late (the gate's own process was starved) does
+  not latch: commands may be queued behind it; the next tick decides (once);
 * the state (``idle``, ``forwarding``, ``stream_lost: ...``, ``estop: ...``,
   ``bad_command: ...``) is published, latched for late joiners, on ``~/state``.
 
