@@ -133,7 +133,7 @@ class MGAILConfig(PolicyConfig, BCWarmStartConfig, PeriodicEvalConfig):
     disc_max_accuracy: float = 0.0
     """Skip a D update whose batch D already tells apart at least this well (0: never skip, the authors'): a test
     of whether D's saturation (accuracy 0.97-0.99 where the last policies fell back) causes the fall-back. It
-    does not: at 0.8 D froze from iteration 50-70 and the policy still peaked and fell, to 35 and 23% held out
+    does not: at 0.8 D barely moved after iteration 35-65 and the policy still peaked and fell, to 35 and 23% held out
     on seeds 0 and 2 against the default's 62 and 64% (``docs/algorithms/mgail.md``)."""
     disc_recent_episodes: int = 16
     """D's generated pairs come from the replay's last this many episodes (0: the whole replay, as the authors')."""
