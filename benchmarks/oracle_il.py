@@ -73,14 +73,8 @@ def run_method(method: str, demos: Path, seed: int, args: argparse.Namespace, re
         )  # fmt: skip
     else:
         update = "natural" if method == "aggrevated_natural" else "regular"
-        cfg = AggreVaTeDConfig(
-            iterations=args.iterations,
-            states_per_episode=6,
-            update=update,
-            bc_steps=args.bc_steps,
-            seed=seed,
-            **dict(args.aggrevated_set),
-        )
+        fixed = {"iterations": args.iterations, "states_per_episode": 6, "update": update, "bc_steps": args.bc_steps}
+        cfg = AggreVaTeDConfig(seed=seed, **{**fixed, **dict(args.aggrevated_set)})
         summary = ALGORITHMS["aggrevated"].train(demos, run, cfg)
         c = summary["counters"]
         entry.update(
