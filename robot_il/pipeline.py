@@ -26,8 +26,9 @@ GPRIL_ITERATIONS = 120  # about 5 minutes with the `fast` preset on 2 cores
 GPRIL_DEMOS = {"peg": "states", "clip": "full"}
 GPRIL_PRESET = {"peg": "fast", "clip": "clip"}  # clip: fast, the policy blind to the joint efforts
 """What GPRIL learns from by default: the headline on peg (states only, as kinesthetic teaching records them);
-on clip, full demos (preset clip, 100 iterations: 54, 25, 44% held out) beat states only (32, 34, 31%;
-benchmarks/results/clip_insertion.json)."""
+on clip, full demos, which lead at this short budget (100 iterations, β_π 1: 54, 25, 44% held out against
+states only's 32, 34, 31%; β_π 0.1, the preset's now, evaluated 0.4-0.7 at iteration 120). At 400 iterations
+states only leads (0.893 against 0.847; benchmarks/results/clip_insertion.json)."""
 
 
 def run_main_job(

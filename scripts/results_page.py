@@ -25,7 +25,10 @@ def _load(name: str) -> dict | None:
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.0f}%"
+    """A whole percent as such; a mean between whole percents with one decimal, so 0.847 is never shown as 85%."""
+    if x is None:
+        return "–"
+    return f"{100 * x:.0f}%" if abs(100 * x - round(100 * x)) < 1e-6 else f"{100 * x:.1f}%"
 
 
 def _seeds(s: dict, key: str = "success_per_seed") -> str:

@@ -525,14 +525,16 @@ def test_the_policy_is_blind_to_the_fields_it_ignores() -> None:
         GPRIL(dataclasses.replace(TOY, policy_ignores=("joint_efforts",)), toy_demos(), TOY_FACTORY, {})
 
 
-def test_the_clip_preset_is_fast_blind_to_the_clip_cells_efforts() -> None:
-    """The clip preset differs from fast only in what the policy ignores, and what it ignores is a field of the
+def test_the_clip_preset_is_fast_blind_to_the_clip_cells_efforts_with_a_light_demo_term() -> None:
+    """The clip preset differs from fast only in what the policy ignores and in β_π (0.1: the demonstrated actions
+    weigh a tenth of the generated pairs; states only is still β_π = 0), and what it ignores is a field of the
     clip cell's observation (so GPRIL does not refuse it on the clip demos)."""
     from robot_il.algos.gpril import PRESETS, ignored_dims
     from robot_il.envs import make_task_env
 
     clip, fast = PRESETS["clip"], PRESETS["fast"]
-    assert dataclasses.replace(clip, policy_ignores=()) == fast
+    assert clip.beta_pi == 0.1 and fast.beta_pi == 1.0
+    assert dataclasses.replace(clip, policy_ignores=(), beta_pi=1.0) == fast
     env = make_task_env("clip")
     try:
         layout = env.env_args()["obs_layout"]
