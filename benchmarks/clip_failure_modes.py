@@ -30,6 +30,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,9 @@ class PlugFrame:
         self.expert = expert
 
     def __call__(self, obs) -> tuple[float, float, float]:
-        ex = self.expert
-        tip, rot, _ = ex.kinematics.tip_frame(obs.joint_positions)
-        frame, slot = ex.task.hole_frame(obs), ex.task.slot_axis(obs)
-        if rot[:, 0] @ slot < 0:  # the clip is symmetric under a half turn
-            slot = -slot
-        goal = np.column_stack([slot, np.cross(frame.axis, slot), frame.axis])
-        misalign = float(np.linalg.norm(0.5 * sum(np.cross(rot[:, i], goal[:, i]) for i in range(3))))
-        rel = tip - frame.mouth
-        depth = float(rel @ frame.axis)
-        return depth, float(np.linalg.norm(rel - depth * frame.axis)), misalign
+        tip, rot_err, _, frame = self.expert.pose_error(obs)
+        depth, lateral = frame.offset(tip)
+        return depth, float(np.linalg.norm(lateral)), float(np.linalg.norm(rot_err))
 
 
 def episode_modes(track: np.ndarray, standoff: float, align_tol: float, leg_length: float, success: bool) -> dict:
@@ -119,7 +113,7 @@ def failure_class(row: dict) -> str | None:
     return "stuck in the mouth" if row["entered"] else "never entered"
 
 
-def run_summary(rows: list[dict]) -> dict:
+def run_summary(rows: list[dict], align_tol: float) -> dict:
     ok = [r for r in rows if r["success"]]
     bad = [r for r in rows if not r["success"]]
     entries = [r["entry_misalign"] for r in rows if r["entered"]]
@@ -130,10 +124,10 @@ def run_summary(rows: list[dict]) -> dict:
     return {
         "episodes": len(rows),
         "success_rate": len(ok) / len(rows),
-        "end_reasons": summarize_reasons(rows),
+        "end_reasons": dict(Counter(r["end_reason"] for r in rows)),
         "entered": sum(r["entered"] for r in rows),
         "median_entry_misalign": float(np.median(entries)) if entries else None,
-        "entries_over_2_align_tol": None,  # filled by the caller, which knows the tolerance
+        "entries_over_2_align_tol": sum(e > 2 * align_tol for e in entries),
         "retries_per_episode": mean([r["retries"] for r in rows]),
         "failures_that_never_retried": sum(r["retries"] == 0 for r in bad),
         "failures_slid_past": sum(r["slid_past"] for r in bad),
@@ -142,13 +136,6 @@ def run_summary(rows: list[dict]) -> dict:
         "successes_after_a_retry": sum(r["retries"] > 0 for r in ok),
         "mean_inside_misaligned": mean([r["inside_misaligned"] for r in rows if r["inside_misaligned"] is not None]),
     }
-
-
-def summarize_reasons(rows: list[dict]) -> dict:
-    out: dict[str, int] = {}
-    for r in rows:
-        out[r["end_reason"]] = out.get(r["end_reason"], 0) + 1
-    return out
 
 
 def plot(result: dict, out: Path) -> None:
@@ -165,7 +152,7 @@ def plot(result: dict, out: Path) -> None:
     names = list(result["runs"])
     bottom = np.zeros(len(names))
     for c in FAILURES:
-        n = np.array([run_summary(result["runs"][k]["episodes"])["failure_classes"][c] for k in names], dtype=float)
+        n = np.array([result["runs"][k]["summary"]["failure_classes"][c] for k in names], dtype=float)
         n = 100 * n / np.array([len(result["runs"][k]["episodes"]) for k in names])
         axes[1].bar(names, n, bottom=bottom, label=c)
         bottom += n
@@ -201,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.replot:
         result = json.loads(args.out.read_text())
         for run in result["runs"].values():
-            run["summary"].update(failure_classes=run_summary(run["episodes"])["failure_classes"])
+            run["summary"] = run_summary(run["episodes"], result["align_tol"])
         args.out.write_text(json.dumps(result, indent=1))
         plot(result, args.out.with_suffix(".png"))
         return result
@@ -231,8 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
                 runner.net.sigma_min = args.sigma_floor
             policy, source, act = runner, str(Path(where).resolve()), runner.act_mode
         rows = play(env, policy, seeds, frame, limits)
-        summary = run_summary(rows)
-        summary["entries_over_2_align_tol"] = sum(r["entered"] and r["entry_misalign"] > 2 * g.align_tol for r in rows)
+        summary = run_summary(rows, g.align_tol)
         entry = {"source": source, "act": act, "sigma_floor": args.sigma_floor or None, "summary": summary}
         entry["episodes"] = rows
         record = Path(where) / "eval" / "metrics.json"

@@ -23,6 +23,7 @@ from robot_il.cell.clip_config import ClipConfig
 from robot_il.hal.base import Observation
 from robot_il.tasks.clip_insertion import ClipInsertionTask
 from robot_il.tasks.peg_expert import ExpertGains, posture_velocity, servo_along_axis
+from robot_il.tasks.peg_insertion import HoleFrame
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ class ScriptedClipExpert:
     def __call__(self, obs: Observation) -> np.ndarray:
         return self.act(obs)
 
-    def act(self, obs: Observation) -> np.ndarray:
-        g = self.gains
+    def pose_error(self, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray, HoleFrame]:
+        """The clip's tip, its rotation error (an angular velocity direction, rad) against the plug's axis and
+        slot, the arm's Jacobian and the plug's frame: what :meth:`act` servoes out (and what a benchmark
+        measures a learner's clip by)."""
         tip, rot, jac = self.kinematics.tip_frame(obs.joint_positions)
-
         frame = self.task.hole_frame(obs)
         slot = self.task.slot_axis(obs)
         # The clip is symmetric under a half turn about its axis: aim its legs along the nearer of ±slot.
@@ -60,8 +62,12 @@ class ScriptedClipExpert:
         goal_rot = np.column_stack([slot, np.cross(frame.axis, slot), frame.axis])
         # Rotation error as an angular velocity direction (small-angle: half the sum of column cross products).
         err = 0.5 * sum(np.cross(rot[:, i], goal_rot[:, i]) for i in range(3))
-        misalign = float(np.linalg.norm(err))
+        return tip, err, jac, frame
 
+    def act(self, obs: Observation) -> np.ndarray:
+        g = self.gains
+        tip, err, jac, frame = self.pose_error(obs)
+        misalign = float(np.linalg.norm(err))
         inserted = self.cfg.latch_depth + g.overshoot
         posture = posture_velocity(obs.joint_positions, self._home, jac)
         return servo_along_axis(g, frame, tip, err, misalign, inserted, jac, self._vmax, posture)

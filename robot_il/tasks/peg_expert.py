@@ -102,9 +102,7 @@ def servo_along_axis(
     joint velocities by damped least squares on ``jac`` (plus ``posture``, a self-motion of a redundant arm
     that leaves the tip alone) and is scaled as a whole into ``vmax``.
     """
-    rel = tip - frame.mouth
-    depth = float(rel @ frame.axis)
-    lateral_vec = rel - depth * frame.axis
+    depth, lateral_vec = frame.offset(tip)
     lateral = float(np.linalg.norm(lateral_vec))
     # How deep the tip may go: all the way once lined up, else back to the stand-off point.
     if depth < -g.standoff:

@@ -37,6 +37,13 @@ class HoleFrame:
     axis: np.ndarray
     """Unit insertion direction, base frame."""
 
+    def offset(self, point: np.ndarray) -> tuple[float, np.ndarray]:
+        """``point``'s depth past the mouth along the axis, m (negative: in front of it), and its offset from
+        the axis, a base-frame vector."""
+        rel = point - self.mouth
+        depth = float(rel @ self.axis)
+        return depth, rel - depth * self.axis
+
 
 class PegInsertionTask:
     """Rules of the peg-insertion episode (the GPRIL paper's peg task by default)."""
